@@ -1,0 +1,329 @@
+// Package config reads the configuration file of `bigfather run`.
+//
+// The file is YAML and is parsed strictly: an unknown key, a duplicate key or
+// a value of the wrong type is an error naming the key path and its line, so a
+// typo can never silently fall back to a default. Scalar values may reference
+// the environment as ${VAR} or ${VAR:-default} ($$ is a literal $); expansion
+// happens on the parsed node tree, so a variable's value is always one scalar
+// and can never inject YAML structure. That is how secrets get in without
+// being written to the file.
+//
+// Overrides ("key.path=value", from command-line flags) are applied to the
+// node tree before decoding, so they win over the file and go through the same
+// strict checks. Everything not given gets the default documented on its
+// field, and Validate checks the result; every error it reports wraps
+// ErrInvalid and names the key path.
+package config
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Catalog types accepted in catalog.type.
+const (
+	CatalogSQL         = "sql"
+	CatalogREST        = "rest"
+	CatalogObjectStore = "objectstore"
+)
+
+// SQL catalog drivers accepted in catalog.sql.driver.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Gap policies accepted in kafka.on_gap (DESIGN §3 rule 7).
+const (
+	OnGapHalt = "halt"
+	OnGapSkip = "skip"
+)
+
+// SASL mechanisms accepted in kafka.sasl.mechanism.
+const (
+	SASLPlain       = "PLAIN"
+	SASLSCRAMSHA256 = "SCRAM-SHA-256"
+	SASLSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// Config is the whole configuration file of `bigfather run`.
+type Config struct {
+	// Pipeline is the stable pipeline id P of DESIGN §3: it names the
+	// watermark property bigfather.offsets.<P> in every table, so changing it
+	// restarts consumption from kafka.start. Required; [a-zA-Z0-9._-]+.
+	Pipeline string `yaml:"pipeline"`
+	// Kafka is the source cluster.
+	Kafka Kafka `yaml:"kafka"`
+	// SchemaRegistry is the Confluent-compatible registry the records'
+	// schema ids refer to.
+	SchemaRegistry Registry `yaml:"schema_registry"`
+	// Catalog is the Iceberg catalog that commits table metadata.
+	Catalog Catalog `yaml:"catalog"`
+	// Warehouse is where data and metadata files are stored.
+	Warehouse Warehouse `yaml:"warehouse"`
+	// Tables routes topics to Iceberg tables. Required, at least one; a topic
+	// may appear once.
+	Tables []TableRoute `yaml:"tables"`
+	// Flush decides when buffered records become a Parquet file and a commit.
+	Flush Flush `yaml:"flush"`
+	// MemoryBudget bounds all record buffers together; when it is reached,
+	// fetching pauses. Default 512MiB.
+	MemoryBudget ByteSize `yaml:"memory_budget"`
+	// ShutdownTimeout bounds how long in-flight batches may take to commit
+	// or be dropped after a stop signal (DESIGN §3 rule 9). Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Metrics is the HTTP endpoint for /metrics, /healthz and /readyz.
+	Metrics Metrics `yaml:"metrics"`
+	// Log configures the process logger.
+	Log Log `yaml:"log"`
+}
+
+// Kafka configures the source cluster and consumer group.
+type Kafka struct {
+	// Brokers are the seed brokers, host:port. Required.
+	Brokers []string `yaml:"brokers"`
+	// Group is the consumer group. Its committed offsets are advisory only
+	// (DESIGN §3 rule 2). Default "bigfather-<pipeline>".
+	Group string `yaml:"group"`
+	// ClientID is the Kafka client id. Default "bigfather".
+	ClientID string `yaml:"client_id"`
+	// Start is where a partition that was never committed to any table
+	// starts: earliest, latest, or an RFC 3339 timestamp. Default earliest.
+	Start StartPosition `yaml:"start"`
+	// OnGap is what happens when a watermark falls outside the partition's
+	// log (DESIGN §3 rule 7): "halt" stops the partition, "skip" jumps the
+	// gap and records it in the snapshot summary. Default "halt".
+	OnGap string `yaml:"on_gap"`
+	// FetchMaxBytes caps one fetch response. Default 50MiB.
+	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
+	// TLS secures broker connections. Default disabled.
+	TLS TLS `yaml:"tls"`
+	// SASL authenticates to the brokers. Default none.
+	SASL SASL `yaml:"sasl"`
+}
+
+// TLS configures a TLS client. The file fields are PEM files.
+type TLS struct {
+	// Enabled turns TLS on; the other fields are rejected without it, so a
+	// half-written TLS section cannot silently fall back to plaintext.
+	Enabled bool `yaml:"enabled"`
+	// CAFile verifies the server; default the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate for mutual TLS; both
+	// or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name verified in the server certificate.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables server verification. Tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASL configures broker authentication.
+type SASL struct {
+	// Mechanism is "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `yaml:"mechanism"`
+	// Username and Password are required with a mechanism. Use ${VAR}
+	// expansion for the password.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Registry configures the schema registry client.
+type Registry struct {
+	// URL is the registry's base URL, http or https. Required.
+	URL string `yaml:"url"`
+	// Username and Password are HTTP basic auth; default none.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TLS secures the connection for https URLs. Default disabled.
+	TLS TLS `yaml:"tls"`
+}
+
+// Catalog configures the Iceberg catalog.
+type Catalog struct {
+	// Type is sql, rest or objectstore. Default "sql". The hadoop catalog is
+	// rejected: iceberg-go's is not atomic on S3 (DESIGN §3 rule 10).
+	Type string `yaml:"type"`
+	// Name is the catalog's name. Default "bigfather".
+	Name string `yaml:"name"`
+	// SQL configures the sql catalog.
+	SQL SQLCatalog `yaml:"sql"`
+	// REST configures the rest catalog.
+	REST RESTCatalog `yaml:"rest"`
+}
+
+// SQLCatalog configures the SQL catalog.
+type SQLCatalog struct {
+	// Driver is sqlite or postgres. Default "sqlite".
+	Driver string `yaml:"driver"`
+	// DSN is the database. For sqlite it defaults to catalog.db in a file://
+	// warehouse directory; postgres requires it.
+	DSN string `yaml:"dsn"`
+}
+
+// RESTCatalog configures an Iceberg REST catalog.
+type RESTCatalog struct {
+	// URI is the catalog's base URL. Required for catalog.type rest.
+	URI string `yaml:"uri"`
+	// Properties are passed to the catalog unchanged (credential, token,
+	// warehouse, ...). Default empty.
+	Properties map[string]string `yaml:"properties"`
+}
+
+// Warehouse configures file storage.
+type Warehouse struct {
+	// URL is file://path or s3://bucket/prefix. A relative file:// path is
+	// made absolute against the working directory when the config is
+	// loaded. Default "file://./warehouse".
+	URL string `yaml:"url"`
+	// S3 configures the client for s3:// URLs.
+	S3 S3 `yaml:"s3"`
+}
+
+// S3 configures the S3 client. Empty credentials mean the AWS SDK's default
+// chain (environment, shared files, instance role).
+type S3 struct {
+	// Endpoint overrides the AWS endpoint (MinIO, versitygw, ...).
+	Endpoint string `yaml:"endpoint"`
+	// Region defaults to "us-east-1".
+	Region string `yaml:"region"`
+	// PathStyle addresses buckets as endpoint/bucket instead of
+	// bucket.endpoint, which most non-AWS servers need.
+	PathStyle bool `yaml:"path_style"`
+	// AccessKeyID and SecretAccessKey are static credentials; both or
+	// neither. SessionToken needs them.
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SessionToken    string `yaml:"session_token"`
+}
+
+// TableRoute sends every record of a topic to one table.
+type TableRoute struct {
+	// Topic is the Kafka topic. Required.
+	Topic string `yaml:"topic"`
+	// Table is namespace.table; the last dot separates a (possibly nested)
+	// namespace from the table name. Required.
+	Table string `yaml:"table"`
+}
+
+// Flush decides when a partition's buffered records are written and
+// committed: whichever limit is reached first.
+type Flush struct {
+	// MaxLatency bounds how long a record waits to be committed. Default 10s.
+	MaxLatency time.Duration `yaml:"max_latency"`
+	// TargetFileSize is the Parquet file size to aim for. Default 128MiB.
+	TargetFileSize ByteSize `yaml:"target_file_size"`
+	// MaxRecords bounds the records in one file. Default 1000000.
+	MaxRecords int64 `yaml:"max_records"`
+}
+
+// Metrics configures the HTTP endpoint.
+type Metrics struct {
+	// Addr serves /metrics, /healthz and /readyz; "" disables it.
+	// Default "127.0.0.1:9464".
+	Addr string `yaml:"addr"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Level is debug, info, warn or error. Default "info".
+	Level string `yaml:"level"`
+	// Format is text or json. Default "text".
+	Format string `yaml:"format"`
+}
+
+// Default returns the configuration used for every key the file does not
+// set. It is not valid by itself: pipeline, kafka.brokers,
+// schema_registry.url and tables have no default. Defaults that depend on
+// other keys (kafka.group, catalog.sql.dsn) and the absolute warehouse path
+// are filled by Parse.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{
+			ClientID:      "bigfather",
+			Start:         StartPosition{Kind: StartEarliest},
+			OnGap:         OnGapHalt,
+			FetchMaxBytes: 50 * MiB,
+		},
+		Catalog: Catalog{
+			Type: CatalogSQL,
+			Name: "bigfather",
+			SQL:  SQLCatalog{Driver: DriverSQLite},
+		},
+		Warehouse: Warehouse{
+			URL: "file://./warehouse",
+			S3:  S3{Region: "us-east-1"},
+		},
+		Flush: Flush{
+			MaxLatency:     10 * time.Second,
+			TargetFileSize: 128 * MiB,
+			MaxRecords:     1_000_000,
+		},
+		MemoryBudget:    512 * MiB,
+		ShutdownTimeout: 30 * time.Second,
+		Metrics:         Metrics{Addr: "127.0.0.1:9464"},
+		Log:             Log{Level: "info", Format: "text"},
+	}
+}
+
+// LocalDir returns the directory of a file:// warehouse URL.
+func (w Warehouse) LocalDir() (string, bool) {
+	p, ok := strings.CutPrefix(w.URL, "file://")
+	if !ok {
+		return "", false
+	}
+	return filepath.FromSlash(p), true
+}
+
+// S3Location returns the bucket and key prefix (without slashes around it)
+// of an s3:// warehouse URL.
+func (w Warehouse) S3Location() (bucket, prefix string, ok bool) {
+	rest, ok := strings.CutPrefix(w.URL, "s3://")
+	if !ok {
+		return "", "", false
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	return bucket, strings.Trim(prefix, "/"), true
+}
+
+// Split returns the namespace levels and the table name of Table.
+func (t TableRoute) Split() (namespace []string, name string) {
+	i := strings.LastIndexByte(t.Table, '.')
+	if i < 0 {
+		return nil, t.Table
+	}
+	return strings.Split(t.Table[:i], "."), t.Table[i+1:]
+}
+
+// SlogLevel returns Level as a slog level; an unknown level is info (Validate
+// rejects it).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// resolveWarehouse makes a relative file:// warehouse absolute against the
+// working directory, so every component (and every log line) sees the same
+// location whatever directory it later runs from. The path is kept literal
+// (not percent-decoded), as objstore builds its file:// URLs.
+func resolveWarehouse(raw string) (string, error) {
+	p, ok := strings.CutPrefix(raw, "file://")
+	if !ok || p == "" {
+		return raw, nil
+	}
+	abs, err := filepath.Abs(filepath.FromSlash(p))
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(abs), nil
+}

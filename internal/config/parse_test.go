@@ -1,0 +1,325 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+const minimal = `
+pipeline: p1
+kafka:
+  brokers: ["127.0.0.1:9092"]
+schema_registry:
+  url: http://127.0.0.1:8081
+tables:
+  - topic: tracks
+    table: music.tracks
+`
+
+// chdirTemp runs the test in a fresh working directory, so the relative
+// default warehouse resolves somewhere known.
+func chdirTemp(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	// TempDir may sit behind a symlink; Abs sees the resolved cwd.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
+
+func TestMinimalGetsDefaults(t *testing.T) {
+	wd := chdirTemp(t)
+	got, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Pipeline = "p1"
+	want.Kafka.Brokers = []string{"127.0.0.1:9092"}
+	want.Kafka.Group = "bigfather-p1"
+	want.SchemaRegistry.URL = "http://127.0.0.1:8081"
+	want.Tables = []TableRoute{{Topic: "tracks", Table: "music.tracks"}}
+	want.Warehouse.URL = "file://" + filepath.ToSlash(filepath.Join(wd, "warehouse"))
+	want.Catalog.SQL.DSN = filepath.Join(wd, "warehouse", "catalog.db")
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", *got, want)
+	}
+	// Spot-check the documented defaults, so a change to Default() shows up.
+	checks := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"kafka.client_id", got.Kafka.ClientID, "bigfather"},
+		{"kafka.start", got.Kafka.Start.String(), "earliest"},
+		{"kafka.on_gap", got.Kafka.OnGap, "halt"},
+		{"kafka.fetch_max_bytes", got.Kafka.FetchMaxBytes.String(), "50MiB"},
+		{"catalog.type", got.Catalog.Type, "sql"},
+		{"catalog.name", got.Catalog.Name, "bigfather"},
+		{"catalog.sql.driver", got.Catalog.SQL.Driver, "sqlite"},
+		{"warehouse.s3.region", got.Warehouse.S3.Region, "us-east-1"},
+		{"flush.max_latency", got.Flush.MaxLatency, 10 * time.Second},
+		{"flush.target_file_size", got.Flush.TargetFileSize.String(), "128MiB"},
+		{"flush.max_records", got.Flush.MaxRecords, int64(1_000_000)},
+		{"memory_budget", got.MemoryBudget.String(), "512MiB"},
+		{"shutdown_timeout", got.ShutdownTimeout, 30 * time.Second},
+		{"metrics.addr", got.Metrics.Addr, "127.0.0.1:9464"},
+		{"log.level", got.Log.Level, "info"},
+		{"log.format", got.Log.Format, "text"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// fullWant is testdata/full.yaml as Go values.
+func fullWant() Config {
+	return Config{
+		Pipeline: "music-staging",
+		Kafka: Kafka{
+			Brokers:       []string{"10.0.0.1:9092", "10.0.0.2:9093"},
+			Group:         "music-group",
+			ClientID:      "bf-music",
+			Start:         StartPosition{Kind: StartTimestamp, At: time.Date(2024, 3, 1, 12, 30, 0, 0, time.UTC)},
+			OnGap:         OnGapSkip,
+			FetchMaxBytes: 16 * MiB,
+			TLS: TLS{Enabled: true, CAFile: "/etc/bf/kafka-ca.pem", CertFile: "/etc/bf/kafka.crt",
+				KeyFile: "/etc/bf/kafka.key", ServerName: "kafka.internal", InsecureSkipVerify: true},
+			SASL: SASL{Mechanism: SASLSCRAMSHA512, Username: "music", Password: "kafka-secret"},
+		},
+		SchemaRegistry: Registry{
+			URL: "https://registry.internal:8081", Username: "sr-user", Password: "sr-secret",
+			TLS: TLS{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
+		},
+		Catalog: Catalog{
+			Type: CatalogREST,
+			Name: "lake",
+			SQL:  SQLCatalog{Driver: DriverPostgres, DSN: "postgres://bf:pg-secret@db.internal:5432/catalog?sslmode=require"},
+			REST: RESTCatalog{URI: "https://catalog.internal/api", Properties: map[string]string{
+				"credential": "client:rest-secret", "token": "rest-token",
+				"warehouse": "lake-wh", "s3.endpoint": "https://s3.internal",
+			}},
+		},
+		Warehouse: Warehouse{
+			URL: "s3://lake-bucket/staging/music",
+			S3: S3{Endpoint: "https://s3.internal", Region: "eu-west-1", PathStyle: true,
+				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
+		},
+		Tables: []TableRoute{
+			{Topic: "tracks", Table: "music.tracks"},
+			{Topic: "plays.v2", Table: "music.raw.plays"},
+		},
+		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000},
+		MemoryBudget:    2 * GiB,
+		ShutdownTimeout: 45 * time.Second,
+		Metrics:         Metrics{Addr: "0.0.0.0:9100"},
+		Log:             Log{Level: "debug", Format: "json"},
+	}
+}
+
+func TestFullFile(t *testing.T) {
+	got, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fullWant()
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", *got, want)
+	}
+	if ns, name := got.Tables[1].Split(); !reflect.DeepEqual(ns, []string{"music", "raw"}) || name != "plays" {
+		t.Errorf("Split(%q) = %v, %q", got.Tables[1].Table, ns, name)
+	}
+	if b, p, ok := got.Warehouse.S3Location(); !ok || b != "lake-bucket" || p != "staging/music" {
+		t.Errorf("S3Location = %q, %q, %v", b, p, ok)
+	}
+
+	// Printing a config and reading it back gives the same config, so the
+	// YAML form of every type (sizes, durations, start) is its input form.
+	out, err := yaml.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(out)
+	if err != nil {
+		t.Fatalf("re-parse: %v\n%s", err, out)
+	}
+	if !reflect.DeepEqual(back, got) {
+		t.Fatalf("round trip changed the config:\n%+v\n%+v", *back, *got)
+	}
+}
+
+// TestFullFileCoversEveryKey guards the example file: a key added to Config
+// without being added to full.yaml fails here.
+func TestFullFileCoversEveryKey(t *testing.T) {
+	data, err := os.ReadFile("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, perr := parseDocument(data)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	var walk func(n *yaml.Node, tp reflect.Type, path string)
+	walk = func(n *yaml.Node, tp reflect.Type, path string) {
+		if isLeaf(tp) || tp.Kind() == reflect.Map {
+			return
+		}
+		if tp.Kind() == reflect.Slice {
+			if len(n.Content) == 0 {
+				t.Errorf("%s: empty in full.yaml", path)
+			}
+			if !isLeaf(tp.Elem()) {
+				for i, c := range n.Content {
+					walk(c, tp.Elem(), indexPath(path, i))
+				}
+			}
+			return
+		}
+		for _, name := range fieldNames(tp) {
+			slot := -1
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == name {
+					slot = i + 1
+				}
+			}
+			if slot < 0 {
+				t.Errorf("%s: missing from full.yaml", joinPath(path, name))
+				continue
+			}
+			i, _ := fieldIndex(tp, name)
+			walk(n.Content[slot], tp.Field(i).Type, joinPath(path, name))
+		}
+	}
+	walk(root, reflect.TypeFor[Config](), "")
+}
+
+func TestRelativeWarehouse(t *testing.T) {
+	wd := chdirTemp(t)
+	tests := []struct {
+		url, want string
+	}{
+		{"file://./warehouse", "file://" + wd + "/warehouse"},
+		{"file://data/wh/", "file://" + wd + "/data/wh"},
+		{"file:///abs/wh", "file:///abs/wh"},
+		{"s3://bkt/p", "s3://bkt/p"},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse([]byte(minimal), "warehouse.url="+tt.url, "catalog.type=objectstore")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		if cfg.Warehouse.URL != tt.want {
+			t.Errorf("warehouse.url %q resolved to %q, want %q", tt.url, cfg.Warehouse.URL, tt.want)
+		}
+	}
+}
+
+// errorAt returns the *Error in err whose path is path.
+func errorAt(err error, path string) *Error {
+	for _, e := range Errors(err) {
+		if e.Path == path {
+			return e
+		}
+	}
+	return nil
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		path     string
+		line     int
+		contains string
+	}{
+		{"unknown top-level key", minimal + "bogus: 1\n", "bogus", 10, "unknown key (valid top-level keys: pipeline, kafka,"},
+		{"unknown nested key", "pipeline: p\nkafka:\n  tls:\n    enabld: true\n", "kafka.tls.enabld", 4, "unknown key (valid keys in kafka.tls: enabled,"},
+		{"unknown key in list item", "tables:\n  - topic: a\n    tabel: b.c\n", "tables[0].tabel", 3, "unknown key"},
+		{"duplicate key", "pipeline: a\npipeline: b\n", "pipeline", 2, "duplicate key (first at line 1)"},
+		{"duplicate map key", "catalog:\n  rest:\n    properties:\n      a: 1\n      a: 2\n", "catalog.rest.properties.a", 5, "duplicate key"},
+		{"merge key", "kafka:\n  <<: {group: g}\n", "kafka", 2, "merge keys"},
+		{"integer", "flush:\n  max_records: lots\n", "flush.max_records", 2, `want an integer, got "lots"`},
+		{"duration without unit", "flush: {max_latency: 10}\n", "flush.max_latency", 1, "want a duration"},
+		{"bool", "kafka: {tls: {enabled: maybe}}\n", "kafka.tls.enabled", 1, "want true or false"},
+		{"size", "memory_budget: 12XB\n", "memory_budget", 1, `unknown unit "XB"`},
+		{"start", "kafka: {start: yesterday}\n", "kafka.start", 1, "want earliest, latest or an RFC 3339 timestamp"},
+		{"mapping for a list", "kafka:\n  brokers: {a: b}\n", "kafka.brokers", 2, "want a list, got a mapping"},
+		{"list for a section", "kafka: [a]\n", "kafka", 1, "want a mapping of keys, got a list"},
+		{"mapping for a string", "pipeline: {a: 1}\n", "pipeline", 1, "want a string, got a mapping"},
+		{"list of lists for tables", "tables: [[a]]\n", "tables[0]", 1, "want a mapping of keys, got a list"},
+		{"top level list", "- a\n", "", 1, "want a mapping of keys at the top level"},
+		{"syntax", "pipeline: p\n  bad: x\n", "", 2, "invalid YAML: mapping values are not allowed"},
+		{"second document", minimal + "---\npipeline: q\n", "", 10, "second YAML document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("want error")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
+			}
+			e := errorAt(err, tt.path)
+			if e == nil {
+				t.Fatalf("no error at path %q in:\n%v", tt.path, err)
+			}
+			if e.Line != tt.line {
+				t.Errorf("line = %d, want %d (%v)", e.Line, tt.line, e)
+			}
+			if !strings.Contains(e.Error(), tt.contains) {
+				t.Errorf("error %q does not contain %q", e.Error(), tt.contains)
+			}
+		})
+	}
+}
+
+func TestUnknownKeyMessage(t *testing.T) {
+	_, err := Parse([]byte("pipeline: p\nkafka:\n  brokers: [a:1]\n  grup: g\n"))
+	want := `config: line 4: kafka.grup: unknown key (valid keys in kafka: brokers, group, client_id,`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want prefix %q", err, want)
+	}
+}
+
+func TestLoadNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bf.yaml")
+	if err := os.WriteFile(path, []byte(minimal+"flush: {max_records: 0}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	want := "config: " + path + ": line 10: flush.max_records: must be > 0"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"))
+	if !errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrInvalid) {
+		t.Fatalf("missing file: got %v, want a not-exist error that is not ErrInvalid", err)
+	}
+}
+
+func TestSeveralErrorsReported(t *testing.T) {
+	_, err := Parse([]byte("kafka: {bogus: 1}\nflush: {max_records: x}\n"))
+	if n := len(Errors(err)); n != 2 {
+		t.Fatalf("got %d errors, want 2: %v", n, err)
+	}
+	// Validation reports everything missing at once.
+	_, err = Parse(nil)
+	for _, p := range []string{"pipeline", "kafka.brokers", "schema_registry.url", "tables"} {
+		if errorAt(err, p) == nil {
+			t.Errorf("empty config: no error for %s in %v", p, err)
+		}
+	}
+}

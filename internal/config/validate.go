@@ -1,0 +1,282 @@
+package config
+
+import (
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	pipelineRe = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+	// Kafka's own rule for topic names.
+	topicRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+	// Namespace levels and the table name; hyphens are valid Iceberg
+	// identifiers, spaces and slashes would break paths.
+	tableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
+	// S3 bucket naming rules, simplified to the character set and length.
+	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+)
+
+// Validate checks c and returns every problem found, each an *Error naming
+// its key path and wrapping ErrInvalid, joined with errors.Join. Parse and
+// Load call it; call it again after changing a Config in code.
+func (c *Config) Validate() error {
+	return c.validate().err()
+}
+
+func (c *Config) validate() errorList {
+	var l errorList
+	switch {
+	case c.Pipeline == "":
+		l.add(0, "pipeline", "required: a stable id for this pipeline, [a-zA-Z0-9._-]+")
+	case !pipelineRe.MatchString(c.Pipeline) || len(c.Pipeline) > 200:
+		l.add(0, "pipeline", "%q is invalid: want 1-200 characters of [a-zA-Z0-9._-]", c.Pipeline)
+	}
+	c.Kafka.validate(&l, c.Pipeline != "")
+	c.SchemaRegistry.validate(&l)
+	c.Warehouse.validate(&l)
+	c.Catalog.validate(&l)
+	c.validateTables(&l)
+	c.Flush.validate(&l)
+	if c.MemoryBudget <= 0 {
+		l.add(0, "memory_budget", "must be > 0")
+	}
+	if c.ShutdownTimeout <= 0 {
+		l.add(0, "shutdown_timeout", "must be > 0")
+	}
+	if c.Metrics.Addr != "" {
+		if msg := checkHostPort(c.Metrics.Addr); msg != "" {
+			l.add(0, "metrics.addr", "%s (or \"\" to disable)", msg)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		l.add(0, "log.level", "%q is invalid: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		l.add(0, "log.format", "%q is invalid: want text or json", c.Log.Format)
+	}
+	return l
+}
+
+func (k *Kafka) validate(l *errorList, checkGroup bool) {
+	if len(k.Brokers) == 0 {
+		l.add(0, "kafka.brokers", "required: at least one host:port")
+	}
+	for i, b := range k.Brokers {
+		if msg := checkHostPort(b); msg != "" {
+			l.add(0, indexPath("kafka.brokers", i), "%s", msg)
+		}
+	}
+	if checkGroup && k.Group == "" {
+		l.add(0, "kafka.group", "required")
+	}
+	if k.ClientID == "" {
+		l.add(0, "kafka.client_id", "required")
+	}
+	switch k.Start.Kind {
+	case StartEarliest, StartLatest:
+	case StartTimestamp:
+		if k.Start.At.IsZero() {
+			l.add(0, "kafka.start", "timestamp is missing")
+		}
+	default:
+		l.add(0, "kafka.start", "kind %q is invalid: want earliest, latest or an RFC 3339 timestamp", k.Start.Kind)
+	}
+	switch k.OnGap {
+	case OnGapHalt, OnGapSkip:
+	default:
+		l.add(0, "kafka.on_gap", "%q is invalid: want halt or skip", k.OnGap)
+	}
+	// The Kafka protocol carries fetch sizes as int32.
+	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
+		l.add(0, "kafka.fetch_max_bytes", "must be > 0 and < 2GiB, got %s", k.FetchMaxBytes)
+	}
+	k.TLS.validate(l, "kafka.tls")
+	switch k.SASL.Mechanism {
+	case "":
+		if k.SASL.Username != "" || k.SASL.Password != "" {
+			l.add(0, "kafka.sasl.mechanism", "required when a username or password is set: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+		}
+	case SASLPlain, SASLSCRAMSHA256, SASLSCRAMSHA512:
+		if k.SASL.Username == "" {
+			l.add(0, "kafka.sasl.username", "required with mechanism %s", k.SASL.Mechanism)
+		}
+		if k.SASL.Password == "" {
+			l.add(0, "kafka.sasl.password", "required with mechanism %s", k.SASL.Mechanism)
+		}
+	default:
+		l.add(0, "kafka.sasl.mechanism", "%q is not supported: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASL.Mechanism)
+	}
+}
+
+func (t *TLS) validate(l *errorList, path string) {
+	if !t.Enabled {
+		// Refusing settings that would be ignored keeps a forgotten
+		// "enabled: true" from meaning plaintext.
+		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify {
+			l.add(0, path+".enabled", "must be true when other TLS settings are given")
+		}
+		return
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		l.add(0, path+".cert_file", "cert_file and key_file go together: set both or neither")
+	}
+}
+
+func (r *Registry) validate(l *errorList) {
+	scheme, msg := checkHTTPURL(r.URL)
+	switch {
+	case r.URL == "":
+		l.add(0, "schema_registry.url", "required")
+	case msg != "":
+		l.add(0, "schema_registry.url", "%s", msg)
+	case r.TLS.Enabled && scheme != "https":
+		l.add(0, "schema_registry.tls.enabled", "needs an https url")
+	}
+	if r.Password != "" && r.Username == "" {
+		l.add(0, "schema_registry.username", "required when a password is set")
+	}
+	r.TLS.validate(l, "schema_registry.tls")
+}
+
+func (c *Catalog) validate(l *errorList) {
+	switch c.Type {
+	case CatalogSQL:
+		switch c.SQL.Driver {
+		case DriverSQLite:
+			if c.SQL.DSN == "" {
+				l.add(0, "catalog.sql.dsn", "required for sqlite unless warehouse.url is file:// (then it defaults to catalog.db in the warehouse directory)")
+			}
+		case DriverPostgres:
+			if c.SQL.DSN == "" {
+				l.add(0, "catalog.sql.dsn", "required for postgres")
+			}
+		default:
+			l.add(0, "catalog.sql.driver", "%q is not supported: want sqlite or postgres", c.SQL.Driver)
+		}
+	case CatalogREST:
+		if c.REST.URI == "" {
+			l.add(0, "catalog.rest.uri", "required for catalog.type rest")
+		} else if _, msg := checkHTTPURL(c.REST.URI); msg != "" {
+			l.add(0, "catalog.rest.uri", "%s", msg)
+		}
+	case CatalogObjectStore:
+	case "hadoop":
+		l.add(0, "catalog.type", "%q is not supported: iceberg-go's hadoop catalog is not atomic on S3; use objectstore, sql or rest", c.Type)
+	default:
+		l.add(0, "catalog.type", "%q is not supported: want sql, rest or objectstore", c.Type)
+	}
+	if c.Name == "" {
+		l.add(0, "catalog.name", "required")
+	}
+}
+
+func (w *Warehouse) validate(l *errorList) {
+	if dir, ok := w.LocalDir(); ok {
+		if dir == "" {
+			l.add(0, "warehouse.url", "file:// needs a path")
+		}
+	} else if bucket, _, ok := w.S3Location(); ok {
+		if !bucketRe.MatchString(bucket) {
+			l.add(0, "warehouse.url", "%q is not a valid S3 bucket name", bucket)
+		}
+		if w.S3.Region == "" {
+			l.add(0, "warehouse.s3.region", "required for an s3:// warehouse")
+		}
+	} else {
+		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", w.URL)
+	}
+	s := w.S3
+	if s.Endpoint != "" {
+		if _, msg := checkHTTPURL(s.Endpoint); msg != "" {
+			l.add(0, "warehouse.s3.endpoint", "%s", msg)
+		}
+	}
+	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
+		l.add(0, "warehouse.s3.access_key_id", "access_key_id and secret_access_key go together: set both or neither")
+	}
+	if s.SessionToken != "" && s.AccessKeyID == "" {
+		l.add(0, "warehouse.s3.session_token", "needs access_key_id and secret_access_key")
+	}
+}
+
+func (c *Config) validateTables(l *errorList) {
+	if len(c.Tables) == 0 {
+		l.add(0, "tables", "required: at least one topic to table route")
+	}
+	first := make(map[string]int, len(c.Tables))
+	for i, r := range c.Tables {
+		p := indexPath("tables", i)
+		switch {
+		case r.Topic == "":
+			l.add(0, p+".topic", "required")
+		case !topicRe.MatchString(r.Topic):
+			l.add(0, p+".topic", "%q is not a valid Kafka topic name", r.Topic)
+		default:
+			// One topic feeding several tables needs routing rules, which
+			// do not exist yet; until then a second route is a mistake.
+			if j, dup := first[r.Topic]; dup {
+				l.add(0, p+".topic", "%q is already routed by tables[%d]", r.Topic, j)
+			} else {
+				first[r.Topic] = i
+			}
+		}
+		switch {
+		case r.Table == "":
+			l.add(0, p+".table", "required")
+		case !tableRe.MatchString(r.Table):
+			l.add(0, p+".table", "want namespace.table (letters, digits, _ and -), got %q", r.Table)
+		}
+	}
+}
+
+func (f *Flush) validate(l *errorList) {
+	if f.MaxLatency <= 0 {
+		l.add(0, "flush.max_latency", "must be > 0")
+	}
+	if f.TargetFileSize <= 0 {
+		l.add(0, "flush.target_file_size", "must be > 0")
+	}
+	if f.MaxRecords <= 0 {
+		l.add(0, "flush.max_records", "must be > 0")
+	}
+}
+
+// checkHostPort returns "" when s is host:port with a numeric port.
+func checkHostPort(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return strconv.Quote(s) + " is invalid: want host:port"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return strconv.Quote(s) + " is invalid: want a numeric port"
+	}
+	if strings.ContainsAny(host, " /") {
+		return strconv.Quote(s) + " is invalid: want host:port"
+	}
+	return ""
+}
+
+// checkHTTPURL returns the scheme of an http or https URL with a host, or a
+// message saying what is wrong. The message never echoes the URL, which may
+// carry a password.
+func checkHTTPURL(s string) (scheme, msg string) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", "is not a valid URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", "want an http:// or https:// URL"
+	}
+	if u.Host == "" {
+		return "", "URL needs a host"
+	}
+	return u.Scheme, ""
+}
