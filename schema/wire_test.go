@@ -1,0 +1,40 @@
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestSplitWire(t *testing.T) {
+	cases := []struct {
+		name    string
+		in      []byte
+		id      int32
+		payload []byte
+		err     error
+	}{
+		{"empty", nil, 0, nil, ErrTruncated},
+		{"magic only", []byte{0}, 0, nil, ErrTruncated},
+		{"short id", []byte{0, 0, 0, 1}, 0, nil, ErrTruncated},
+		{"bad magic", []byte{1, 0, 0, 0, 1, 2}, 0, nil, ErrBadMagic},
+		{"bad magic short", []byte{7}, 0, nil, ErrBadMagic},
+		{"empty payload", []byte{0, 0, 0, 0, 42}, 42, []byte{}, nil},
+		{"payload", []byte{0, 0, 1, 0, 2, 0xaa, 0xbb}, 65538, []byte{0xaa, 0xbb}, nil},
+		{"high bit id", []byte{0, 0xff, 0xff, 0xff, 0xff, 1}, -1, []byte{1}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id, payload, err := SplitWire(tc.in)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			if id != tc.id || !bytes.Equal(payload, tc.payload) {
+				t.Errorf("got (%d, %x), want (%d, %x)", id, payload, tc.id, tc.payload)
+			}
+		})
+	}
+}
