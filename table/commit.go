@@ -1,0 +1,280 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	iceberg "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	icebergtable "github.com/apache/iceberg-go/table"
+)
+
+var (
+	// ErrFenced means the table's watermark moved past where this batch
+	// started: another worker owns the partition now, or this one is a
+	// zombie. The batch must be dropped and the partitions re-seeked from
+	// the table (DESIGN.md §3 rule 5).
+	ErrFenced = errors.New("fenced: watermark moved since the batch started")
+	// ErrCommitUnknown means the catalog may or may not have applied the
+	// commit and reconciliation could not tell which. The caller must not
+	// retry blindly: drop the batch and re-seek from the table (rule 6).
+	ErrCommitUnknown = errors.New("commit outcome unknown")
+)
+
+// Batch is what one ingest commit adds to one table.
+type Batch struct {
+	Pipeline string
+	CommitID string // a fresh UUID per batch, recorded in the snapshot summary
+	Files    []iceberg.DataFile
+	// Expect holds, for every topic-partition the batch covers, the
+	// watermark the batch was built on. A partition absent from Expect was
+	// never committed when the batch started; it must still be absent.
+	Expect Offsets
+	// Ranges holds [first, next) per partition; next becomes the new watermark.
+	Ranges  Ranges
+	Skipped OffsetLists // consumed but undecodable offsets, passed over
+	Gaps    Ranges      // ranges skipped by the on_gap=skip policy
+}
+
+// CommitterOptions configures a Committer. Zero values take the defaults.
+type CommitterOptions struct {
+	// MaxConflictRetries bounds the reload-and-retry loop on clean
+	// conflicts that leave the watermarks untouched (e.g. a compaction
+	// committed in between). Default 10.
+	MaxConflictRetries int
+	// ReconcileTimeout bounds how long an unknown outcome is reconciled by
+	// reloading the table. Default 30s.
+	ReconcileTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// Committer commits ingest batches under the exactly-once protocol of
+// DESIGN.md §3.
+type Committer struct {
+	cat  catalog.Catalog
+	opts CommitterOptions
+	log  *slog.Logger
+}
+
+// NewCommitter returns a Committer for tables of cat.
+func NewCommitter(cat catalog.Catalog, opts CommitterOptions) *Committer {
+	if opts.MaxConflictRetries <= 0 {
+		opts.MaxConflictRetries = 10
+	}
+	if opts.ReconcileTimeout <= 0 {
+		opts.ReconcileTimeout = 30 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Committer{cat: cat, opts: opts, log: log}
+}
+
+// CommitResult describes a successful commit.
+type CommitResult struct {
+	Table      *icebergtable.Table
+	Snapshot   int64
+	Conflicts  int  // clean conflicts that were retried
+	Reconciled bool // the outcome was unknown and was found committed
+}
+
+// Commit adds b's files and advances the watermarks in one atomic catalog
+// swap. tbl is the caller's latest view of the table; it may be stale.
+//
+// Returns ErrFenced if the watermarks moved, ErrCommitUnknown if the outcome
+// cannot be determined; any other error means nothing was committed.
+func (c *Committer) Commit(ctx context.Context, tbl *icebergtable.Table, b *Batch) (CommitResult, error) {
+	var res CommitResult
+	for attempt := 0; ; attempt++ {
+		if err := checkExpect(tbl.Metadata(), b); err != nil {
+			return res, err
+		}
+		tx, err := c.transaction(ctx, tbl, b)
+		if err != nil {
+			return res, fmt.Errorf("build commit %s: %w", b.CommitID, err)
+		}
+		committed, err := tx.Commit(ctx)
+		if err == nil {
+			res.Table = committed
+			res.Snapshot = currentSnapshotID(committed.Metadata())
+			return res, nil
+		}
+		if errors.Is(err, icebergtable.ErrCommitFailed) {
+			// A clean conflict: nothing was applied. Reload and re-check the
+			// watermarks; retry only if they are untouched (rule 5).
+			if attempt >= c.opts.MaxConflictRetries {
+				return res, fmt.Errorf("commit %s: %d conflicts in a row: %w", b.CommitID, attempt+1, err)
+			}
+			res.Conflicts++
+			c.log.Info("commit conflict, reloading", "table", ident(tbl), "commit", b.CommitID, "err", err)
+			fresh, err := c.cat.LoadTable(ctx, tbl.Identifier())
+			if err != nil {
+				return res, fmt.Errorf("reload %s after conflict: %w", ident(tbl), err)
+			}
+			tbl = fresh
+			continue
+		}
+		// Anything else may have been applied (rule 6): never retry blindly.
+		c.log.Warn("commit outcome unknown, reconciling", "table", ident(tbl), "commit", b.CommitID, "err", err)
+		found, fresh, rerr := c.reconcile(ctx, tbl.Identifier(), b.CommitID)
+		if rerr != nil {
+			return res, fmt.Errorf("%w: commit %s: %w (reconcile: %w)", ErrCommitUnknown, b.CommitID, err, rerr)
+		}
+		if found != 0 {
+			res.Table, res.Snapshot, res.Reconciled = fresh, found, true
+			return res, nil
+		}
+		// Not applied. The table is reloaded, so the next attempt re-checks
+		// the watermarks and pins the fresh snapshot: even if the lost
+		// request were applied late, both could not win the swap.
+		if attempt >= c.opts.MaxConflictRetries {
+			return res, fmt.Errorf("commit %s: %w", b.CommitID, err)
+		}
+		tbl = fresh
+	}
+}
+
+// transaction stages b on tbl: the new watermarks, the files and the
+// summary, pinned to tbl's current snapshot.
+func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b *Batch) (*icebergtable.Transaction, error) {
+	cur, err := Watermarks(tbl.Metadata(), b.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	next := cur.Clone()
+	for tp, rg := range b.Ranges {
+		next[tp] = rg[1]
+	}
+	offsetsJSON, err := json.Marshal(next)
+	if err != nil {
+		return nil, err
+	}
+	summary, err := b.summary()
+	if err != nil {
+		return nil, err
+	}
+
+	tx := tbl.NewTransaction()
+	// Pin the base snapshot. iceberg-go otherwise answers a conflict by
+	// refreshing and replaying the append on the new head, which would
+	// write this batch's watermarks over another worker's: the fencing
+	// check of rule 5 must run on every conflict, so conflicts surface.
+	if err := tx.AssertRefSnapshotID(icebergtable.MainBranch); err != nil {
+		return nil, err
+	}
+	if err := tx.SetProperties(iceberg.Properties{PropOffsetsPrefix + b.Pipeline: string(offsetsJSON)}); err != nil {
+		return nil, err
+	}
+	// Data files have unique names, so the duplicate check (a read of
+	// every manifest of the table) would only cost time per commit.
+	if err := tx.AddDataFiles(ctx, b.Files, summary, icebergtable.WithoutDuplicateCheck()); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+func (b *Batch) summary() (iceberg.Properties, error) {
+	p := iceberg.Properties{SummaryPipeline: b.Pipeline, SummaryCommitID: b.CommitID}
+	put := func(key string, v interface{ MarshalJSON() ([]byte, error) }, n int) error {
+		if n == 0 {
+			return nil
+		}
+		raw, err := v.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("summary %s: %w", key, err)
+		}
+		p[key] = string(raw)
+		return nil
+	}
+	if err := put(SummaryRanges, b.Ranges, len(b.Ranges)); err != nil {
+		return nil, err
+	}
+	if err := put(SummarySkipped, b.Skipped, len(b.Skipped)); err != nil {
+		return nil, err
+	}
+	if err := put(SummaryGaps, b.Gaps, len(b.Gaps)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkExpect is the fencing test of rule 5: every partition's watermark
+// must still be where the batch started.
+func checkExpect(meta icebergtable.Metadata, b *Batch) error {
+	cur, err := Watermarks(meta, b.Pipeline)
+	if err != nil {
+		return err
+	}
+	for tp, rg := range b.Ranges {
+		want, expected := b.Expect[tp]
+		if expected && rg[0] != want {
+			// Not a fence: the batch itself is inconsistent, which would
+			// leave a hole or an overlap in the committed ranges.
+			return fmt.Errorf("%s: batch range starts at %d but was built on watermark %d", tp, rg[0], want)
+		}
+		got, present := cur[tp]
+		switch {
+		case expected && present && got == want:
+		case !expected && !present:
+		case !expected:
+			return fmt.Errorf("%w: %s was first committed by another writer up to %d", ErrFenced, tp, got)
+		case !present:
+			return fmt.Errorf("%w: %s watermark %d disappeared from the table", ErrFenced, tp, want)
+		default:
+			return fmt.Errorf("%w: %s watermark is %d, batch started at %d", ErrFenced, tp, got, want)
+		}
+	}
+	return nil
+}
+
+// reconcile reloads the table until it answers and reports the snapshot
+// that carries commitID, or 0 if no snapshot does.
+func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, commitID string) (int64, *icebergtable.Table, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ReconcileTimeout)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		tbl, err := c.cat.LoadTable(ctx, id)
+		if err == nil {
+			return FindCommit(tbl.Metadata(), commitID), tbl, nil
+		}
+		c.log.Warn("reload for reconcile", "table", id, "commit", commitID, "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, nil, fmt.Errorf("reload %v: %w", id, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// FindCommit returns the id of the snapshot whose summary carries
+// commitID, or 0.
+func FindCommit(meta icebergtable.Metadata, commitID string) int64 {
+	for _, s := range meta.Snapshots() {
+		if s.Summary != nil && s.Summary.Properties[SummaryCommitID] == commitID {
+			return s.SnapshotID
+		}
+	}
+	return 0
+}
+
+func currentSnapshotID(meta icebergtable.Metadata) int64 {
+	if s := meta.CurrentSnapshot(); s != nil {
+		return s.SnapshotID
+	}
+	return 0
+}
+
+func ident(t *icebergtable.Table) string {
+	if t == nil {
+		return ""
+	}
+	return strings.Join(t.Identifier(), ".")
+}

@@ -1,0 +1,142 @@
+package table
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	iceberg "github.com/apache/iceberg-go"
+	icebergtable "github.com/apache/iceberg-go/table"
+)
+
+// Keys Big Father writes into table metadata (DESIGN.md §3 rule 1).
+const (
+	// PropOffsetsPrefix + pipeline id is the table property holding the
+	// pipeline's watermarks as {"topic": {"partition": nextOffset}}.
+	PropOffsetsPrefix = "bigfather.offsets."
+
+	// Snapshot summary keys of an ingest commit.
+	SummaryPipeline = "bigfather.pipeline"
+	SummaryCommitID = "bigfather.commit-id"
+	// SummaryRanges holds the offset ranges the snapshot covers as
+	// {"topic": {"partition": [first, next]}}: every delivered offset in
+	// [first, next) is in this snapshot's files or in SummarySkipped.
+	SummaryRanges = "bigfather.ranges"
+	// SummarySkipped lists offsets that were consumed but not written,
+	// because they could not be decoded: {"topic": {"partition": [o1, o2]}}.
+	SummarySkipped = "bigfather.skipped"
+	// SummaryGaps records offset ranges skipped by the on_gap=skip policy
+	// (DESIGN.md §3 rule 7): {"topic": {"partition": [from, to]}}.
+	SummaryGaps = "bigfather.gaps"
+)
+
+// TP names one topic-partition.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TP) String() string { return tp.Topic + "/" + strconv.Itoa(int(tp.Partition)) }
+
+// Offsets maps a topic-partition to a Kafka offset. As a watermark it is
+// the next offset to consume.
+type Offsets map[TP]int64
+
+// Clone returns an independent copy.
+func (o Offsets) Clone() Offsets { return maps.Clone(o) }
+
+// SortedTPs returns the keys in topic, partition order.
+func (o Offsets) SortedTPs() []TP {
+	tps := slices.Collect(maps.Keys(o))
+	slices.SortFunc(tps, compareTP)
+	return tps
+}
+
+func compareTP(a, b TP) int {
+	if a.Topic != b.Topic {
+		if a.Topic < b.Topic {
+			return -1
+		}
+		return 1
+	}
+	return int(a.Partition) - int(b.Partition)
+}
+
+// MarshalJSON writes the {"topic": {"partition": offset}} form of rule 1.
+func (o Offsets) MarshalJSON() ([]byte, error) { return marshalTPMap(o) }
+
+// UnmarshalJSON reads the {"topic": {"partition": offset}} form.
+func (o *Offsets) UnmarshalJSON(b []byte) error { return unmarshalTPMap(b, (*map[TP]int64)(o)) }
+
+// Watermarks reads pipeline's watermarks from table metadata. A table the
+// pipeline never committed to has none (an empty, non-nil map).
+func Watermarks(meta icebergtable.Metadata, pipeline string) (Offsets, error) {
+	return watermarksFromProps(meta.Properties(), pipeline)
+}
+
+func watermarksFromProps(props iceberg.Properties, pipeline string) (Offsets, error) {
+	raw, ok := props[PropOffsetsPrefix+pipeline]
+	if !ok || raw == "" {
+		return Offsets{}, nil
+	}
+	var o Offsets
+	if err := json.Unmarshal([]byte(raw), &o); err != nil {
+		return nil, fmt.Errorf("table property %s%s: %w", PropOffsetsPrefix, pipeline, err)
+	}
+	return o, nil
+}
+
+// Ranges maps a topic-partition to the half-open offset range [First, Next)
+// one commit covers.
+type Ranges map[TP][2]int64
+
+// MarshalJSON writes {"topic": {"partition": [first, next]}}.
+func (r Ranges) MarshalJSON() ([]byte, error) { return marshalTPMap(r) }
+
+// UnmarshalJSON reads {"topic": {"partition": [first, next]}}.
+func (r *Ranges) UnmarshalJSON(b []byte) error { return unmarshalTPMap(b, (*map[TP][2]int64)(r)) }
+
+// OffsetLists maps a topic-partition to individual offsets.
+type OffsetLists map[TP][]int64
+
+// MarshalJSON writes {"topic": {"partition": [o1, o2, ...]}}.
+func (l OffsetLists) MarshalJSON() ([]byte, error) { return marshalTPMap(l) }
+
+// UnmarshalJSON reads {"topic": {"partition": [o1, o2, ...]}}.
+func (l *OffsetLists) UnmarshalJSON(b []byte) error { return unmarshalTPMap(b, (*map[TP][]int64)(l)) }
+
+// marshalTPMap writes a per-partition map nested by topic, the JSON shape
+// every bigfather.* property and summary value uses.
+func marshalTPMap[V any](m map[TP]V) ([]byte, error) {
+	nested := make(map[string]map[string]V)
+	for tp, v := range m {
+		inner := nested[tp.Topic]
+		if inner == nil {
+			inner = make(map[string]V)
+			nested[tp.Topic] = inner
+		}
+		inner[strconv.Itoa(int(tp.Partition))] = v
+	}
+	return json.Marshal(nested)
+}
+
+func unmarshalTPMap[V any](b []byte, dst *map[TP]V) error {
+	var nested map[string]map[string]V
+	if err := json.Unmarshal(b, &nested); err != nil {
+		return err
+	}
+	out := make(map[TP]V)
+	for topic, parts := range nested {
+		for p, v := range parts {
+			n, err := strconv.ParseInt(p, 10, 32)
+			if err != nil || n < 0 {
+				return fmt.Errorf("partition %q of topic %q is not a partition number", p, topic)
+			}
+			out[TP{topic, int32(n)}] = v
+		}
+	}
+	*dst = out
+	return nil
+}

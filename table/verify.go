@@ -1,0 +1,281 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	icebergtable "github.com/apache/iceberg-go/table"
+
+	"github.com/bigfather/bigfather/schema"
+)
+
+// DeliveredFunc returns, in ascending order, the offsets Kafka delivers to
+// a read_committed consumer for tp in [from, to).
+type DeliveredFunc func(ctx context.Context, tp TP, from, to int64) ([]int64, error)
+
+// PartitionReport is the verdict for one topic-partition.
+type PartitionReport struct {
+	Topic      string  `json:"topic"`
+	Partition  int32   `json:"partition"`
+	First      int64   `json:"first"`     // first offset the pipeline covered
+	Watermark  int64   `json:"watermark"` // W: next offset to consume
+	Rows       int64   `json:"rows"`
+	Skipped    int64   `json:"skipped"`
+	Duplicates []int64 `json:"duplicates,omitempty"`
+	Missing    []int64 `json:"missing,omitempty"`    // delivered by Kafka, in neither rows nor skipped
+	Unexpected []int64 `json:"unexpected,omitempty"` // in the table, not delivered by Kafka
+	Beyond     []int64 `json:"beyond,omitempty"`     // rows at or above the watermark
+}
+
+// Report is the result of Verify.
+type Report struct {
+	Table        string            `json:"table"`
+	Pipeline     string            `json:"pipeline"`
+	Snapshot     int64             `json:"snapshot"`
+	KafkaChecked bool              `json:"kafka_checked"`
+	Partitions   []PartitionReport `json:"partitions"`
+	Violations   []string          `json:"violations"`
+}
+
+// OK reports whether no invariant was violated.
+func (r *Report) OK() bool { return len(r.Violations) == 0 }
+
+// maxListed caps the offsets listed per violation kind in a report.
+const maxListed = 20
+
+// Verify checks EO and MONO (DESIGN.md §3) for pipeline's rows of tbl:
+// per partition no offset appears twice, none at or above the watermark,
+// the committed offset ranges never go backwards, and — when delivered is
+// not nil — every offset Kafka delivers in [first, W) is in the table or
+// was passed over, and the table holds nothing Kafka does not deliver.
+func Verify(ctx context.Context, tbl *icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
+	meta := tbl.Metadata()
+	rep := &Report{Table: ident(tbl), Pipeline: pipeline, Snapshot: currentSnapshotID(meta), KafkaChecked: delivered != nil}
+	wm, err := Watermarks(meta, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := history(meta, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	rep.Violations = append(rep.Violations, hist.monoViolations...)
+	rows, err := scanOffsets(ctx, tbl)
+	if err != nil {
+		return nil, err
+	}
+
+	tps := wm.Clone()
+	for tp := range rows {
+		if _, ok := tps[tp]; !ok {
+			tps[tp] = 0
+			rep.Violations = append(rep.Violations, fmt.Sprintf("%s: rows present but the pipeline has no watermark", tp))
+		}
+	}
+	for _, tp := range tps.SortedTPs() {
+		w := wm[tp]
+		offs := rows[tp]
+		slices.Sort(offs)
+		pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition, Watermark: w, Rows: int64(len(offs))}
+		pr.First = w
+		if f, ok := hist.first[tp]; ok {
+			pr.First = f
+		} else if len(offs) > 0 {
+			pr.First = offs[0]
+		}
+		skipped := hist.skipped[tp]
+		pr.Skipped = int64(len(skipped))
+		for i, o := range offs {
+			if i > 0 && offs[i-1] == o {
+				pr.Duplicates = appendCapped(pr.Duplicates, o)
+			}
+			if o >= w {
+				pr.Beyond = appendCapped(pr.Beyond, o)
+			}
+		}
+		if delivered != nil && w > pr.First {
+			want, err := delivered(ctx, tp, pr.First, w)
+			if err != nil {
+				return nil, fmt.Errorf("read %s from kafka: %w", tp, err)
+			}
+			pr.Missing, pr.Unexpected = compare(want, offs, skipped, hist.gaps[tp])
+		}
+		for kind, list := range map[string][]int64{"duplicate": pr.Duplicates, "missing": pr.Missing,
+			"unexpected": pr.Unexpected, "at or above the watermark": pr.Beyond} {
+			if len(list) > 0 {
+				rep.Violations = append(rep.Violations, fmt.Sprintf("%s: %s offsets %v", tp, kind, list))
+			}
+		}
+		rep.Partitions = append(rep.Partitions, pr)
+	}
+	slices.Sort(rep.Violations)
+	return rep, nil
+}
+
+func appendCapped(l []int64, o int64) []int64 {
+	if len(l) < maxListed {
+		return append(l, o)
+	}
+	return l
+}
+
+// compare walks Kafka's delivered offsets against the table's sorted rows
+// plus the passed-over offsets and skipped gap ranges.
+func compare(want, rows, skipped []int64, gaps [][2]int64) (missing, unexpected []int64) {
+	accounted := make(map[int64]struct{}, len(skipped))
+	for _, o := range skipped {
+		accounted[o] = struct{}{}
+	}
+	inGap := func(o int64) bool {
+		for _, g := range gaps {
+			if o >= g[0] && o < g[1] {
+				return true
+			}
+		}
+		return false
+	}
+	i := 0
+	for _, o := range want {
+		for i < len(rows) && rows[i] < o {
+			unexpected = appendCapped(unexpected, rows[i])
+			i++
+		}
+		if i < len(rows) && rows[i] == o {
+			for i < len(rows) && rows[i] == o {
+				i++
+			}
+			continue
+		}
+		if _, ok := accounted[o]; ok || inGap(o) {
+			continue
+		}
+		missing = appendCapped(missing, o)
+	}
+	for ; i < len(rows); i++ {
+		unexpected = appendCapped(unexpected, rows[i])
+	}
+	return missing, unexpected
+}
+
+// pipelineHistory is what the snapshot summaries of the current branch
+// say about one pipeline.
+type pipelineHistory struct {
+	first          map[TP]int64
+	skipped        OffsetLists
+	gaps           map[TP][][2]int64
+	monoViolations []string
+}
+
+// history walks the current snapshot's ancestry oldest first. Each ingest
+// snapshot's ranges must start where the previous one for the same
+// partition ended: anything else means a watermark went backwards or
+// jumped (MONO).
+func history(meta icebergtable.Metadata, pipeline string) (*pipelineHistory, error) {
+	var chain []*icebergtable.Snapshot
+	for s := meta.CurrentSnapshot(); s != nil; {
+		chain = append(chain, s)
+		if s.ParentSnapshotID == nil {
+			break
+		}
+		s = meta.SnapshotByID(*s.ParentSnapshotID)
+	}
+	slices.Reverse(chain)
+	h := &pipelineHistory{first: map[TP]int64{}, skipped: OffsetLists{}, gaps: map[TP][][2]int64{}}
+	next := map[TP]int64{}
+	for _, s := range chain {
+		if s.Summary == nil || s.Summary.Properties[SummaryPipeline] != pipeline {
+			continue
+		}
+		props := s.Summary.Properties
+		var ranges Ranges
+		if raw := props[SummaryRanges]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), &ranges); err != nil {
+				return nil, fmt.Errorf("snapshot %d: %s: %w", s.SnapshotID, SummaryRanges, err)
+			}
+		}
+		for tp, rg := range ranges {
+			if n, ok := next[tp]; ok && rg[0] != n {
+				h.monoViolations = append(h.monoViolations, fmt.Sprintf(
+					"%s: snapshot %d covers [%d, %d) but the previous commit ended at %d", tp, s.SnapshotID, rg[0], rg[1], n))
+			} else if !ok {
+				h.first[tp] = rg[0]
+			}
+			if rg[1] < rg[0] {
+				h.monoViolations = append(h.monoViolations, fmt.Sprintf("%s: snapshot %d has a backwards range [%d, %d)", tp, s.SnapshotID, rg[0], rg[1]))
+			}
+			next[tp] = rg[1]
+		}
+		if raw := props[SummarySkipped]; raw != "" {
+			var sk OffsetLists
+			if err := json.Unmarshal([]byte(raw), &sk); err != nil {
+				return nil, fmt.Errorf("snapshot %d: %s: %w", s.SnapshotID, SummarySkipped, err)
+			}
+			for tp, l := range sk {
+				h.skipped[tp] = append(h.skipped[tp], l...)
+			}
+		}
+		if raw := props[SummaryGaps]; raw != "" {
+			var g Ranges
+			if err := json.Unmarshal([]byte(raw), &g); err != nil {
+				return nil, fmt.Errorf("snapshot %d: %s: %w", s.SnapshotID, SummaryGaps, err)
+			}
+			for tp, rg := range g {
+				h.gaps[tp] = append(h.gaps[tp], rg)
+			}
+		}
+	}
+	return h, nil
+}
+
+// scanOffsets reads (topic, partition, offset) of every live row.
+func scanOffsets(ctx context.Context, tbl *icebergtable.Table) (map[TP][]int64, error) {
+	out := map[TP][]int64{}
+	if tbl.Metadata().CurrentSnapshot() == nil {
+		return out, nil
+	}
+	_, recs, err := tbl.Scan(icebergtable.WithSelectedFields(schema.ColKafkaTopic, schema.ColKafkaPartition, schema.ColKafkaOffset)).ToArrowRecords(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", ident(tbl), err)
+	}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", ident(tbl), err)
+		}
+		if err := collectOffsets(rec, out); err != nil {
+			rec.Release()
+			return nil, err
+		}
+		rec.Release()
+	}
+	return out, nil
+}
+
+func collectOffsets(rec arrow.RecordBatch, out map[TP][]int64) error {
+	sch := rec.Schema()
+	idx := func(name string) int {
+		if i := sch.FieldIndices(name); len(i) > 0 {
+			return i[0]
+		}
+		return -1
+	}
+	ti, pi, oi := idx(schema.ColKafkaTopic), idx(schema.ColKafkaPartition), idx(schema.ColKafkaOffset)
+	if ti < 0 || pi < 0 || oi < 0 {
+		return fmt.Errorf("table lacks the metadata columns %s, %s, %s", schema.ColKafkaTopic, schema.ColKafkaPartition, schema.ColKafkaOffset)
+	}
+	topics, ok1 := rec.Column(ti).(*array.String)
+	parts, ok2 := rec.Column(pi).(*array.Int32)
+	offs, ok3 := rec.Column(oi).(*array.Int64)
+	if !ok1 || !ok2 || !ok3 {
+		return fmt.Errorf("metadata columns have unexpected types %s, %s, %s",
+			rec.Column(ti).DataType(), rec.Column(pi).DataType(), rec.Column(oi).DataType())
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		tp := TP{Topic: topics.Value(i), Partition: parts.Value(i)}
+		out[tp] = append(out[tp], offs.Value(i))
+	}
+	return nil
+}
