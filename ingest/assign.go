@@ -1,0 +1,184 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/table"
+)
+
+var (
+	// ErrDataLoss halts a partition whose watermark is below the log start:
+	// records were deleted before they were ingested (rule 7).
+	ErrDataLoss = errors.New("data loss: watermark below the log start")
+	// ErrOffsetGap halts a partition whose watermark is above the log end
+	// (the topic was recreated or the cluster rebuilt), or whose fetch went
+	// out of range.
+	ErrOffsetGap = errors.New("offset gap: watermark outside the log")
+)
+
+// adjustOffsets seeks every newly assigned partition from the watermarks
+// in its table (rule 2); the group's committed offsets are ignored.
+// Partitions whose watermark lies outside the log are halted (rule 7).
+func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	topics := make([]string, 0, len(offs))
+	for topic := range offs {
+		topics = append(topics, topic)
+	}
+	starts, err := p.adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list log start offsets: %w", err)
+	}
+	ends, err := p.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list log end offsets: %w", err)
+	}
+	for topic, parts := range offs {
+		ts := p.tables[topic]
+		if ts == nil {
+			continue
+		}
+		tbl, err := p.loadTable(ctx, ts.id)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", ts.name, err)
+		}
+		wm := table.Offsets{}
+		if tbl != nil {
+			if err := ts.setTable(tbl); err != nil {
+				return nil, err
+			}
+			if wm, err = table.Watermarks(tbl.Metadata(), p.opts.Pipeline); err != nil {
+				return nil, err
+			}
+		}
+		for part := range parts {
+			tp := table.TP{Topic: topic, Partition: part}
+			p.unhalt(tp)
+			w, ok := wm[tp]
+			if !ok {
+				delete(ts.wm, tp)
+				parts[part] = p.startOffset()
+				continue
+			}
+			ts.wm[tp] = w
+			parts[part] = kgo.NoResetOffset().At(w)
+			so, sok := starts.Lookup(topic, part)
+			eo, eok := ends.Lookup(topic, part)
+			switch {
+			case eok && eo.Err == nil && w > eo.Offset:
+				p.halt(tp, fmt.Errorf("%w: %s: watermark %d is above the log end %d: the topic was recreated or the cluster rebuilt; "+
+					"resuming would move the watermark backwards, so an operator must decide", ErrOffsetGap, tp, w, eo.Offset))
+			case sok && so.Err == nil && w < so.Offset && p.opts.OnGap == OnGapSkip:
+				p.opts.Logger.Warn("skipping deleted records (on_gap: skip)", "pipeline", p.opts.Pipeline,
+					"topic", topic, "partition", part, "offset", w, "log_start", so.Offset)
+				p.gapsSeen[tp] = [2]int64{w, so.Offset}
+				parts[part] = kgo.NoResetOffset().At(so.Offset)
+			case sok && so.Err == nil && w < so.Offset:
+				p.halt(tp, fmt.Errorf("%w: %s: watermark %d is below the log start %d: records %d..%d were deleted before they were ingested",
+					ErrDataLoss, tp, w, so.Offset, w, so.Offset-1))
+			}
+		}
+	}
+	p.ready.Store(true)
+	return offs, nil
+}
+
+func (p *Pipeline) startOffset() kgo.Offset {
+	switch p.opts.StartKind {
+	case StartLatest:
+		return kgo.NewOffset().AtEnd()
+	case StartTimestamp:
+		return kgo.NewOffset().AfterMilli(p.opts.StartAt.UnixMilli())
+	default:
+		return kgo.NewOffset().AtStart()
+	}
+}
+
+// halt stops a partition: no record of it is processed and fetching is
+// paused, with an error log line and the halted gauge, until the
+// partition is reassigned.
+func (p *Pipeline) halt(tp table.TP, err error) {
+	if p.halted[tp] != nil {
+		return
+	}
+	p.halted[tp] = err
+	p.toPause[tp.Topic] = append(p.toPause[tp.Topic], tp.Partition)
+	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(1)
+	p.opts.Logger.Error("partition halted", "pipeline", p.opts.Pipeline, "topic", tp.Topic, "partition", tp.Partition, "err", err)
+}
+
+func (p *Pipeline) unhalt(tp table.TP) {
+	if p.halted[tp] == nil {
+		return
+	}
+	delete(p.halted, tp)
+	p.toResume[tp.Topic] = append(p.toResume[tp.Topic], tp.Partition)
+	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(0)
+}
+
+// Halted returns the halted partitions and why.
+func (p *Pipeline) Halted() map[table.TP]error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[table.TP]error, len(p.halted))
+	for tp, err := range p.halted {
+		out[tp] = err
+	}
+	return out
+}
+
+// onRevoked commits what is in flight before the partitions move (rule 9),
+// then forgets them.
+func (p *Pipeline) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.flush(ctx, "revoke"); err != nil && !errors.Is(err, errResynced) {
+		p.opts.Logger.Error("flush on revoke", "pipeline", p.opts.Pipeline, "err", err)
+	}
+	p.forget(revoked)
+}
+
+// onLost drops what is in flight: the partitions may already be owned by
+// another member, which would fence the commit anyway.
+func (p *Pipeline) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ts := range p.tables {
+		if ts.b != nil {
+			ts.b.drop(errors.New("partitions lost"))
+			ts.b = nil
+		}
+	}
+	p.forget(lost)
+	p.opts.Logger.Warn("partitions lost, in-flight batches dropped", "pipeline", p.opts.Pipeline)
+}
+
+func (p *Pipeline) forget(tps map[string][]int32) {
+	for topic, parts := range tps {
+		ts := p.tables[topic]
+		for _, part := range parts {
+			tp := table.TP{Topic: topic, Partition: part}
+			if ts != nil {
+				delete(ts.wm, tp)
+			}
+			delete(p.hw, tp)
+			delete(p.gapsSeen, tp)
+			delete(p.firstSeen, tp)
+			if p.halted[tp] != nil {
+				p.unhalt(tp)
+			}
+			p.m.lag.DeleteLabelValues(topic, strconv.Itoa(int(part)))
+		}
+	}
+}
+
+func isOffsetOutOfRange(err error) bool {
+	return errors.Is(err, kerr.OffsetOutOfRange)
+}

@@ -1,0 +1,298 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	iceberg "github.com/apache/iceberg-go"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
+
+	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
+)
+
+// chunkRows is how many rows a column builder holds before they are
+// handed to the Parquet writer as one record batch.
+const chunkRows = 8192
+
+// tableState is one target table: its committed watermarks for the
+// partitions this worker owns, its decoders, and the open batch.
+type tableState struct {
+	id   icebergtable.Identifier
+	name string
+	tbl  *icebergtable.Table // nil until the table exists
+	sch  *iceberg.Schema
+	arr  *arrow.Schema
+
+	decoders map[int]*schema.Decoder // by writer schema id
+	wm       table.Offsets           // W[T][tp] for assigned partitions
+	b        *batch
+}
+
+// batch is everything one commit to one table will carry.
+type batch struct {
+	commitID   string
+	started    time.Time
+	builder    *array.RecordBuilder
+	pending    int   // rows in builder
+	pendingB   int64 // value bytes of those rows
+	file       *openFile
+	files      []iceberg.DataFile
+	fileBytes  int64
+	rows       int64
+	valueBytes int64
+	nSkipped   int
+	expect     table.Offsets
+	ranges     table.Ranges
+	skipped    table.OffsetLists
+	gaps       table.Ranges
+}
+
+type openFile struct {
+	key string
+	up  *objstore.Writer
+	w   *table.DataFileWriter
+}
+
+func newTableState(id icebergtable.Identifier) *tableState {
+	return &tableState{
+		id:       id,
+		name:     strings.Join(id, "."),
+		decoders: make(map[int]*schema.Decoder),
+		wm:       table.Offsets{},
+	}
+}
+
+// setTable adopts a loaded or created table: its schema decides the
+// column layout of every batch from now on.
+func (ts *tableState) setTable(tbl *icebergtable.Table) error {
+	sch := tbl.Schema()
+	if ts.sch == nil || ts.sch.ID != sch.ID {
+		arr, err := schema.ArrowSchema(sch)
+		if err != nil {
+			return fmt.Errorf("table %s: arrow schema: %w", ts.name, err)
+		}
+		ts.sch, ts.arr = sch, arr
+		clear(ts.decoders)
+	}
+	ts.tbl = tbl
+	return nil
+}
+
+// open returns the table's batch, starting one if needed.
+func (ts *tableState) open(now time.Time) *batch {
+	if ts.b == nil {
+		ts.b = &batch{
+			commitID: uuid.NewString(),
+			started:  now,
+			builder:  array.NewRecordBuilder(memory.DefaultAllocator, ts.arr),
+			expect:   table.Offsets{},
+			ranges:   table.Ranges{},
+			skipped:  table.OffsetLists{},
+			gaps:     table.Ranges{},
+		}
+	}
+	return ts.b
+}
+
+// cover records that offset off of tp was consumed into this batch, with
+// pendingGap the range a skip policy jumped over (zero if none).
+func (b *batch) cover(ts *tableState, tp table.TP, off int64, gap [2]int64) {
+	rg, ok := b.ranges[tp]
+	if !ok {
+		rg[0] = off
+		if w, had := ts.wm[tp]; had {
+			b.expect[tp] = w
+			rg[0] = w // gaps below off (markers, compaction) are covered too
+		}
+		if gap[1] > gap[0] {
+			b.gaps[tp] = gap
+		}
+	}
+	rg[1] = off + 1
+	b.ranges[tp] = rg
+}
+
+func (b *batch) skip(tp table.TP, off int64) {
+	b.skipped[tp] = append(b.skipped[tp], off)
+	b.nSkipped++
+}
+
+// memBytes estimates the memory the batch holds: rows not yet encoded and
+// the Parquet writer's unflushed row group.
+func (b *batch) memBytes() int64 {
+	n := b.pendingB * 2
+	if b.file != nil {
+		n += b.file.w.BufferedBytes()
+	}
+	return n
+}
+
+// drop abandons the batch. Uploaded files stay as orphans for cleanup
+// (DESIGN.md §3 rule 5); the open upload is aborted.
+func (b *batch) drop(cause error) {
+	if b.file != nil {
+		b.file.up.Abort(cause)
+		b.file = nil
+	}
+	b.builder.Release()
+}
+
+// dataKey returns the object key for a new data file of ts, under the
+// table's location inside the warehouse.
+func (p *Pipeline) dataKey(ts *tableState) (string, error) {
+	loc := strings.TrimSuffix(ts.tbl.Location(), "/")
+	root := strings.TrimSuffix(p.opts.Warehouse.URL(""), "/")
+	if loc != root && !strings.HasPrefix(loc, root+"/") {
+		return "", fmt.Errorf("table %s: location %s is outside the warehouse %s", ts.name, loc, root)
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(loc, root), "/")
+	name := fmt.Sprintf("data/%s-%s.parquet", time.Now().UTC().Format("20060102T150405"), uuid.NewString())
+	if rel == "" {
+		return name, nil
+	}
+	return rel + "/" + name, nil
+}
+
+// writeChunk hands the builder's rows to the open data file, opening one if
+// needed, and closes the file once it reaches the target size.
+func (p *Pipeline) writeChunk(ctx context.Context, ts *tableState) error {
+	b := ts.b
+	if b.pending == 0 {
+		return nil
+	}
+	if b.file == nil {
+		if err := p.openFile(ctx, ts); err != nil {
+			return err
+		}
+	}
+	rec := b.builder.NewRecordBatch()
+	err := b.file.w.Write(rec)
+	rec.Release()
+	b.rows += int64(b.pending)
+	b.pending, b.pendingB = 0, 0
+	if err != nil {
+		return fmt.Errorf("table %s: write %s: %w", ts.name, b.file.key, err)
+	}
+	p.opts.Hooks.at("mid-upload")
+	if b.file.w.BytesWritten()+b.file.w.BufferedBytes() >= p.opts.TargetFileSize {
+		return p.closeFile(ts)
+	}
+	return nil
+}
+
+func (p *Pipeline) openFile(ctx context.Context, ts *tableState) error {
+	key, err := p.dataKey(ts)
+	if err != nil {
+		return err
+	}
+	up := objstore.NewWriter(ctx, p.opts.Warehouse, key)
+	w, err := table.NewDataFileWriter(up, ts.sch, p.opts.DataFile)
+	if err != nil {
+		up.Abort(err)
+		return fmt.Errorf("table %s: open data file: %w", ts.name, err)
+	}
+	ts.b.file = &openFile{key: key, up: up, w: w}
+	return nil
+}
+
+// closeFile finishes the open data file: footer written, upload complete,
+// statistics registered for the commit.
+func (p *Pipeline) closeFile(ts *tableState) error {
+	b := ts.b
+	f := b.file
+	b.file = nil
+	if err := f.w.Close(); err != nil {
+		f.up.Abort(err)
+		return fmt.Errorf("table %s: close %s: %w", ts.name, f.key, err)
+	}
+	if err := f.up.Close(); err != nil {
+		return fmt.Errorf("table %s: upload %s: %w", ts.name, f.key, err)
+	}
+	df, err := f.w.DataFile(p.opts.Warehouse.URL(f.key), ts.tbl.Spec(), nil)
+	if err != nil {
+		return fmt.Errorf("table %s: data file %s: %w", ts.name, f.key, err)
+	}
+	b.files = append(b.files, df)
+	b.fileBytes += f.w.BytesWritten()
+	return nil
+}
+
+// seal writes what is left of the batch and closes its last file. A batch
+// whose records were all passed over still commits, as one empty file, so
+// that its watermarks advance under the same snapshot compare-and-swap as
+// every other commit.
+func (p *Pipeline) seal(ctx context.Context, ts *tableState) error {
+	if err := p.writeChunk(ctx, ts); err != nil {
+		return err
+	}
+	if ts.b.file == nil && len(ts.b.files) == 0 {
+		if err := p.openFile(ctx, ts); err != nil {
+			return err
+		}
+	}
+	if ts.b.file != nil {
+		return p.closeFile(ts)
+	}
+	return nil
+}
+
+// commitTable commits ts's sealed batch. On success the table's
+// watermarks advance; on any failure the batch is gone and the caller must
+// re-seek the batch's partitions from the table.
+func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
+	b := ts.b
+	ts.b = nil
+	defer b.builder.Release()
+	p.opts.Hooks.at("before-commit")
+	start := time.Now()
+	res, err := p.committer.Commit(ctx, ts.tbl, &table.Batch{
+		Pipeline: p.opts.Pipeline,
+		CommitID: b.commitID,
+		Files:    b.files,
+		Expect:   b.expect,
+		Ranges:   b.ranges,
+		Skipped:  b.skipped,
+		Gaps:     b.gaps,
+	})
+	p.m.conflicts.WithLabelValues(ts.name).Add(float64(res.Conflicts))
+	if err != nil {
+		switch {
+		case errors.Is(err, table.ErrFenced):
+			p.m.fenced.WithLabelValues(ts.name).Inc()
+		case errors.Is(err, table.ErrCommitUnknown):
+			p.m.unknown.WithLabelValues(ts.name, "undetermined").Inc()
+		}
+		return fmt.Errorf("commit %s: %w", ts.name, err)
+	}
+	if res.Reconciled {
+		p.m.unknown.WithLabelValues(ts.name, "found-committed").Inc()
+	}
+	if err := ts.setTable(res.Table); err != nil {
+		return err
+	}
+	for tp, rg := range b.ranges {
+		ts.wm[tp] = rg[1]
+	}
+	p.m.commitDur.WithLabelValues(ts.name).Observe(time.Since(start).Seconds())
+	p.m.commits.WithLabelValues(ts.name).Inc()
+	p.m.records.WithLabelValues(ts.name).Add(float64(b.rows))
+	p.m.bytes.WithLabelValues(ts.name).Add(float64(b.valueBytes))
+	p.m.files.WithLabelValues(ts.name).Add(float64(len(b.files)))
+	p.m.fileBytes.WithLabelValues(ts.name).Add(float64(b.fileBytes))
+	p.m.lastCommit.WithLabelValues(ts.name).SetToCurrentTime()
+	p.stats.committed.Add(b.rows)
+	p.stats.lastCommit.Store(time.Now().UnixNano())
+	p.opts.Logger.Info("committed", "pipeline", p.opts.Pipeline, "table", ts.name, "snapshot", res.Snapshot,
+		"records", b.rows, "skipped", b.nSkipped, "files", len(b.files), "bytes", b.fileBytes,
+		"conflicts", res.Conflicts, "reconciled", res.Reconciled)
+	return nil
+}

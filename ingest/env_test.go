@@ -1,0 +1,219 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/music"
+	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
+)
+
+const (
+	testTopic    = "tracks"
+	testPipeline = "test"
+)
+
+var testTable = icebergtable.Identifier{"music", "tracks"}
+
+// testEnv is a real Kafka (kfake), schema registry (srfake), local
+// warehouse and SQLite catalog, all in process.
+type testEnv struct {
+	t       *testing.T
+	cluster *devkafka.Cluster
+	dir     string
+	bucket  objstore.Bucket
+	cat     catalog.Catalog
+	log     *slog.Logger
+}
+
+func newTestEnv(t *testing.T, partitions int32) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	cluster, err := devkafka.Start(ctx, devkafka.Options{
+		KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
+		Topics: map[string]int32{testTopic: partitions}, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Close() })
+	wh := filepath.Join(dir, "warehouse")
+	bucket, err := objstore.NewFS(wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := table.OpenCatalog(ctx, table.CatalogOptions{
+		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + wh,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{t: t, cluster: cluster, dir: dir, bucket: bucket, cat: cat, log: log}
+}
+
+// options returns pipeline options with a fresh registry client and
+// quick flushes.
+func (e *testEnv) options() ingest.Options {
+	e.t.Helper()
+	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: e.log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ingest.Options{
+		Pipeline:        testPipeline,
+		Brokers:         e.cluster.Brokers(),
+		Routes:          map[string]icebergtable.Identifier{testTopic: testTable},
+		FlushMaxLatency: 300 * time.Millisecond,
+		FlushMaxRecords: 2000,
+		ShutdownTimeout: 10 * time.Second,
+		Catalog:         e.cat,
+		Warehouse:       e.bucket,
+		Registry:        reg,
+		Logger:          e.log,
+		KafkaOpts: []kgo.Opt{
+			kgo.SessionTimeout(6 * time.Second),
+			kgo.RebalanceTimeout(3 * time.Second),
+			kgo.HeartbeatInterval(300 * time.Millisecond),
+		},
+	}
+}
+
+// produce publishes n sample tracks and waits for them to be acked.
+func (e *testEnv) produce(n int64, seed int64) {
+	e.t.Helper()
+	p, err := music.NewProducer(music.ProducerOptions{
+		Brokers: e.cluster.Brokers(), RegistryURL: e.cluster.RegistryURL(), Topic: testTopic,
+		Total: n, Seed: seed, Logger: e.log,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	if p.Produced() != n {
+		e.t.Fatalf("produced %d, want %d", p.Produced(), n)
+	}
+}
+
+// running is a pipeline started in the background.
+type running struct {
+	p      *ingest.Pipeline
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+func (e *testEnv) start(opts ingest.Options) *running {
+	e.t.Helper()
+	p, err := ingest.New(opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{p: p, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- p.Run(ctx) }()
+	e.t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stop cancels the pipeline and returns Run's error.
+func (r *running) stop() error {
+	r.once.Do(func() {
+		r.cancel()
+		r.err = <-r.done
+	})
+	return r.err
+}
+
+// watermarkSum reads the committed watermarks of the test pipeline.
+func (e *testEnv) watermarks() table.Offsets {
+	tbl, err := e.cat.LoadTable(context.Background(), testTable)
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return table.Offsets{}
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	wm, err := table.Watermarks(tbl.Metadata(), testPipeline)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return wm
+}
+
+// waitWatermarks polls until the watermarks sum to want. The bound is
+// generous: it only limits how long a broken pipeline can hang a test.
+func (e *testEnv) waitWatermarks(want int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var sum int64
+	for time.Now().Before(deadline) {
+		sum = 0
+		for _, w := range e.watermarks() {
+			sum += w
+		}
+		if sum == want {
+			return
+		}
+		if sum > want {
+			e.t.Fatalf("watermarks sum to %d, beyond the %d offsets produced", sum, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("watermarks reached %d of %d", sum, want)
+}
+
+// verify runs the EO/MONO check against Kafka and fails on any violation.
+func (e *testEnv) verify() *table.Report {
+	e.t.Helper()
+	ctx := context.Background()
+	tbl, err := e.cat.LoadTable(ctx, testTable)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rep, err := table.Verify(ctx, tbl, testPipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !rep.OK() {
+		e.t.Fatalf("verify: %v", rep.Violations)
+	}
+	return rep
+}
+
+func rowsIn(rep *table.Report) int64 {
+	var n int64
+	for _, p := range rep.Partitions {
+		n += p.Rows
+	}
+	return n
+}
+
+func skippedIn(rep *table.Report) int64 {
+	var n int64
+	for _, p := range rep.Partitions {
+		n += p.Skipped
+	}
+	return n
+}

@@ -1,0 +1,76 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	records      *prometheus.CounterVec   // table
+	bytes        *prometheus.CounterVec   // table (Kafka value bytes)
+	undecodable  *prometheus.CounterVec   // topic, reason
+	commits      *prometheus.CounterVec   // table
+	commitDur    *prometheus.HistogramVec // table
+	conflicts    *prometheus.CounterVec   // table
+	fenced       *prometheus.CounterVec   // table
+	unknown      *prometheus.CounterVec   // table, outcome
+	files        *prometheus.CounterVec   // table
+	fileBytes    *prometheus.CounterVec   // table
+	lag          *prometheus.GaugeVec     // topic, partition
+	halted       *prometheus.GaugeVec     // topic, partition
+	lastCommit   *prometheus.GaugeVec     // table
+	registryWait prometheus.Counter
+	bufferBytes  prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		records: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_records_total", Help: "Records committed to a table.",
+		}, []string{"table"}),
+		bytes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_bytes_total", Help: "Kafka value bytes of records committed to a table.",
+		}, []string{"table"}),
+		undecodable: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_undecodable_records_total", Help: "Records passed over because they could not be decoded.",
+		}, []string{"topic", "reason"}),
+		commits: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_commit_total", Help: "Successful ingest commits.",
+		}, []string{"table"}),
+		commitDur: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bigfather_commit_duration_seconds", Help: "Time from closing the batch's files to a committed snapshot.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"table"}),
+		conflicts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_commit_conflicts_total", Help: "Commit conflicts retried because the watermarks were untouched.",
+		}, []string{"table"}),
+		fenced: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_commit_fenced_batches_total", Help: "Batches dropped because another writer moved the watermark.",
+		}, []string{"table"}),
+		unknown: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_commit_unknown_outcomes_total", Help: "Commits whose outcome was unknown, by how reconciliation ended.",
+		}, []string{"table", "outcome"}),
+		files: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_files_total", Help: "Data files committed.",
+		}, []string{"table"}),
+		fileBytes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_file_bytes_total", Help: "Bytes of Parquet data files committed.",
+		}, []string{"table"}),
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bigfather_ingest_lag_records", Help: "High watermark minus committed watermark, per partition.",
+		}, []string{"topic", "partition"}),
+		halted: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bigfather_ingest_partition_halted", Help: "1 while a partition is halted (offset gap or data loss), else 0.",
+		}, []string{"topic", "partition"}),
+		lastCommit: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bigfather_commit_last_success_timestamp_seconds", Help: "Unix time of the last successful commit.",
+		}, []string{"table"}),
+		registryWait: f.NewCounter(prometheus.CounterOpts{
+			Name: "bigfather_ingest_registry_stalls_total", Help: "Times the pipeline paused because the schema registry failed.",
+		}),
+		bufferBytes: f.NewGauge(prometheus.GaugeOpts{
+			Name: "bigfather_ingest_buffer_bytes", Help: "Bytes held in column builders and unflushed row groups.",
+		}),
+	}
+}

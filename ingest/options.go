@@ -1,0 +1,179 @@
+// Package ingest runs the Kafka → Iceberg pipeline: it consumes a consumer
+// group's partitions with franz-go, seeks every partition from the
+// watermarks stored in the target tables, decodes records into Arrow column
+// builders, streams Parquet files to object storage and commits them with
+// the offsets they cover (DESIGN.md §3).
+package ingest
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
+)
+
+// Start positions for partitions the pipeline never committed.
+const (
+	StartEarliest  = "earliest"
+	StartLatest    = "latest"
+	StartTimestamp = "timestamp"
+)
+
+// Gap policies (DESIGN.md §3 rule 7).
+const (
+	OnGapHalt = "halt"
+	OnGapSkip = "skip"
+)
+
+// Options configures a Pipeline. Fields marked required have no default.
+type Options struct {
+	Pipeline string // required: the stable pipeline id P
+
+	Brokers  []string // required
+	Group    string   // default "bigfather-" + Pipeline
+	ClientID string   // default "bigfather"
+	TLS      *tls.Config
+	SASL     sasl.Mechanism
+	// StartKind is StartEarliest (default), StartLatest or StartTimestamp
+	// (StartAt), used only for partitions with no watermark.
+	StartKind string
+	StartAt   time.Time
+	// OnGap is OnGapHalt (default) or OnGapSkip. Skip applies only to a
+	// watermark below the log start (data deleted by retention); a
+	// watermark above the log end always halts, because resuming would
+	// move the watermark backwards.
+	OnGap         string
+	FetchMaxBytes int32 // default 50 MiB
+	// KafkaOpts are appended to the client options, after Big Father's own
+	// (session and rebalance timeouts, for instance).
+	KafkaOpts []kgo.Opt
+
+	Routes map[string]icebergtable.Identifier // required: topic → table
+
+	FlushMaxLatency time.Duration // default 10s
+	TargetFileSize  int64         // default 128 MiB
+	FlushMaxRecords int64         // default 1,000,000
+	// MemoryBudget bounds the bytes held in column builders and unflushed
+	// row groups; reaching it flushes. Default 512 MiB.
+	MemoryBudget    int64
+	ShutdownTimeout time.Duration // default 30s
+
+	Catalog   catalog.Catalog  // required
+	Warehouse objstore.Bucket  // required: where data files go
+	Registry  *schema.Registry // required
+	DataFile  table.DataFileOptions
+
+	Registerer prometheus.Registerer // default: a private registry
+	Logger     *slog.Logger          // default: discard
+
+	// Hooks are for tests and fault injection; nil fields are skipped.
+	Hooks Hooks
+}
+
+// Hooks let tests stop the pipeline at named points.
+type Hooks struct {
+	// At is called at each named point: "mid-upload" (a data file has
+	// bytes uploaded but is not closed), "after-upload" (every file of the
+	// batch is stored, nothing committed), "before-commit" (per table,
+	// right before the catalog commit), "after-commit" (tables committed,
+	// Kafka group offsets not yet).
+	At func(point string)
+}
+
+func (h Hooks) at(point string) {
+	if h.At != nil {
+		h.At(point)
+	}
+}
+
+// ErrConfig is wrapped by every validation error of Options.
+var ErrConfig = errors.New("invalid ingest options")
+
+func (o *Options) setDefaults() {
+	if o.Group == "" {
+		o.Group = "bigfather-" + o.Pipeline
+	}
+	if o.ClientID == "" {
+		o.ClientID = "bigfather"
+	}
+	if o.StartKind == "" {
+		o.StartKind = StartEarliest
+	}
+	if o.OnGap == "" {
+		o.OnGap = OnGapHalt
+	}
+	if o.FetchMaxBytes <= 0 {
+		o.FetchMaxBytes = 50 << 20
+	}
+	if o.FlushMaxLatency <= 0 {
+		o.FlushMaxLatency = 10 * time.Second
+	}
+	if o.TargetFileSize <= 0 {
+		o.TargetFileSize = 128 << 20
+	}
+	if o.FlushMaxRecords <= 0 {
+		o.FlushMaxRecords = 1_000_000
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = 512 << 20
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.DataFile == (table.DataFileOptions{}) {
+		o.DataFile = table.DefaultDataFileOptions()
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	bad := func(field, why string) { errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, why)) }
+	if o.Pipeline == "" {
+		bad("pipeline", "required")
+	}
+	if len(o.Brokers) == 0 {
+		bad("brokers", "required")
+	}
+	if len(o.Routes) == 0 {
+		bad("routes", "at least one topic → table route is required")
+	}
+	switch o.StartKind {
+	case StartEarliest, StartLatest:
+	case StartTimestamp:
+		if o.StartAt.IsZero() {
+			bad("start", "timestamp start needs a time")
+		}
+	default:
+		bad("start", fmt.Sprintf("%q is not earliest, latest or a timestamp", o.StartKind))
+	}
+	if o.OnGap != OnGapHalt && o.OnGap != OnGapSkip {
+		bad("on_gap", fmt.Sprintf("%q is not halt or skip", o.OnGap))
+	}
+	if o.Catalog == nil {
+		bad("catalog", "required")
+	}
+	if o.Warehouse == nil {
+		bad("warehouse", "required")
+	}
+	if o.Registry == nil {
+		bad("schema_registry", "required")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,590 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/plugin/kprom"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
+)
+
+// Pipeline is one worker of a consumer group, ingesting its partitions.
+type Pipeline struct {
+	opts      Options
+	m         *metrics
+	committer *table.Committer
+	cl        *kgo.Client
+	adm       *kadm.Client
+
+	// mu guards everything below. The poll loop holds it while it
+	// processes a poll; group callbacks take it to seek, commit or drop.
+	mu       sync.Mutex
+	tables   map[string]*tableState // by topic
+	halted   map[table.TP]error
+	toPause  map[string][]int32
+	toResume map[string][]int32
+	gapsSeen map[table.TP][2]int64 // skip-policy gaps not yet committed
+	hw       map[table.TP]int64    // high watermarks from the last fetch
+	// firstSeen is the first offset consumed per partition since it was
+	// assigned: where a never-committed partition restarts after a drop.
+	firstSeen map[table.TP]int64
+
+	stats stats
+	ready atomic.Bool
+}
+
+type stats struct {
+	committed  atomic.Int64
+	lastCommit atomic.Int64 // unix nanos
+	consumed   atomic.Int64
+	lag        atomic.Int64
+}
+
+// Stats is a point-in-time view for status lines.
+type Stats struct {
+	Committed  int64     // records committed since start
+	Consumed   int64     // records consumed since start
+	Lag        int64     // sum over partitions of high watermark − watermark
+	LastCommit time.Time // zero if none yet
+	Halted     int       // halted partitions
+}
+
+// New validates opts and builds a pipeline; Run starts it.
+func New(opts Options) (*Pipeline, error) {
+	opts.setDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{
+		opts:      opts,
+		m:         newMetrics(opts.Registerer),
+		tables:    make(map[string]*tableState),
+		halted:    make(map[table.TP]error),
+		toPause:   make(map[string][]int32),
+		toResume:  make(map[string][]int32),
+		gapsSeen:  make(map[table.TP][2]int64),
+		hw:        make(map[table.TP]int64),
+		firstSeen: make(map[table.TP]int64),
+	}
+	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
+	for topic, id := range opts.Routes {
+		p.tables[topic] = newTableState(id)
+	}
+	return p, nil
+}
+
+// Ready reports whether the pipeline has joined its group and owns its
+// assignment.
+func (p *Pipeline) Ready() bool { return p.ready.Load() }
+
+// Stats returns current counters.
+func (p *Pipeline) Stats() Stats {
+	p.mu.Lock()
+	halted := len(p.halted)
+	p.mu.Unlock()
+	s := Stats{
+		Committed: p.stats.committed.Load(),
+		Consumed:  p.stats.consumed.Load(),
+		Lag:       p.stats.lag.Load(),
+		Halted:    halted,
+	}
+	if n := p.stats.lastCommit.Load(); n != 0 {
+		s.LastCommit = time.Unix(0, n)
+	}
+	return s
+}
+
+func (p *Pipeline) kafkaOpts() []kgo.Opt {
+	o := p.opts
+	kopts := []kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ClientID(o.ClientID),
+		kgo.ConsumerGroup(o.Group),
+		kgo.ConsumeTopics(slices.Sorted(maps.Keys(o.Routes))...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxBytes(o.FetchMaxBytes),
+		// Group offsets are advisory (rule 2): seeking comes from the
+		// tables, commits happen after the table commit.
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		// Never reset silently past lost data (rule 7).
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
+		kgo.OnPartitionsRevoked(p.onRevoked),
+		kgo.OnPartitionsLost(p.onLost),
+		kgo.WithLogger(kslog.New(o.Logger.With("component", "kafka"))),
+		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer))),
+	}
+	if o.TLS != nil {
+		kopts = append(kopts, kgo.DialTLSConfig(o.TLS))
+	}
+	if o.SASL != nil {
+		kopts = append(kopts, kgo.SASL(o.SASL))
+	}
+	return append(kopts, o.KafkaOpts...)
+}
+
+// Run consumes until ctx is done or a fatal error occurs. On return every
+// in-flight batch was committed or dropped whole (rule 9).
+func (p *Pipeline) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(p.kafkaOpts()...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	p.cl, p.adm = cl, kadm.NewClient(cl)
+	defer cl.Close()
+
+	err = p.loop(ctx)
+
+	// Shutdown: fetching has stopped; commit or drop what is in flight
+	// within the shutdown timeout, then leave the group.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.ShutdownTimeout)
+	defer cancel()
+	p.mu.Lock()
+	if ferr := p.flush(sctx, "shutdown"); errors.Is(ferr, errResynced) {
+		p.opts.Logger.Warn("in-flight batch dropped at shutdown; the next owner resumes from the table", "pipeline", p.opts.Pipeline)
+	} else if ferr != nil {
+		p.opts.Logger.Error("final flush", "pipeline", p.opts.Pipeline, "err", ferr)
+		err = errors.Join(err, ferr)
+	}
+	p.mu.Unlock()
+	p.ready.Store(false)
+	cl.AllowRebalance()
+	cl.LeaveGroupContext(sctx) //nolint:errcheck // leaving is best effort; the group times the member out otherwise
+	return err
+}
+
+func (p *Pipeline) loop(ctx context.Context) error {
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, p.pollWait())
+		fetches := p.cl.PollRecords(pctx, 50_000)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		p.mu.Lock()
+		err := p.process(ctx, fetches)
+		if err == nil {
+			err = p.maybeFlush(ctx)
+		}
+		p.mu.Unlock()
+		if errors.Is(err, errResynced) {
+			err = nil // the rest of the poll was abandoned; fetching resumes from the tables
+		}
+		p.cl.AllowRebalance()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// pollWait bounds a poll so that a batch is flushed on time when the
+// stream goes quiet.
+func (p *Pipeline) pollWait() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wait := time.Second
+	for _, ts := range p.tables {
+		if ts.b != nil {
+			wait = min(wait, time.Until(ts.b.started.Add(p.opts.FlushMaxLatency)))
+		}
+	}
+	return max(wait, 5*time.Millisecond)
+}
+
+func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
+	if len(p.toResume) > 0 {
+		p.cl.ResumeFetchPartitions(p.toResume)
+		clear(p.toResume)
+	}
+	if len(p.toPause) > 0 {
+		p.cl.PauseFetchPartitions(p.toPause)
+		clear(p.toPause)
+	}
+	for _, fe := range fetches.Errors() {
+		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
+			continue
+		}
+		tp := table.TP{Topic: fe.Topic, Partition: fe.Partition}
+		if isOffsetOutOfRange(fe.Err) {
+			p.halt(tp, fmt.Errorf("%w: %s: fetch: %w", ErrOffsetGap, tp, fe.Err))
+			continue
+		}
+		p.opts.Logger.Warn("fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+	}
+	now := time.Now()
+	var err error
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if err != nil {
+			return
+		}
+		tp := table.TP{Topic: fp.Topic, Partition: fp.Partition}
+		p.hw[tp] = fp.HighWatermark
+		ts := p.tables[fp.Topic]
+		if ts == nil || p.halted[tp] != nil {
+			return
+		}
+		for _, r := range fp.Records {
+			if err = p.record(ctx, ts, tp, r, now); err != nil {
+				return
+			}
+		}
+	})
+	p.updateLag()
+	return err
+}
+
+// record routes one record into its table's batch.
+func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *kgo.Record, now time.Time) error {
+	if w, ok := ts.wm[tp]; ok && r.Offset < w {
+		return nil // already in the table (rule 2)
+	}
+	if _, ok := p.firstSeen[tp]; !ok {
+		p.firstSeen[tp] = r.Offset
+	}
+	p.stats.consumed.Add(1)
+	id, payload, err := schema.SplitWire(r.Value)
+	if err != nil {
+		return p.passOver(ctx, ts, tp, r, now, "wire", err)
+	}
+	ws, err := p.writerSchema(ctx, int(id))
+	if errors.Is(err, schema.ErrUnknownSchema) {
+		return p.passOver(ctx, ts, tp, r, now, "unknown-schema", err)
+	}
+	if err != nil {
+		return err
+	}
+	dec, err := p.decoder(ctx, ts, ws)
+	if err != nil {
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return err
+		}
+		return p.passOver(ctx, ts, tp, r, now, "schema", err)
+	}
+	b := ts.open(now)
+	if err := dec.Decode(payload, b.builder); err != nil {
+		return p.passOver(ctx, ts, tp, r, now, "malformed", err)
+	}
+	schema.AppendMeta(b.builder, &schema.Meta{
+		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
+		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: now,
+	})
+	b.cover(ts, tp, r.Offset, p.takeGap(tp))
+	b.pending++
+	b.pendingB += int64(len(r.Value))
+	b.valueBytes += int64(len(r.Value))
+	if b.pending >= chunkRows {
+		if err := p.writeChunk(ctx, ts); err != nil {
+			return p.abandon(ctx, "write", err)
+		}
+	}
+	if b.rows+int64(b.pending) >= p.opts.FlushMaxRecords {
+		return p.flush(ctx, "records")
+	}
+	return nil
+}
+
+// passOver skips a record that cannot be decoded: it is counted, logged
+// and listed in the commit's summary, and its offset still counts as
+// consumed so the watermark moves past it.
+func (p *Pipeline) passOver(ctx context.Context, ts *tableState, tp table.TP, r *kgo.Record, now time.Time, reason string, cause error) error {
+	p.m.undecodable.WithLabelValues(tp.Topic, reason).Inc()
+	p.opts.Logger.Warn("passing over undecodable record", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
+		"partition", tp.Partition, "offset", r.Offset, "reason", reason, "err", cause)
+	if ts.tbl == nil {
+		// No table yet, so nothing to commit the skip to: the next decodable
+		// record creates the table, and its batch covers this offset too.
+		return nil
+	}
+	b := ts.open(now)
+	b.cover(ts, tp, r.Offset, p.takeGap(tp))
+	b.skip(tp, r.Offset)
+	return nil
+}
+
+func (p *Pipeline) takeGap(tp table.TP) [2]int64 {
+	g, ok := p.gapsSeen[tp]
+	if ok {
+		delete(p.gapsSeen, tp)
+	}
+	return g
+}
+
+// writerSchema fetches a writer schema, waiting out registry outages:
+// good records are never passed over because the registry is down.
+func (p *Pipeline) writerSchema(ctx context.Context, id int) (*schema.WriterSchema, error) {
+	wait := 250 * time.Millisecond
+	for {
+		ws, err := p.opts.Registry.Get(ctx, id)
+		if err == nil || errors.Is(err, schema.ErrUnknownSchema) {
+			return ws, err
+		}
+		p.m.registryWait.Inc()
+		p.opts.Logger.Warn("schema registry unavailable, pausing", "schema_id", id, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// fatalError marks an error that must stop the pipeline rather than pass
+// a record over (the catalog is unreachable, say).
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+// decoder returns the decoder for ws into ts, creating the table from the
+// writer schema on first use.
+func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.WriterSchema) (*schema.Decoder, error) {
+	if ts.tbl == nil {
+		sch, err := schema.ToIceberg(ws.Avro)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", ws.ID, err)
+		}
+		tbl, err := table.EnsureTable(ctx, p.opts.Catalog, ts.id, sch, nil)
+		if err != nil {
+			return nil, &fatalError{fmt.Errorf("create table %s: %w", ts.name, err)}
+		}
+		if err := ts.setTable(tbl); err != nil {
+			return nil, &fatalError{err}
+		}
+		p.opts.Logger.Info("table ready", "table", ts.name, "location", tbl.Location(), "schema_id", ws.ID)
+	}
+	if d, ok := ts.decoders[ws.ID]; ok {
+		return d, nil
+	}
+	d, err := schema.NewDecoder(ws.Avro, ts.sch)
+	if err != nil {
+		return nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
+	}
+	ts.decoders[ws.ID] = d
+	return d, nil
+}
+
+func (p *Pipeline) maybeFlush(ctx context.Context) error {
+	var mem, rows int64
+	var skipped int
+	due := ""
+	for _, ts := range p.tables {
+		b := ts.b
+		if b == nil {
+			continue
+		}
+		mem += b.memBytes()
+		rows += b.rows + int64(b.pending)
+		skipped += b.nSkipped
+		if time.Since(b.started) >= p.opts.FlushMaxLatency {
+			due = "latency"
+		}
+	}
+	p.m.bufferBytes.Set(float64(mem))
+	switch {
+	case due != "":
+	case rows >= p.opts.FlushMaxRecords:
+		due = "records"
+	case mem >= p.opts.MemoryBudget:
+		due = "memory"
+	case skipped >= 10_000:
+		due = "skipped"
+	default:
+		return nil
+	}
+	return p.flush(ctx, due)
+}
+
+// errResynced reports that a commit failed, every uncommitted batch was
+// dropped and every owned partition re-seeked from the tables: the rest of
+// the current poll must be abandoned, since it would continue past records
+// that are no longer in any batch.
+var errResynced = errors.New("batches dropped and partitions re-seeked")
+
+// flush seals and commits every open batch, then commits the advisory
+// Kafka group offsets. If any batch fails to seal or commit, flush drops
+// all batches not yet committed, re-seeks every owned partition from its
+// table, and returns errResynced; an error while re-seeking (the catalog
+// stays unreachable) is returned as is.
+func (p *Pipeline) flush(ctx context.Context, reason string) error {
+	var open []*tableState
+	for _, ts := range p.tables {
+		if ts.b != nil {
+			open = append(open, ts)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	slices.SortFunc(open, func(a, b *tableState) int { return strings.Compare(a.name, b.name) })
+	var failure error
+	for _, ts := range open {
+		if failure = p.seal(ctx, ts); failure != nil {
+			failure = fmt.Errorf("seal %s: %w", ts.name, failure)
+			break
+		}
+	}
+	if failure == nil {
+		p.opts.Hooks.at("after-upload")
+		for _, ts := range open {
+			if failure = p.commitTable(ctx, ts); failure != nil {
+				break
+			}
+		}
+	}
+	if failure != nil {
+		return p.abandon(ctx, reason, failure)
+	}
+	p.opts.Hooks.at("after-commit")
+	p.commitGroupOffsets(ctx)
+	return nil
+}
+
+// abandon drops every batch not yet committed and re-seeks every owned
+// partition from the tables. It returns errResynced, or the error that
+// kept it from re-seeking.
+func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) error {
+	p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	for _, ts := range p.tables {
+		if ts.b != nil {
+			ts.b.drop(cause)
+			ts.b = nil
+		}
+	}
+	if err := p.resync(ctx); err != nil {
+		return err
+	}
+	return errResynced
+}
+
+// resync reloads every table's watermarks and seeks every partition this
+// worker has consumed from back to them; a partition never committed goes
+// back to the first offset consumed since it was assigned.
+func (p *Pipeline) resync(ctx context.Context) error {
+	set := make(map[string]map[int32]kgo.EpochOffset)
+	seek := func(tp table.TP, off int64) {
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = make(map[int32]kgo.EpochOffset)
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	for topic, ts := range p.tables {
+		tbl, err := p.loadTable(ctx, ts.id)
+		if err != nil {
+			return fmt.Errorf("reload %s for re-seek: %w", ts.name, err)
+		}
+		wm := table.Offsets{}
+		if tbl != nil {
+			if err := ts.setTable(tbl); err != nil {
+				return err
+			}
+			if wm, err = table.Watermarks(tbl.Metadata(), p.opts.Pipeline); err != nil {
+				return err
+			}
+		}
+		for tp, first := range p.firstSeen {
+			if tp.Topic != topic {
+				continue
+			}
+			if w, ok := wm[tp]; ok {
+				ts.wm[tp] = w
+				seek(tp, w)
+				continue
+			}
+			delete(ts.wm, tp)
+			seek(tp, first)
+		}
+	}
+	if len(set) > 0 {
+		p.cl.SetOffsets(set)
+	}
+	return nil
+}
+
+// loadTable loads id, retrying while the catalog is unreachable; a table
+// that does not exist yet is (nil, nil).
+func (p *Pipeline) loadTable(ctx context.Context, id icebergtable.Identifier) (*icebergtable.Table, error) {
+	wait := 200 * time.Millisecond
+	for {
+		tbl, err := p.opts.Catalog.LoadTable(ctx, id)
+		if err == nil {
+			return tbl, nil
+		}
+		if errors.Is(err, catalog.ErrNoSuchTable) {
+			return nil, nil
+		}
+		p.opts.Logger.Warn("load table", "table", strings.Join(id, "."), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// commitGroupOffsets commits the table watermarks to the consumer group so
+// that lag tools see progress. They are advisory: failure is only logged.
+func (p *Pipeline) commitGroupOffsets(ctx context.Context) {
+	offs := make(map[string]map[int32]kgo.EpochOffset)
+	for topic, ts := range p.tables {
+		for tp, w := range ts.wm {
+			if tp.Topic != topic {
+				continue
+			}
+			if offs[topic] == nil {
+				offs[topic] = make(map[int32]kgo.EpochOffset)
+			}
+			offs[topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: w}
+		}
+	}
+	if len(offs) == 0 {
+		return
+	}
+	p.cl.CommitOffsetsSync(ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			p.opts.Logger.Warn("commit group offsets (advisory)", "group", p.opts.Group, "err", err)
+		}
+	})
+}
+
+func (p *Pipeline) updateLag() {
+	var total int64
+	for tp, hw := range p.hw {
+		ts := p.tables[tp.Topic]
+		if ts == nil {
+			continue
+		}
+		w, ok := ts.wm[tp]
+		if !ok {
+			continue
+		}
+		lag := max(hw-w, 0)
+		total += lag
+		p.m.lag.WithLabelValues(tp.Topic, fmt.Sprint(tp.Partition)).Set(float64(lag))
+	}
+	p.stats.lag.Store(total)
+}

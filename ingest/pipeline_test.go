@@ -1,0 +1,413 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/music"
+	"github.com/bigfather/bigfather/table"
+	"github.com/bigfather/bigfather/table/tabletest"
+)
+
+// Scenario a: N records in, exactly N rows out, each offset once.
+func TestIngestExactlyOnce(t *testing.T) {
+	e := newTestEnv(t, 3)
+	const n = 5000
+	e.produce(n, 1)
+	r := e.start(e.options())
+	e.waitWatermarks(n)
+	if err := r.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	rep := e.verify()
+	if got := rowsIn(rep); got != n {
+		t.Fatalf("table has %d rows, want %d", got, n)
+	}
+	if !rep.KafkaChecked {
+		t.Fatal("verify did not compare against Kafka")
+	}
+}
+
+// A second run resumes from the table's watermarks: nothing is re-ingested.
+func TestRestartResumesFromTable(t *testing.T) {
+	e := newTestEnv(t, 2)
+	e.produce(1000, 1)
+	r := e.start(e.options())
+	e.waitWatermarks(1000)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(700, 2)
+	opts := e.options()
+	opts.Group = "another-group" // group offsets are advisory: seeking must come from the table
+	r = e.start(opts)
+	e.waitWatermarks(1700)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != 1700 {
+		t.Fatalf("rows %d, want 1700", got)
+	}
+}
+
+// Scenario c: three members of one group, joining and leaving mid-stream.
+func TestGroupMembersJoinAndLeave(t *testing.T) {
+	e := newTestEnv(t, 6)
+	e.produce(3000, 1)
+	w1 := e.start(e.options())
+	waitAbove(t, e, 500)
+	w2 := e.start(e.options())
+	e.produce(3000, 2)
+	w3 := e.start(e.options())
+	waitAbove(t, e, 4000)
+	if err := w1.stop(); err != nil {
+		t.Fatalf("w1: %v", err)
+	}
+	e.produce(3000, 3)
+	e.waitWatermarks(9000)
+	for i, w := range []*running{w2, w3} {
+		if err := w.stop(); err != nil {
+			t.Fatalf("w%d: %v", i+2, err)
+		}
+	}
+	if got := rowsIn(e.verify()); got != 9000 {
+		t.Fatalf("rows %d, want 9000", got)
+	}
+}
+
+func waitAbove(t *testing.T, e *testEnv, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var sum int64
+		for _, w := range e.watermarks() {
+			sum += w
+		}
+		if sum > n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("watermarks never passed %d", n)
+}
+
+// Scenario d: a worker pauses before its commit, is kicked from the group,
+// its partitions move to another member which commits them; when the
+// zombie wakes up its commit is fenced and nothing is duplicated.
+func TestZombieIsFenced(t *testing.T) {
+	e := newTestEnv(t, 2)
+	e.produce(1000, 1)
+
+	paused, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	zreg := prometheus.NewRegistry()
+	zopts := e.options()
+	zopts.Registerer = zreg
+	zopts.Hooks.At = func(point string) {
+		if point == "before-commit" && once.CompareAndSwap(false, true) {
+			close(paused)
+			<-release
+		}
+	}
+	zombie := e.start(zopts)
+	<-paused
+
+	healthy := e.start(e.options())
+	e.waitWatermarks(1000) // the healthy member owns everything now
+	close(release)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for counterValue(t, zreg, "bigfather_commit_fenced_batches_total", nil) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the zombie's commit was never fenced")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	zombie.stop()
+	if err := healthy.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != 1000 {
+		t.Fatalf("rows %d, want 1000", got)
+	}
+}
+
+// counterValue sums the counter family name in reg over the series whose
+// labels include match.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, match map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for k, v := range match {
+				found := false
+				for _, l := range m.GetLabel() {
+					found = found || (l.GetName() == k && l.GetValue() == v)
+				}
+				if !found {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+// Scenario e: the metadata swap happened but the response was lost (and,
+// separately, a request that failed before reaching the catalog). No
+// duplicate, no false failure.
+func TestAmbiguousCommit(t *testing.T) {
+	e := newTestEnv(t, 2)
+	e.produce(3000, 1)
+	lossy := &tabletest.FaultyCatalog{Catalog: e.cat}
+	lossy.LoseAfterApply.Store(2)
+	lossy.FailBefore.Store(1)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.FlushMaxRecords = 500 // several commits, so both lost responses happen
+	opts.Catalog = lossy
+	opts.Registerer = reg
+	r := e.start(opts)
+	e.waitWatermarks(3000)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != 3000 {
+		t.Fatalf("rows %d, want 3000", got)
+	}
+	found := counterValue(t, reg, "bigfather_commit_unknown_outcomes_total", map[string]string{"outcome": "found-committed"})
+	if found != 2 {
+		t.Fatalf("reconciled-as-committed outcomes = %v, want 2", found)
+	}
+}
+
+// Undecodable records are passed over, counted, and accounted for by
+// verify: the watermark moves past them and EO still holds.
+func TestUndecodableRecordsArePassedOver(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(100, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	good := produceOneWire(t, e)
+	bad := [][]byte{
+		{1, 0, 0, 0, 1, 2, 3},       // wrong magic byte
+		{0, 0, 0, 0x7f, 0x7f, 2, 3}, // unknown schema id
+		good[:len(good)/2],          // truncated payload
+		{0, 0},                      // shorter than the header
+		append(append([]byte{}, good[:5]...), 0xff), // garbage after the header
+	}
+	for _, v := range bad {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.produce(100, 2)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	r := e.start(opts)
+	total := int64(100 + 1 + len(bad) + 100)
+	e.waitWatermarks(total)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verify()
+	if rowsIn(rep) != 201 || skippedIn(rep) != int64(len(bad)) {
+		t.Fatalf("rows %d skipped %d, want 201 and %d", rowsIn(rep), skippedIn(rep), len(bad))
+	}
+	if got := counterValue(t, reg, "bigfather_ingest_undecodable_records_total", nil); got != float64(len(bad)) {
+		t.Fatalf("undecodable counter %v, want %d", got, len(bad))
+	}
+}
+
+// produceOneWire produces one valid record through the sample producer and
+// returns its wire bytes, for building malformed variants.
+func produceOneWire(t *testing.T, e *testEnv) []byte {
+	t.Helper()
+	p, err := music.NewProducer(music.ProducerOptions{
+		Brokers: e.cluster.Brokers(), RegistryURL: e.cluster.RegistryURL(), Topic: testTopic, Total: 1, Seed: 99,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := music.NewGenerator(99).Next(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return music.AppendWire(nil, p.SchemaID(), payload)
+}
+
+// Scenario f: aborted transactions and compaction leave offset holes; they
+// are no reason to halt, and verify raises no false alarm.
+func TestOffsetGapsFromTransactionsAndCompaction(t *testing.T) {
+	e := newTestEnv(t, 1)
+	wire := produceOneWire(t, e) // offset 0
+	const compacted = "tracks-compacted"
+	if err := e.cluster.Kafka().CreateTopic(compacted, 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	txn := func(id string, commit bool, n int, topic string) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte(fmt.Sprint(i % 7)), Value: wire}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(context.Background(), kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn("t1", true, 30, testTopic)
+	txn("t2", false, 20, testTopic)
+	txn("t3", true, 30, testTopic)
+	txn("t4", true, 50, compacted) // 7 distinct keys: compaction leaves holes
+	txn("t5", false, 10, compacted)
+	e.cluster.Kafka().Compact()
+
+	opts := e.options()
+	opts.Routes = map[string]icebergtable.Identifier{testTopic: testTable, compacted: {"music", "compacted"}}
+	reg := prometheus.NewRegistry()
+	opts.Registerer = reg
+	r := e.start(opts)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		wm := e.watermarks()
+		// Offsets: 0 (one record), 1-30 committed, 31 marker, 32-51 aborted,
+		// 52 marker, 53-82 committed, 83 marker. The last record is 82.
+		if wm[table.TP{Topic: testTopic, Partition: 0}] >= 83 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watermark stuck at %v", wm)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitHalted(t, r.p, 0, 2*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != 61 {
+		t.Fatalf("rows %d, want 61 (1 + two committed transactions of 30)", got)
+	}
+	ctab, err := e.cat.LoadTable(context.Background(), icebergtable.Identifier{"music", "compacted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := table.Verify(context.Background(), ctab, testPipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("compacted topic: %v", rep.Violations)
+	}
+	if got := rowsIn(rep); got < 7 || got >= 50 {
+		t.Fatalf("compacted table has %d rows, want the surviving keys only (7..49)", got)
+	}
+}
+
+// waitHalted asserts the number of halted partitions settles at want.
+func waitHalted(t *testing.T, p *ingest.Pipeline, want int, within time.Duration) map[table.TP]error {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		h := p.Halted()
+		if len(h) == want && (want == 0 && time.Now().After(deadline) || want > 0) {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("halted partitions %v, want %d", h, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Scenario g: the log start moved past the watermark (retention deleted
+// unconsumed data), or the topic was recreated (watermark above the log
+// end). The partition halts with a clear error; the others go on.
+func TestHaltOnDataLossAndRecreatedTopic(t *testing.T) {
+	t.Run("log start past watermark", func(t *testing.T) {
+		e := newTestEnv(t, 2)
+		e.produce(400, 1)
+		r := e.start(e.options())
+		e.waitWatermarks(400)
+		r.stop()
+		wm := e.watermarks()
+		e.produce(400, 2)
+		lost := table.TP{Topic: testTopic, Partition: 1}
+		if err := e.cluster.Kafka().DeleteRecords(testTopic, 1, wm[lost]+5); err != nil {
+			t.Fatal(err)
+		}
+		r = e.start(e.options())
+		h := waitHalted(t, r.p, 1, 30*time.Second)
+		if !errors.Is(h[lost], ingest.ErrDataLoss) {
+			t.Fatalf("halt reason %v, want ErrDataLoss", h[lost])
+		}
+		// The healthy partition keeps flowing.
+		other := table.TP{Topic: testTopic, Partition: 0}
+		deadline := time.Now().Add(30 * time.Second)
+		for e.watermarks()[other] <= wm[other] {
+			if time.Now().After(deadline) {
+				t.Fatal("healthy partition made no progress")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		r.stop()
+		if got := e.watermarks()[lost]; got != wm[lost] {
+			t.Fatalf("halted partition's watermark moved from %d to %d", wm[lost], got)
+		}
+	})
+	t.Run("topic recreated", func(t *testing.T) {
+		e := newTestEnv(t, 2)
+		e.produce(300, 1)
+		r := e.start(e.options())
+		e.waitWatermarks(300)
+		r.stop()
+		k := e.cluster.Kafka()
+		if err := k.DeleteTopic(testTopic); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.CreateTopic(testTopic, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.produce(10, 2)
+		r = e.start(e.options())
+		h := waitHalted(t, r.p, 2, 30*time.Second)
+		for tp, err := range h {
+			if !errors.Is(err, ingest.ErrOffsetGap) {
+				t.Fatalf("%s halted with %v, want ErrOffsetGap", tp, err)
+			}
+		}
+		r.stop()
+	})
+}
