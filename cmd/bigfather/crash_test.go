@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/music"
+	"github.com/bigfather/bigfather/table"
+)
+
+// buildBinary compiles this command once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "bigfather-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "bigfather")
+		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// crashEnv is Kafka and a registry in the test process, and a config for
+// a child bigfather that ingests into a local warehouse.
+type crashEnv struct {
+	cluster *devkafka.Cluster
+	dir     string
+	cfgPath string
+}
+
+func newCrashEnv(t *testing.T, records int64) *crashEnv {
+	t.Helper()
+	ctx := context.Background()
+	cluster, err := devkafka.Start(ctx, devkafka.Options{
+		KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Topics: map[string]int32{"tracks": 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Close() })
+	p, err := music.NewProducer(music.ProducerOptions{
+		Brokers: cluster.Brokers(), RegistryURL: cluster.RegistryURL(), Topic: "tracks", Total: records, Seed: 7,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`pipeline: crash
+kafka: {brokers: [%q]}
+schema_registry: {url: %q}
+catalog: {type: sql, sql: {driver: sqlite, dsn: %q}}
+warehouse: {url: %q}
+tables: [{topic: tracks, table: music.tracks}]
+flush: {max_latency: 500ms, max_records: 700}
+metrics: {addr: ""}
+shutdown_timeout: 10s
+log: {level: info}
+`, cluster.Brokers()[0], cluster.RegistryURL(), filepath.Join(dir, "catalog.db"), "file://"+filepath.Join(dir, "wh"))
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &crashEnv{cluster: cluster, dir: dir, cfgPath: cfgPath}
+}
+
+func (c *crashEnv) child(t *testing.T, bin string, crashAt string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "--config", c.cfgPath)
+	cmd.Env = append(os.Environ(), "BIGFATHER_CRASH_AT="+crashAt)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, &log
+}
+
+func (c *crashEnv) load(t *testing.T) *icebergtable.Table {
+	t.Helper()
+	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
+		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(c.dir, "catalog.db"), Warehouse: "file://" + filepath.Join(c.dir, "wh"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(context.Background(), icebergtable.Identifier{"music", "tracks"})
+	if err != nil {
+		return nil
+	}
+	return tbl
+}
+
+func (c *crashEnv) committed(t *testing.T) int64 {
+	tbl := c.load(t)
+	if tbl == nil {
+		return 0
+	}
+	wm, err := table.Watermarks(tbl.Metadata(), "crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, w := range wm {
+		sum += w
+	}
+	return sum
+}
+
+// Scenario b: SIGKILL a real child process at each named point, restart
+// it, and check EO against Kafka.
+func TestCrashAtNamedPoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped with -short")
+	}
+	bin := buildBinary(t)
+	const records = 4000
+	// The second hit of each point, so that commits exist before the crash.
+	for _, point := range []string{"mid-upload:2", "after-upload:2", "before-commit:2", "after-commit:2"} {
+		t.Run(point, func(t *testing.T) {
+			env := newCrashEnv(t, records)
+			cmd, log := env.child(t, bin, point)
+			err := waitExit(cmd, 60*time.Second)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("child did not die at %s: %v\n%s", point, err, log)
+			}
+			ws, ok := ee.Sys().(syscall.WaitStatus)
+			if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("child ended with %v, want SIGKILL at %s\n%s", err, point, log)
+			}
+			before := env.committed(t)
+			if before >= records {
+				t.Fatalf("everything was committed before the crash point; the crash tested nothing")
+			}
+
+			cmd, log = env.child(t, bin, "")
+			deadline := time.Now().Add(90 * time.Second)
+			for env.committed(t) < records {
+				if time.Now().After(deadline) {
+					t.Fatalf("restart committed %d of %d\n%s", env.committed(t), records, log)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := waitExit(cmd, 30*time.Second); err != nil {
+				t.Fatalf("graceful stop: %v\n%s", err, log)
+			}
+			rep, err := table.Verify(context.Background(), env.load(t), "crash",
+				ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(env.cluster.Brokers()...)}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.OK() {
+				t.Fatalf("after crash at %s: %v", point, rep.Violations)
+			}
+			var rows int64
+			for _, p := range rep.Partitions {
+				rows += p.Rows
+			}
+			if rows != records {
+				t.Fatalf("rows %d, want %d", rows, records)
+			}
+		})
+	}
+}
+
+func waitExit(cmd *exec.Cmd, within time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(within):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("still running after %s", within)
+	}
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)

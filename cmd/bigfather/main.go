@@ -1,0 +1,82 @@
+// Command bigfather is the Big Father lakehouse staging ingester.
+//
+//	bigfather dev                      run everything in process on an embedded default
+//	bigfather run --config FILE        the long-running ingest daemon
+//	bigfather verify --config FILE     check exactly-once invariants of a table
+//	bigfather inspect --config FILE    show tables, snapshots, watermarks and lag
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `bigfather — exactly-once Kafka → Iceberg staging ingester
+
+usage:
+  bigfather dev     [flags]   in-process Kafka, registry, sample producer and ingest into ./warehouse
+  bigfather run     --config FILE [--set key=value ...]
+  bigfather verify  --config FILE [--table NS.NAME] [--json] [--no-kafka]
+  bigfather inspect --config FILE [--table NS.NAME] [--files] [--json]
+
+Run "bigfather COMMAND -h" for a command's flags.
+`
+
+// exitUsage is the exit status for bad flags or arguments.
+const exitUsage = 2
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "dev":
+		err = cmdDev(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stderr)
+	case "verify":
+		err = cmdVerify(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		err = cmdInspect(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "bigfather: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "bigfather %s: %v\n", args[0], err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "bigfather %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/config"
+)
+
+// configFlags are the flags every config-driven command shares.
+type configFlags struct {
+	path string
+	sets multiFlag
+}
+
+func (c *configFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.path, "config", "", "config file (YAML); required")
+	fs.Var(&c.sets, "set", "override a config key, e.g. --set kafka.brokers=a:9092 (repeatable; flags override the file)")
+}
+
+func (c *configFlags) load() (*config.Config, error) {
+	if c.path == "" {
+		return nil, fmt.Errorf("%w: --config is required", errUsage)
+	}
+	return config.Load(c.path, c.sets...)
+}
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf configFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, os.Stderr)
+	log.Info("starting", "pipeline", cfg.Pipeline, "config", cf.path)
+	return runPipeline(ctx, cfg, log, nil)
+}
+
+// runPipeline runs the ingest pipeline of cfg and its HTTP endpoints until
+// ctx is done. onStart, if set, receives the pipeline once it is built.
+func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, onStart func(*ingest.Pipeline)) error {
+	e, err := newEnv(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts, err := e.pipelineOptions(reg)
+	if err != nil {
+		return err
+	}
+	p, err := ingest.New(opts)
+	if err != nil {
+		return err
+	}
+	if onStart != nil {
+		onStart(p)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.Run(gctx) })
+	if cfg.Metrics.Addr != "" {
+		srv, ln, err := listenHTTP(cfg.Metrics.Addr, reg, p)
+		if err != nil {
+			return err
+		}
+		log.Info("serving metrics", "addr", ln.Addr().String())
+		g.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	err = g.Wait()
+	log.Info("stopped", "pipeline", cfg.Pipeline, "err", err)
+	return err
+}
+
+// listenHTTP serves /metrics, /healthz (the process is up) and /readyz (the
+// pipeline owns its assignment and nothing is halted).
+func listenHTTP(addr string, reg *prometheus.Registry, p *ingest.Pipeline) (*http.Server, net.Listener, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		st := p.Stats()
+		switch {
+		case !p.Ready():
+			http.Error(w, "not ready: waiting for a group assignment", http.StatusServiceUnavailable)
+		case st.Halted > 0:
+			http.Error(w, fmt.Sprintf("not ready: %d partition(s) halted", st.Halted), http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ready")
+		}
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("metrics.addr %s: %w", addr, err)
+	}
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, nil
+}

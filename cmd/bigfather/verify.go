@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/table"
+)
+
+var errViolations = errors.New("invariant violations found")
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf configFlags
+	cf.register(fs)
+	var tables multiFlag
+	fs.Var(&tables, "table", "table to verify, NS.NAME (repeatable; default: every table in the config)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	noKafka := fs.Bool("no-kafka", false, "check the table alone, without comparing against Kafka")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(config.Log{Level: "warn"}, stderr)
+	e, err := newEnv(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	var delivered table.DeliveredFunc
+	if !*noKafka {
+		base := ingest.BaseKafkaOpts(e.opts)
+		if err := kafkaReachable(ctx, base); err != nil {
+			fmt.Fprintf(stderr, "kafka not reachable (%v): checking the tables alone\n", err)
+		} else {
+			delivered = ingest.Delivered(base)
+		}
+	}
+	var reports []*table.Report
+	for _, name := range selectTables(cfg, tables) {
+		tbl, err := loadNamed(ctx, e.cat, name)
+		if err != nil {
+			return err
+		}
+		rep, err := table.Verify(ctx, tbl, cfg.Pipeline, delivered)
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", name, err)
+		}
+		reports = append(reports, rep)
+	}
+	bad := false
+	for _, r := range reports {
+		bad = bad || !r.OK()
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"ok": !bad, "reports": reports}); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range reports {
+			printReport(stdout, r)
+		}
+	}
+	if bad {
+		return errViolations
+	}
+	return nil
+}
+
+func printReport(w io.Writer, r *table.Report) {
+	kafka := "yes (read_committed)"
+	if !r.KafkaChecked {
+		kafka = "no (table-only checks)"
+	}
+	fmt.Fprintf(w, "table %s  pipeline %s  snapshot %d  compared with Kafka: %s\n", r.Table, r.Pipeline, r.Snapshot, kafka)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PARTITION\tFIRST\tWATERMARK\tROWS\tSKIPPED\tSTATUS")
+	for _, p := range r.Partitions {
+		status := "ok"
+		var probs []string
+		for kind, l := range map[string][]int64{"dup": p.Duplicates, "missing": p.Missing, "unexpected": p.Unexpected, "beyond-W": p.Beyond} {
+			if len(l) > 0 {
+				probs = append(probs, fmt.Sprintf("%s %v", kind, l))
+			}
+		}
+		if len(probs) > 0 {
+			status = strings.Join(probs, "; ")
+		}
+		fmt.Fprintf(tw, "  %s/%d\t%d\t%d\t%d\t%d\t%s\n", p.Topic, p.Partition, p.First, p.Watermark, p.Rows, p.Skipped, status)
+	}
+	tw.Flush()
+	if r.OK() {
+		fmt.Fprintln(w, "OK: exactly-once (EO) and monotonic watermarks (MONO) hold")
+		return
+	}
+	fmt.Fprintf(w, "FAIL: %d violation(s)\n", len(r.Violations))
+	for _, v := range r.Violations {
+		fmt.Fprintf(w, "  - %s\n", v)
+	}
+}
+
+// kafkaReachable asks the cluster for metadata with a short deadline.
+func kafkaReachable(ctx context.Context, base []kgo.Opt) error {
+	cl, err := kgo.NewClient(base...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = kadm.NewClient(cl).BrokerMetadata(ctx)
+	return err
+}
+
+func selectTables(cfg *config.Config, flagged []string) []string {
+	if len(flagged) > 0 {
+		return flagged
+	}
+	var out []string
+	for _, t := range cfg.Tables {
+		out = append(out, t.Table)
+	}
+	return out
+}
+
+func loadNamed(ctx context.Context, cat catalog.Catalog, name string) (*icebergtable.Table, error) {
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(name))
+	if err != nil {
+		return nil, fmt.Errorf("load table %s: %w", name, err)
+	}
+	return tbl, nil
+}

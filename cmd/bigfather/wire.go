@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/apache/iceberg-go/catalog"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
+)
+
+// env is everything built from one config file.
+type env struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	cat    catalog.Catalog
+	bucket objstore.Bucket
+	opts   ingest.Options // without registry, metrics and hooks
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+func s3Config(cfg *config.Config) objstore.S3Config {
+	s := cfg.Warehouse.S3
+	return objstore.S3Config{
+		Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle,
+		AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
+	}
+}
+
+func catalogOptions(cfg *config.Config) table.CatalogOptions {
+	return table.CatalogOptions{
+		Type:      cfg.Catalog.Type,
+		Name:      cfg.Catalog.Name,
+		SQLDriver: cfg.Catalog.SQL.Driver,
+		SQLDSN:    cfg.Catalog.SQL.DSN,
+		RESTURI:   cfg.Catalog.REST.URI,
+		RESTProps: cfg.Catalog.REST.Properties,
+		Warehouse: cfg.Warehouse.URL,
+		S3:        s3Config(cfg),
+	}
+}
+
+// newEnv opens the catalog and the warehouse named by cfg.
+func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, error) {
+	e := &env{cfg: cfg, log: log}
+	var err error
+	if e.bucket, err = objstore.Open(ctx, cfg.Warehouse.URL, s3Config(cfg)); err != nil {
+		return nil, fmt.Errorf("warehouse: %w", err)
+	}
+	if e.cat, err = table.OpenCatalog(ctx, catalogOptions(cfg)); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	kt, err := tlsConfig(cfg.Kafka.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.tls: %w", err)
+	}
+	routes := make(map[string]icebergtable.Identifier, len(cfg.Tables))
+	for _, t := range cfg.Tables {
+		ns, name := t.Split()
+		routes[t.Topic] = append(append(icebergtable.Identifier{}, ns...), name)
+	}
+	k := cfg.Kafka
+	e.opts = ingest.Options{
+		Pipeline:        cfg.Pipeline,
+		Brokers:         k.Brokers,
+		Group:           k.Group,
+		ClientID:        k.ClientID,
+		TLS:             kt,
+		SASL:            saslMechanism(k.SASL),
+		StartKind:       k.Start.Kind,
+		StartAt:         k.Start.At,
+		OnGap:           k.OnGap,
+		FetchMaxBytes:   int32(min(int64(k.FetchMaxBytes), 1<<30)),
+		Routes:          routes,
+		FlushMaxLatency: cfg.Flush.MaxLatency,
+		TargetFileSize:  int64(cfg.Flush.TargetFileSize),
+		FlushMaxRecords: cfg.Flush.MaxRecords,
+		MemoryBudget:    int64(cfg.MemoryBudget),
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Catalog:         e.cat,
+		Warehouse:       e.bucket,
+		Logger:          log,
+	}
+	return e, nil
+}
+
+// pipelineOptions completes the ingest options with a registry client,
+// a metrics registry and the crash-point hook.
+func (e *env) pipelineOptions(reg prometheus.Registerer) (ingest.Options, error) {
+	r := e.cfg.SchemaRegistry
+	rt, err := tlsConfig(r.TLS)
+	if err != nil {
+		return ingest.Options{}, fmt.Errorf("schema_registry.tls: %w", err)
+	}
+	registry, err := schema.NewRegistry(schema.RegistryOptions{
+		URL: r.URL, Username: r.Username, Password: r.Password, TLS: rt, Logger: e.log,
+	})
+	if err != nil {
+		return ingest.Options{}, fmt.Errorf("schema_registry: %w", err)
+	}
+	o := e.opts
+	o.Registry = registry
+	o.Registerer = reg
+	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
+	return o, nil
+}
+
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	c := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in by config
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificates", t.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cert_file/key_file: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+func saslMechanism(s config.SASL) sasl.Mechanism {
+	switch s.Mechanism {
+	case config.SASLPlain:
+		return plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()
+	case config.SASLSCRAMSHA256:
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()
+	case config.SASLSCRAMSHA512:
+		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()
+	}
+	return nil
+}
+
+// crashHook implements BIGFATHER_CRASH_AT=point[:n] for crash tests: the
+// process kills itself with SIGKILL the n-th time (default 1st) it reaches
+// the named point, so no deferred code or shutdown path runs.
+func crashHook(spec string, log *slog.Logger) func(string) {
+	if spec == "" {
+		return nil
+	}
+	point, nth := spec, int64(1)
+	if p, n, ok := strings.Cut(spec, ":"); ok {
+		if v, err := strconv.ParseInt(n, 10, 64); err == nil && v > 0 {
+			point, nth = p, v
+		}
+	}
+	var hits atomic.Int64
+	return func(at string) {
+		if at != point || hits.Add(1) != nth {
+			return
+		}
+		log.Warn("crash point reached, killing process", "point", at)
+		syscall.Kill(os.Getpid(), syscall.SIGKILL) //nolint:errcheck // the process does not outlive this call
+		select {}
+	}
+}
