@@ -3,9 +3,12 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +40,7 @@ type testEnv struct {
 	dir     string
 	bucket  objstore.Bucket
 	cat     catalog.Catalog
+	catOpts table.CatalogOptions
 	log     *slog.Logger
 }
 
@@ -61,13 +65,39 @@ func newTestEnv(t *testing.T, partitions int32) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := table.OpenCatalog(ctx, table.CatalogOptions{
+	e := &testEnv{t: t, cluster: cluster, dir: dir, bucket: bucket, log: log, catOpts: table.CatalogOptions{
 		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + wh,
-	})
-	if err != nil {
-		t.Fatal(err)
+	}}
+	e.cat = e.openCatalog()
+	return e
+}
+
+// usePostgres moves the env's catalog to the PostgreSQL database named by
+// BIGFATHER_TEST_POSTGRES_DSN (CI starts one), under a catalog name of its
+// own; it skips the test when none is configured.
+func (e *testEnv) usePostgres() {
+	e.t.Helper()
+	dsn := os.Getenv("BIGFATHER_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		e.t.Skip("set BIGFATHER_TEST_POSTGRES_DSN (.ci/run starts a PostgreSQL) to run this scenario on the multi-instance catalog")
 	}
-	return &testEnv{t: t, cluster: cluster, dir: dir, bucket: bucket, cat: cat, log: log}
+	e.catOpts.SQLDriver, e.catOpts.SQLDSN = "postgres", dsn
+	e.catOpts.Name = fmt.Sprintf("ingest_%s_%d", strings.ReplaceAll(e.t.Name(), "/", "_"), time.Now().UnixNano())
+	e.cat = e.openCatalog()
+}
+
+// openCatalog opens a new connection to the env's catalog, as another
+// instance of the ingester would.
+func (e *testEnv) openCatalog() catalog.Catalog {
+	e.t.Helper()
+	cat, err := table.OpenCatalog(context.Background(), e.catOpts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if c, ok := cat.(io.Closer); ok {
+		e.t.Cleanup(func() { c.Close() })
+	}
+	return cat
 }
 
 // options returns pipeline options with a fresh registry client and

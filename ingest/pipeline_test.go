@@ -60,14 +60,29 @@ func TestRestartResumesFromTable(t *testing.T) {
 }
 
 // Scenario c: three members of one group, joining and leaving mid-stream.
+// Each member has its own catalog connection, as separate instances would;
+// on PostgreSQL too, the catalog meant for several instances.
 func TestGroupMembersJoinAndLeave(t *testing.T) {
-	e := newTestEnv(t, 6)
+	t.Run("sqlite", func(t *testing.T) { groupMembersJoinAndLeave(t, newTestEnv(t, 6)) })
+	t.Run("postgres", func(t *testing.T) {
+		e := newTestEnv(t, 6)
+		e.usePostgres()
+		groupMembersJoinAndLeave(t, e)
+	})
+}
+
+func groupMembersJoinAndLeave(t *testing.T, e *testEnv) {
+	member := func() ingest.Options {
+		o := e.options()
+		o.Catalog = e.openCatalog()
+		return o
+	}
 	e.produce(3000, 1)
-	w1 := e.start(e.options())
+	w1 := e.start(member())
 	waitAbove(t, e, 500)
-	w2 := e.start(e.options())
+	w2 := e.start(member())
 	e.produce(3000, 2)
-	w3 := e.start(e.options())
+	w3 := e.start(member())
 	waitAbove(t, e, 4000)
 	if err := w1.stop(); err != nil {
 		t.Fatalf("w1: %v", err)
