@@ -2,7 +2,8 @@
 # End-to-end test against a real S3 gateway (versitygw, posix backend, on 127.0.0.1).
 #
 #   1. build bigfather; install the DuckDB checker (npm ci) and versitygw (cached go install)
-#   2. start versitygw, create the bucket, and check that objects land as plain files
+#   2. start versitygw, create the bucket, check that objects land as plain files, and run
+#      the objstore acceptance suite against it
 #   3. `bigfather dev --no-ingest` serves Kafka + schema registry and produces N records
 #   4. `bigfather run` ingests; it is SIGKILLed once a third of N is committed
 #   5. a second `bigfather run` resumes from the watermarks until they sum to N, then
@@ -192,6 +193,19 @@ go run ./internal/tools/s3bucket -endpoint "http://127.0.0.1:$SPORT" \
 [ "$(cat "$TMP/probe.txt")" = "$(cat "$S3ROOT/$BUCKET/_e2e/probe/probe.txt")" ] ||
   fail "object content on disk differs from what was uploaded"
 echo "objects are stored as plain files under $S3ROOT/<bucket>/<key>"
+
+stage "objstore acceptance suite against versitygw"
+# The same suite the filesystem and gofakes3 pass, on a real S3 server: put-if-absent,
+# multipart streaming, list, delete. Each run uses a fresh random prefix in the bucket.
+BIGFATHER_TEST_S3_ENDPOINT="http://127.0.0.1:$SPORT" BIGFATHER_TEST_S3_BUCKET=$BUCKET \
+  BIGFATHER_TEST_S3_REGION=us-east-1 BIGFATHER_TEST_S3_ACCESS_KEY=$E2E_KEY BIGFATHER_TEST_S3_SECRET_KEY=$E2E_SECRET \
+  go test -count=1 -run '^TestS3AcceptanceServer$' -v ./objstore >"$TMP/objstore-suite.log" 2>&1 || {
+  ci_tail "objstore suite" "$TMP/objstore-suite.log" 60
+  fail "objstore acceptance suite against versitygw"
+}
+grep -q -- '^--- PASS: TestS3AcceptanceServer' "$TMP/objstore-suite.log" ||
+  fail "objstore acceptance suite did not run against versitygw (skipped?)"
+grep -E -- '^(--- |ok )' "$TMP/objstore-suite.log"
 
 stage "start bigfather dev (kafka + registry + producer, no ingest)"
 "$BF" dev --no-ingest --kafka "127.0.0.1:$KPORT" --registry "127.0.0.1:$RPORT" \
