@@ -147,13 +147,32 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 	if err != nil {
 		return nil, err
 	}
+	origins, err := Origins(tbl.Metadata(), b.Pipeline)
+	if err != nil {
+		return nil, err
+	}
 	next := cur.Clone()
+	newOrigin := false
 	for tp, rg := range b.Ranges {
 		next[tp] = rg[1]
+		if _, had := cur[tp]; !had {
+			if _, ok := origins[tp]; !ok {
+				origins[tp] = rg[0]
+				newOrigin = true
+			}
+		}
 	}
 	offsetsJSON, err := json.Marshal(next)
 	if err != nil {
 		return nil, err
+	}
+	props := iceberg.Properties{PropOffsetsPrefix + b.Pipeline: string(offsetsJSON)}
+	if newOrigin {
+		raw, err := json.Marshal(origins)
+		if err != nil {
+			return nil, err
+		}
+		props[PropOriginsPrefix+b.Pipeline] = string(raw)
 	}
 	summary, err := b.summary()
 	if err != nil {
@@ -168,7 +187,7 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 	if err := tx.AssertRefSnapshotID(icebergtable.MainBranch); err != nil {
 		return nil, err
 	}
-	if err := tx.SetProperties(iceberg.Properties{PropOffsetsPrefix + b.Pipeline: string(offsetsJSON)}); err != nil {
+	if err := tx.SetProperties(props); err != nil {
 		return nil, err
 	}
 	// Data files have unique names, so the duplicate check (a read of

@@ -154,6 +154,31 @@ func TestCommitAdvancesWatermarksAndRecordsSummary(t *testing.T) {
 	}
 }
 
+// The origin is where a partition's first commit started; later commits
+// keep it, and a partition first committed later gets its own.
+func TestCommitRecordsOrigins(t *testing.T) {
+	f := newFixture(t)
+	c := table.NewCommitter(f.cat, table.CommitterOptions{})
+	ctx := context.Background()
+	res, err := c.Commit(ctx, f.tbl, f.batch(nil, 5, 10, offsetsRange(5, 10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.batch(ptr(10), 10, 20, offsetsRange(10, 20))
+	tp1 := table.TP{Topic: "t", Partition: 1}
+	b.Ranges[tp1] = [2]int64{40, 41}
+	if res, err = c.Commit(ctx, res.Table, b); err != nil {
+		t.Fatal(err)
+	}
+	origins, err := table.Origins(res.Table.Metadata(), pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (table.Offsets{tp0: 5, tp1: 40}); len(origins) != 2 || origins[tp0] != 5 || origins[tp1] != 40 {
+		t.Fatalf("origins %v, want %v", origins, want)
+	}
+}
+
 func TestCommitFencesStaleBatches(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

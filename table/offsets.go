@@ -16,6 +16,12 @@ const (
 	// PropOffsetsPrefix + pipeline id is the table property holding the
 	// pipeline's watermarks as {"topic": {"partition": nextOffset}}.
 	PropOffsetsPrefix = "bigfather.offsets."
+	// PropOriginsPrefix + pipeline id holds, in the same shape, the offset
+	// each partition's first commit to this table started from. A table of
+	// a route that has no watermark yet for a partition resumes from the
+	// origin of its companion (see ingest's seek rule), so the origin must
+	// survive snapshot expiry like the watermarks do.
+	PropOriginsPrefix = "bigfather.origins."
 
 	// Snapshot summary keys of an ingest commit.
 	SummaryPipeline = "bigfather.pipeline"
@@ -77,13 +83,24 @@ func Watermarks(meta icebergtable.Metadata, pipeline string) (Offsets, error) {
 }
 
 func watermarksFromProps(props iceberg.Properties, pipeline string) (Offsets, error) {
-	raw, ok := props[PropOffsetsPrefix+pipeline]
+	return offsetsProp(props, PropOffsetsPrefix+pipeline)
+}
+
+// Origins reads the offsets pipeline's first commit of each partition to
+// this table started from. Tables committed before origins were recorded
+// have none for their partitions.
+func Origins(meta icebergtable.Metadata, pipeline string) (Offsets, error) {
+	return offsetsProp(meta.Properties(), PropOriginsPrefix+pipeline)
+}
+
+func offsetsProp(props iceberg.Properties, key string) (Offsets, error) {
+	raw, ok := props[key]
 	if !ok || raw == "" {
 		return Offsets{}, nil
 	}
 	var o Offsets
 	if err := json.Unmarshal([]byte(raw), &o); err != nil {
-		return nil, fmt.Errorf("table property %s%s: %w", PropOffsetsPrefix, pipeline, err)
+		return nil, fmt.Errorf("table property %s: %w", key, err)
 	}
 	return o, nil
 }

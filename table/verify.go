@@ -19,21 +19,29 @@ type DeliveredFunc func(ctx context.Context, tp TP, from, to int64) ([]int64, er
 
 // PartitionReport is the verdict for one topic-partition.
 type PartitionReport struct {
-	Topic      string  `json:"topic"`
-	Partition  int32   `json:"partition"`
-	First      int64   `json:"first"`     // first offset the pipeline covered
-	Watermark  int64   `json:"watermark"` // W: next offset to consume
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	First     int64  `json:"first"`     // first offset the pipeline covered
+	Watermark int64  `json:"watermark"` // W of the data table: next offset to consume
+	// RejectsWatermark is W of the quarantine table, when there is one.
+	RejectsWatermark *int64 `json:"rejects_watermark,omitempty"`
+	// CheckedTo is where completeness was checked up to: the lowest
+	// watermark of the tables. Above it one table may be ahead of the other
+	// after a crash between their commits; the next run fills the gap.
+	CheckedTo  int64   `json:"checked_to"`
 	Rows       int64   `json:"rows"`
+	Rejects    int64   `json:"rejects"`
 	Skipped    int64   `json:"skipped"`
-	Duplicates []int64 `json:"duplicates,omitempty"`
-	Missing    []int64 `json:"missing,omitempty"`    // delivered by Kafka, in neither rows nor skipped
-	Unexpected []int64 `json:"unexpected,omitempty"` // in the table, not delivered by Kafka
-	Beyond     []int64 `json:"beyond,omitempty"`     // rows at or above the watermark
+	Duplicates []int64 `json:"duplicates,omitempty"` // twice in a table, or in both the table and its quarantine
+	Missing    []int64 `json:"missing,omitempty"`    // delivered by Kafka below CheckedTo, in neither table nor skipped
+	Unexpected []int64 `json:"unexpected,omitempty"` // in a table, not delivered by Kafka
+	Beyond     []int64 `json:"beyond,omitempty"`     // rows at or above their table's watermark
 }
 
 // Report is the result of Verify.
 type Report struct {
 	Table        string            `json:"table"`
+	Rejects      string            `json:"rejects,omitempty"`
 	Pipeline     string            `json:"pipeline"`
 	Snapshot     int64             `json:"snapshot"`
 	KafkaChecked bool              `json:"kafka_checked"`
@@ -53,8 +61,18 @@ const maxListed = 20
 // not nil — every offset Kafka delivers in [first, W) is in the table or
 // was passed over, and the table holds nothing Kafka does not deliver.
 func Verify(ctx context.Context, tbl *icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
+	return VerifyRoute(ctx, tbl, nil, pipeline, delivered)
+}
+
+// tableView is what Verify reads of one table.
+type tableView struct {
+	wm   Offsets
+	hist *pipelineHistory
+	rows map[TP][]int64 // sorted
+}
+
+func readView(ctx context.Context, tbl *icebergtable.Table, pipeline string) (*tableView, error) {
 	meta := tbl.Metadata()
-	rep := &Report{Table: ident(tbl), Pipeline: pipeline, Snapshot: currentSnapshotID(meta), KafkaChecked: delivered != nil}
 	wm, err := Watermarks(meta, pipeline)
 	if err != nil {
 		return nil, err
@@ -63,46 +81,57 @@ func Verify(ctx context.Context, tbl *icebergtable.Table, pipeline string, deliv
 	if err != nil {
 		return nil, err
 	}
-	rep.Violations = append(rep.Violations, hist.monoViolations...)
 	rows, err := scanOffsets(ctx, tbl)
 	if err != nil {
 		return nil, err
 	}
+	for _, offs := range rows {
+		slices.Sort(offs)
+	}
+	return &tableView{wm: wm, hist: hist, rows: rows}, nil
+}
 
-	tps := wm.Clone()
-	for tp := range rows {
-		if _, ok := tps[tp]; !ok {
+// VerifyRoute is Verify over a data table and its quarantine table
+// together (rejects may be nil): every delivered offset below both
+// watermarks is in exactly one of them, exactly once, or was passed over.
+func VerifyRoute(ctx context.Context, tbl, rejects *icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
+	rep := &Report{Table: ident(tbl), Pipeline: pipeline, Snapshot: currentSnapshotID(tbl.Metadata()), KafkaChecked: delivered != nil}
+	data, err := readView(ctx, tbl, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	views := []*tableView{data}
+	var rej *tableView
+	if rejects != nil {
+		rep.Rejects = ident(rejects)
+		if rej, err = readView(ctx, rejects, pipeline); err != nil {
+			return nil, err
+		}
+		views = append(views, rej)
+	}
+	tps := Offsets{}
+	for i, v := range views {
+		name := rep.Table
+		if i > 0 {
+			name = rep.Rejects
+		}
+		for _, m := range v.hist.monoViolations {
+			rep.Violations = append(rep.Violations, name+": "+m)
+		}
+		for tp := range v.wm {
 			tps[tp] = 0
-			rep.Violations = append(rep.Violations, fmt.Sprintf("%s: rows present but the pipeline has no watermark", tp))
+		}
+		for tp := range v.rows {
+			if _, ok := v.wm[tp]; !ok {
+				rep.Violations = append(rep.Violations, fmt.Sprintf("%s: %s: rows present but the pipeline has no watermark", name, tp))
+			}
+			tps[tp] = 0
 		}
 	}
 	for _, tp := range tps.SortedTPs() {
-		w := wm[tp]
-		offs := rows[tp]
-		slices.Sort(offs)
-		pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition, Watermark: w, Rows: int64(len(offs))}
-		pr.First = w
-		if f, ok := hist.first[tp]; ok {
-			pr.First = f
-		} else if len(offs) > 0 {
-			pr.First = offs[0]
-		}
-		skipped := hist.skipped[tp]
-		pr.Skipped = int64(len(skipped))
-		for i, o := range offs {
-			if i > 0 && offs[i-1] == o {
-				pr.Duplicates = appendCapped(pr.Duplicates, o)
-			}
-			if o >= w {
-				pr.Beyond = appendCapped(pr.Beyond, o)
-			}
-		}
-		if delivered != nil && w > pr.First {
-			want, err := delivered(ctx, tp, pr.First, w)
-			if err != nil {
-				return nil, fmt.Errorf("read %s from kafka: %w", tp, err)
-			}
-			pr.Missing, pr.Unexpected = compare(want, offs, skipped, hist.gaps[tp])
+		pr, err := verifyPartition(ctx, tp, data, rej, delivered)
+		if err != nil {
+			return nil, err
 		}
 		for kind, list := range map[string][]int64{"duplicate": pr.Duplicates, "missing": pr.Missing,
 			"unexpected": pr.Unexpected, "at or above the watermark": pr.Beyond} {
@@ -116,6 +145,80 @@ func Verify(ctx context.Context, tbl *icebergtable.Table, pipeline string, deliv
 	return rep, nil
 }
 
+func verifyPartition(ctx context.Context, tp TP, data, rej *tableView, delivered DeliveredFunc) (PartitionReport, error) {
+	pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition, Watermark: data.wm[tp]}
+	views := []*tableView{data}
+	if rej != nil {
+		views = append(views, rej)
+		if w, ok := rej.wm[tp]; ok {
+			pr.RejectsWatermark = &w
+		}
+	}
+	// Each table on its own: no offset twice, none at or above its W.
+	var all, skipped []int64
+	var gaps [][2]int64
+	first, checkedTo, top, seen := int64(0), int64(0), int64(0), false
+	for i, v := range views {
+		offs := v.rows[tp]
+		w, hasW := v.wm[tp]
+		for j, o := range offs {
+			if j > 0 && offs[j-1] == o {
+				pr.Duplicates = appendCapped(pr.Duplicates, o)
+			}
+			if o >= w {
+				pr.Beyond = appendCapped(pr.Beyond, o)
+			}
+		}
+		if i == 0 {
+			pr.Rows = int64(len(offs))
+		} else {
+			pr.Rejects = int64(len(offs))
+		}
+		all = append(all, offs...)
+		skipped = append(skipped, v.hist.skipped[tp]...)
+		gaps = append(gaps, v.hist.gaps[tp]...)
+		if !hasW {
+			continue
+		}
+		f, ok := v.hist.first[tp]
+		if !ok {
+			f = w
+			if len(offs) > 0 {
+				f = offs[0]
+			}
+		}
+		if !seen {
+			first, checkedTo, top, seen = f, w, w, true
+		} else {
+			first, checkedTo, top = min(first, f), min(checkedTo, w), max(top, w)
+		}
+	}
+	pr.Skipped = int64(len(skipped))
+	pr.First, pr.CheckedTo = first, checkedTo
+	// Across the tables: an offset in the table and in its quarantine is a
+	// duplicate too.
+	if rej != nil {
+		inData := make(map[int64]struct{}, len(data.rows[tp]))
+		for _, o := range data.rows[tp] {
+			inData[o] = struct{}{}
+		}
+		for _, o := range rej.rows[tp] {
+			if _, ok := inData[o]; ok {
+				pr.Duplicates = appendCapped(pr.Duplicates, o)
+			}
+		}
+	}
+	slices.Sort(all)
+	if delivered != nil && top > first {
+		want, err := delivered(ctx, tp, first, top)
+		if err != nil {
+			return pr, fmt.Errorf("read %s from kafka: %w", tp, err)
+		}
+		pr.Missing, pr.Unexpected = compare(want, all, skipped, gaps, checkedTo)
+	}
+	return pr, nil
+}
+
 func appendCapped(l []int64, o int64) []int64 {
 	if len(l) < maxListed {
 		return append(l, o)
@@ -123,9 +226,11 @@ func appendCapped(l []int64, o int64) []int64 {
 	return l
 }
 
-// compare walks Kafka's delivered offsets against the table's sorted rows
-// plus the passed-over offsets and skipped gap ranges.
-func compare(want, rows, skipped []int64, gaps [][2]int64) (missing, unexpected []int64) {
+// compare walks Kafka's delivered offsets against the tables' sorted rows
+// plus the passed-over offsets and skipped gap ranges. A delivered offset
+// at or above checkedTo may still be pending in the table that is behind,
+// so only those below it can be missing.
+func compare(want, rows, skipped []int64, gaps [][2]int64, checkedTo int64) (missing, unexpected []int64) {
 	accounted := make(map[int64]struct{}, len(skipped))
 	for _, o := range skipped {
 		accounted[o] = struct{}{}
@@ -150,7 +255,7 @@ func compare(want, rows, skipped []int64, gaps [][2]int64) (missing, unexpected 
 			}
 			continue
 		}
-		if _, ok := accounted[o]; ok || inGap(o) {
+		if _, ok := accounted[o]; ok || inGap(o) || o >= checkedTo {
 			continue
 		}
 		missing = appendCapped(missing, o)

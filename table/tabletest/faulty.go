@@ -30,7 +30,10 @@ type FaultyCatalog struct {
 	catalog.Catalog
 	LoseAfterApply atomic.Int32
 	FailBefore     atomic.Int32
-	Commits        atomic.Int32 // CommitTable calls seen
+	// PassFirst lets that many commits through untouched before the armed
+	// faults apply, to aim a fault at a later commit of a flush.
+	PassFirst atomic.Int32
+	Commits   atomic.Int32 // CommitTable calls seen
 }
 
 // LoadTable loads through the wrapped catalog and binds the table to f.
@@ -59,6 +62,9 @@ func (f *FaultyCatalog) CreateTable(ctx context.Context, id icebergtable.Identif
 // CommitTable applies the armed fault, if any.
 func (f *FaultyCatalog) CommitTable(ctx context.Context, id icebergtable.Identifier, reqs []icebergtable.Requirement, ups []icebergtable.Update) (icebergtable.Metadata, string, error) {
 	f.Commits.Add(1)
+	if f.PassFirst.Add(-1) >= 0 {
+		return f.Catalog.CommitTable(ctx, id, reqs, ups)
+	}
 	if f.FailBefore.Add(-1) >= 0 {
 		return nil, "", ErrNotForwarded
 	}
