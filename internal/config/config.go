@@ -66,6 +66,10 @@ type Config struct {
 	// Tables routes topics to Iceberg tables. Required, at least one; a topic
 	// may appear once.
 	Tables []TableRoute `yaml:"tables"`
+	// Quarantine configures the rejects tables.
+	Quarantine Quarantine `yaml:"quarantine"`
+	// Validation configures the checks records must pass.
+	Validation Validation `yaml:"validation"`
 	// Flush decides when buffered records become a Parquet file and a commit.
 	Flush Flush `yaml:"flush"`
 	// MemoryBudget bounds all record buffers together; when it is reached,
@@ -207,6 +211,28 @@ type TableRoute struct {
 	// Table is namespace.table; the last dot separates a (possibly nested)
 	// namespace from the table name. Required.
 	Table string `yaml:"table"`
+	// Rejects is the route's quarantine table, namespace.table. Default
+	// Table + quarantine.suffix; ignored when quarantine is disabled.
+	Rejects string `yaml:"rejects"`
+}
+
+// Quarantine configures where records that cannot be ingested go.
+type Quarantine struct {
+	// Enabled sends every rejected record to its route's quarantine table,
+	// exactly once, with the raw record and the reason. Disabled, such
+	// records are passed over: counted, logged and listed in the commit's
+	// bigfather.skipped summary. Default true.
+	Enabled bool `yaml:"enabled"`
+	// Suffix names a route's quarantine table when tables[].rejects is not
+	// set. Default "__rejects".
+	Suffix string `yaml:"suffix"`
+}
+
+// Validation configures the checks every record must pass.
+type Validation struct {
+	// MaxRecordBytes rejects a record whose key plus value is larger, before
+	// it is decoded. Default 10MiB.
+	MaxRecordBytes ByteSize `yaml:"max_record_bytes"`
 }
 
 // Flush decides when a partition's buffered records are written and
@@ -218,6 +244,11 @@ type Flush struct {
 	TargetFileSize ByteSize `yaml:"target_file_size"`
 	// MaxRecords bounds the records in one file. Default 1000000.
 	MaxRecords int64 `yaml:"max_records"`
+	// IdleCommitInterval is how long a table of a route may go without
+	// committing its watermark while the route's other table moves on (a
+	// quarantine table while every record is good). A restart re-reads
+	// from the lowest watermark, so this bounds the re-read. Default 1m.
+	IdleCommitInterval time.Duration `yaml:"idle_commit_interval"`
 }
 
 // Metrics configures the HTTP endpoint.
@@ -257,10 +288,13 @@ func Default() Config {
 			URL: "file://./warehouse",
 			S3:  S3{Region: "us-east-1"},
 		},
+		Quarantine: Quarantine{Enabled: true, Suffix: "__rejects"},
+		Validation: Validation{MaxRecordBytes: 10 * MiB},
 		Flush: Flush{
-			MaxLatency:     10 * time.Second,
-			TargetFileSize: 128 * MiB,
-			MaxRecords:     1_000_000,
+			MaxLatency:         10 * time.Second,
+			TargetFileSize:     128 * MiB,
+			MaxRecords:         1_000_000,
+			IdleCommitInterval: time.Minute,
 		},
 		MemoryBudget:    512 * MiB,
 		ShutdownTimeout: 30 * time.Second,
@@ -290,12 +324,17 @@ func (w Warehouse) S3Location() (bucket, prefix string, ok bool) {
 }
 
 // Split returns the namespace levels and the table name of Table.
-func (t TableRoute) Split() (namespace []string, name string) {
-	i := strings.LastIndexByte(t.Table, '.')
+func (t TableRoute) Split() (namespace []string, name string) { return splitTable(t.Table) }
+
+// SplitRejects returns the namespace levels and the table name of Rejects.
+func (t TableRoute) SplitRejects() (namespace []string, name string) { return splitTable(t.Rejects) }
+
+func splitTable(s string) ([]string, string) {
+	i := strings.LastIndexByte(s, '.')
 	if i < 0 {
-		return nil, t.Table
+		return nil, s
 	}
-	return strings.Split(t.Table[:i], "."), t.Table[i+1:]
+	return strings.Split(s[:i], "."), s[i+1:]
 }
 
 // SlogLevel returns Level as a slog level; an unknown level is info (Validate

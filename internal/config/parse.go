@@ -137,6 +137,14 @@ func (c *Config) fillDerived() error {
 		return &Error{Path: "warehouse.url", Msg: err.Error()}
 	}
 	c.Warehouse.URL = abs
+	for i := range c.Tables {
+		r := &c.Tables[i]
+		if !c.Quarantine.Enabled {
+			r.Rejects = ""
+		} else if r.Rejects == "" && r.Table != "" {
+			r.Rejects = r.Table + c.Quarantine.Suffix
+		}
+	}
 	if c.Catalog.Type == CatalogSQL && c.Catalog.SQL.Driver == DriverSQLite && c.Catalog.SQL.DSN == "" {
 		if dir, ok := c.Warehouse.LocalDir(); ok && dir != "" {
 			c.Catalog.SQL.DSN = filepath.Join(dir, "catalog.db")

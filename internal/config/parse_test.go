@@ -48,7 +48,7 @@ func TestMinimalGetsDefaults(t *testing.T) {
 	want.Kafka.Brokers = []string{"127.0.0.1:9092"}
 	want.Kafka.Group = "bigfather-p1"
 	want.SchemaRegistry.URL = "http://127.0.0.1:8081"
-	want.Tables = []TableRoute{{Topic: "tracks", Table: "music.tracks"}}
+	want.Tables = []TableRoute{{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks__rejects"}}
 	want.Warehouse.URL = "file://" + filepath.ToSlash(filepath.Join(wd, "warehouse"))
 	want.Catalog.SQL.DSN = filepath.Join(wd, "warehouse", "catalog.db")
 	if !reflect.DeepEqual(*got, want) {
@@ -71,6 +71,10 @@ func TestMinimalGetsDefaults(t *testing.T) {
 		{"flush.max_latency", got.Flush.MaxLatency, 10 * time.Second},
 		{"flush.target_file_size", got.Flush.TargetFileSize.String(), "128MiB"},
 		{"flush.max_records", got.Flush.MaxRecords, int64(1_000_000)},
+		{"flush.idle_commit_interval", got.Flush.IdleCommitInterval, time.Minute},
+		{"quarantine.enabled", got.Quarantine.Enabled, true},
+		{"quarantine.suffix", got.Quarantine.Suffix, "__rejects"},
+		{"validation.max_record_bytes", got.Validation.MaxRecordBytes.String(), "10MiB"},
 		{"memory_budget", got.MemoryBudget.String(), "512MiB"},
 		{"shutdown_timeout", got.ShutdownTimeout, 30 * time.Second},
 		{"metrics.addr", got.Metrics.Addr, "127.0.0.1:9464"},
@@ -118,10 +122,12 @@ func fullWant() Config {
 				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
 		},
 		Tables: []TableRoute{
-			{Topic: "tracks", Table: "music.tracks"},
-			{Topic: "plays.v2", Table: "music.raw.plays"},
+			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine"},
+			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected"},
 		},
-		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000},
+		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad"},
+		Validation:      Validation{MaxRecordBytes: 4 * MiB},
+		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute},
 		MemoryBudget:    2 * GiB,
 		ShutdownTimeout: 45 * time.Second,
 		Metrics:         Metrics{Addr: "0.0.0.0:9100"},
@@ -321,5 +327,16 @@ func TestSeveralErrorsReported(t *testing.T) {
 		if errorAt(err, p) == nil {
 			t.Errorf("empty config: no error for %s in %v", p, err)
 		}
+	}
+}
+
+func TestQuarantineDisabledLeavesNoRejectsTable(t *testing.T) {
+	chdirTemp(t)
+	cfg, err := Parse([]byte(minimal), "quarantine.enabled=false", "tables[0].rejects=music.kept_anyway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tables[0].Rejects != "" {
+		t.Fatalf("rejects %q with quarantine disabled, want none", cfg.Tables[0].Rejects)
 	}
 }

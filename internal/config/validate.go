@@ -40,7 +40,11 @@ func (c *Config) validate() errorList {
 	c.Warehouse.validate(&l)
 	c.Catalog.validate(&l)
 	c.validateTables(&l)
+	c.Quarantine.validate(&l)
 	c.Flush.validate(&l)
+	if c.Validation.MaxRecordBytes <= 0 {
+		l.add(0, "validation.max_record_bytes", "must be > 0")
+	}
 	if c.MemoryBudget <= 0 {
 		l.add(0, "memory_budget", "must be > 0")
 	}
@@ -234,6 +238,38 @@ func (c *Config) validateTables(l *errorList) {
 		case !tableRe.MatchString(r.Table):
 			l.add(0, p+".table", "want namespace.table (letters, digits, _ and -), got %q", r.Table)
 		}
+		switch {
+		case r.Rejects == "":
+		case !tableRe.MatchString(r.Rejects):
+			l.add(0, p+".rejects", "want namespace.table (letters, digits, _ and -), got %q", r.Rejects)
+		case r.Rejects == r.Table:
+			l.add(0, p+".rejects", "%q is the route's own table: the quarantine table must be another", r.Rejects)
+		}
+	}
+	// A table is one route's data table or one route's quarantine table:
+	// sharing would mix two watermark owners' rows.
+	owner := map[string]string{}
+	claim := func(name, path string) {
+		if name == "" {
+			return
+		}
+		if prev, ok := owner[name]; ok {
+			l.add(0, path, "table %q is already used by %s", name, prev)
+			return
+		}
+		owner[name] = path
+	}
+	for i, r := range c.Tables {
+		claim(r.Table, indexPath("tables", i)+".table")
+	}
+	for i, r := range c.Tables {
+		claim(r.Rejects, indexPath("tables", i)+".rejects")
+	}
+}
+
+func (q *Quarantine) validate(l *errorList) {
+	if q.Enabled && !strings.HasPrefix(q.Suffix, "_") && !strings.HasPrefix(q.Suffix, "-") {
+		l.add(0, "quarantine.suffix", "%q must start with _ or -, so that the quarantine table is named after its table", q.Suffix)
 	}
 }
 
@@ -246,6 +282,9 @@ func (f *Flush) validate(l *errorList) {
 	}
 	if f.MaxRecords <= 0 {
 		l.add(0, "flush.max_records", "must be > 0")
+	}
+	if f.IdleCommitInterval <= 0 {
+		l.add(0, "flush.idle_commit_interval", "must be > 0")
 	}
 }
 

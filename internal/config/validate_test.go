@@ -15,6 +15,15 @@ func TestValidationErrors(t *testing.T) {
 		contains string
 	}{
 		{name: "pipeline required", sets: []string{"pipeline="}, path: "pipeline", contains: "required"},
+		{name: "rejects is the table", sets: []string{"tables[0].rejects=music.tracks"}, path: "tables[0].rejects", contains: "the route's own table"},
+		{name: "rejects name", sets: []string{"tables[0].rejects=bad name"}, path: "tables[0].rejects", contains: "want namespace.table"},
+		{name: "rejects shared", sets: []string{"tables[1].topic=plays", "tables[1].table=music.plays", "tables[1].rejects=music.tracks__rejects"},
+			path: "tables[1].rejects", contains: `"music.tracks__rejects" is already used by tables[0].rejects`},
+		{name: "rejects is another route's table", sets: []string{"tables[1].topic=plays", "tables[1].table=music.plays", "tables[1].rejects=music.tracks"},
+			path: "tables[1].rejects", contains: "already used by tables[0].table"},
+		{name: "quarantine suffix", sets: []string{"quarantine.suffix=rejects"}, path: "quarantine.suffix", contains: "must start with _ or -"},
+		{name: "max record bytes", sets: []string{"validation.max_record_bytes=0"}, path: "validation.max_record_bytes", contains: "must be > 0"},
+		{name: "idle commit interval", sets: []string{"flush.idle_commit_interval=0s"}, path: "flush.idle_commit_interval", contains: "must be > 0"},
 		{name: "pipeline charset", sets: []string{"pipeline=a b"}, path: "pipeline", contains: "[a-zA-Z0-9._-]"},
 		{name: "brokers required", sets: []string{"kafka.brokers="}, path: "kafka.brokers", contains: "required"},
 		{name: "broker host:port", sets: []string{"kafka.brokers=a:1,nohost"}, path: "kafka.brokers[1]", contains: "want host:port"},
