@@ -45,32 +45,39 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 		if ts == nil {
 			continue
 		}
-		tbl, err := p.loadTable(ctx, ts.id)
+		views, err := p.loadRoute(ctx, ts)
 		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", ts.name, err)
-		}
-		wm := table.Offsets{}
-		if tbl != nil {
-			if err := ts.setTable(tbl); err != nil {
-				return nil, err
-			}
-			if wm, err = table.Watermarks(tbl.Metadata(), p.opts.Pipeline); err != nil {
-				return nil, err
-			}
+			return nil, err
 		}
 		for part := range parts {
 			tp := table.TP{Topic: topic, Partition: part}
 			p.unhalt(tp)
-			w, ok := wm[tp]
+			adopt(views, tp)
+			for _, t := range ts.route() {
+				delete(t.gaps, tp)
+			}
+			w, ok := resumeAt(ts, tp)
 			if !ok {
-				delete(ts.wm, tp)
 				parts[part] = p.startOffset()
 				continue
 			}
-			ts.wm[tp] = w
 			parts[part] = kgo.NoResetOffset().At(w)
 			so, sok := starts.Lookup(topic, part)
 			eo, eok := ends.Lookup(topic, part)
+			// A quarantine table behind its data table holds no pending
+			// rejects there (route.go, rule 2): the records it would re-read
+			// are all in the data table, so losing them to retention loses
+			// nothing.
+			lossAt := w
+			if tw, ok := ts.wm[tp]; ok {
+				lossAt = tw
+			}
+			if sok && so.Err == nil && w < so.Offset && lossAt >= so.Offset {
+				p.opts.Logger.Info("quarantine table resumes at the log start; the records before it are in the data table",
+					"pipeline", p.opts.Pipeline, "topic", topic, "partition", part, "offset", w, "log_start", so.Offset)
+				parts[part] = kgo.NoResetOffset().At(so.Offset)
+				continue
+			}
 			switch {
 			case eok && eo.Err == nil && w > eo.Offset:
 				p.halt(tp, fmt.Errorf("%w: %s: watermark %d is above the log end %d: the topic was recreated or the cluster rebuilt; "+
@@ -78,7 +85,11 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 			case sok && so.Err == nil && w < so.Offset && p.opts.OnGap == OnGapSkip:
 				p.opts.Logger.Warn("skipping deleted records (on_gap: skip)", "pipeline", p.opts.Pipeline,
 					"topic", topic, "partition", part, "offset", w, "log_start", so.Offset)
-				p.gapsSeen[tp] = [2]int64{w, so.Offset}
+				for _, t := range ts.route() {
+					if tw, ok := t.wm[tp]; ok && tw < so.Offset {
+						t.gaps[tp] = [2]int64{tw, so.Offset}
+					}
+				}
 				parts[part] = kgo.NoResetOffset().At(so.Offset)
 			case sok && so.Err == nil && w < so.Offset:
 				p.halt(tp, fmt.Errorf("%w: %s: watermark %d is below the log start %d: records %d..%d were deleted before they were ingested",
@@ -150,12 +161,7 @@ func (p *Pipeline) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[str
 func (p *Pipeline) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, ts := range p.tables {
-		if ts.b != nil {
-			ts.b.drop(errors.New("partitions lost"))
-			ts.b = nil
-		}
-	}
+	p.dropAll(errors.New("partitions lost"))
 	p.forget(lost)
 	p.opts.Logger.Warn("partitions lost, in-flight batches dropped", "pipeline", p.opts.Pipeline)
 }
@@ -166,10 +172,13 @@ func (p *Pipeline) forget(tps map[string][]int32) {
 		for _, part := range parts {
 			tp := table.TP{Topic: topic, Partition: part}
 			if ts != nil {
-				delete(ts.wm, tp)
+				for _, t := range ts.route() {
+					delete(t.wm, tp)
+					delete(t.origins, tp)
+					delete(t.gaps, tp)
+				}
 			}
 			delete(p.hw, tp)
-			delete(p.gapsSeen, tp)
 			delete(p.firstSeen, tp)
 			if p.halted[tp] != nil {
 				p.unhalt(tp)

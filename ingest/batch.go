@@ -34,7 +34,15 @@ type tableState struct {
 
 	decoders map[int]*schema.Decoder // by writer schema id
 	wm       table.Offsets           // W[T][tp] for assigned partitions
+	origins  table.Offsets           // where each partition's first commit started
+	gaps     map[table.TP][2]int64   // on_gap=skip jumps not yet committed
 	b        *batch
+
+	// rejects is the quarantine table of a data table's route, nil when
+	// the route has none; isRejects marks the quarantine table itself.
+	rejects    *tableState
+	isRejects  bool
+	lastCommit time.Time
 }
 
 // batch is everything one commit to one table will carry.
@@ -68,13 +76,38 @@ func newTableState(id icebergtable.Identifier) *tableState {
 		name:     strings.Join(id, "."),
 		decoders: make(map[int]*schema.Decoder),
 		wm:       table.Offsets{},
+		origins:  table.Offsets{},
+		gaps:     make(map[table.TP][2]int64),
 	}
+}
+
+// newRejectsState is the quarantine table of a route. Its schema is fixed,
+// so its batches can start before the table is loaded.
+func newRejectsState(id icebergtable.Identifier) (*tableState, error) {
+	ts := newTableState(id)
+	ts.isRejects = true
+	ts.sch = schema.RejectsSchema()
+	arr, err := schema.ArrowSchema(ts.sch)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine table %s: arrow schema: %w", ts.name, err)
+	}
+	ts.arr = arr
+	return ts, nil
 }
 
 // setTable adopts a loaded or created table: its schema decides the
 // column layout of every batch from now on.
 func (ts *tableState) setTable(tbl *icebergtable.Table) error {
 	sch := tbl.Schema()
+	if ts.isRejects {
+		// Rows are appended by position: the table must have exactly the
+		// quarantine layout, whoever created it.
+		if want := schema.RejectsSchema(); !sch.Equals(want) {
+			return fmt.Errorf("quarantine table %s has schema %s, want the quarantine layout %s", ts.name, sch, want)
+		}
+		ts.tbl = tbl
+		return nil
+	}
 	if ts.sch == nil || ts.sch.ID != sch.ID {
 		arr, err := schema.ArrowSchema(sch)
 		if err != nil {
@@ -103,9 +136,18 @@ func (ts *tableState) open(now time.Time) *batch {
 	return ts.b
 }
 
-// cover records that offset off of tp was consumed into this batch, with
-// pendingGap the range a skip policy jumped over (zero if none).
-func (b *batch) cover(ts *tableState, tp table.TP, off int64, gap [2]int64) {
+// accepts reports whether offset off of tp is not yet in the table: it
+// is at or above the table's watermark, or the table has none.
+func (ts *tableState) accepts(tp table.TP, off int64) bool {
+	w, ok := ts.wm[tp]
+	return !ok || off >= w
+}
+
+// cover records that offset off of tp was consumed into ts's batch,
+// starting the batch if needed. A range a skip policy jumped over is
+// recorded with the partition's first offset in the batch.
+func (ts *tableState) cover(tp table.TP, off int64, now time.Time) *batch {
+	b := ts.open(now)
 	rg, ok := b.ranges[tp]
 	if !ok {
 		rg[0] = off
@@ -113,12 +155,21 @@ func (b *batch) cover(ts *tableState, tp table.TP, off int64, gap [2]int64) {
 			b.expect[tp] = w
 			rg[0] = w // gaps below off (markers, compaction) are covered too
 		}
-		if gap[1] > gap[0] {
+		if gap, ok := ts.gaps[tp]; ok {
 			b.gaps[tp] = gap
+			delete(ts.gaps, tp)
 		}
 	}
 	rg[1] = off + 1
 	b.ranges[tp] = rg
+	return b
+}
+
+// hasContent reports whether the batch holds anything a commit must
+// record: rows, passed-over offsets or skipped gaps. A batch without
+// content only advances watermarks.
+func (b *batch) hasContent() bool {
+	return b.rows+int64(b.pending) > 0 || b.nSkipped > 0 || len(b.gaps) > 0
 }
 
 func (b *batch) skip(tp table.TP, off int64) {
@@ -280,8 +331,14 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 		return err
 	}
 	for tp, rg := range b.ranges {
+		if _, had := ts.wm[tp]; !had {
+			if _, ok := ts.origins[tp]; !ok {
+				ts.origins[tp] = rg[0]
+			}
+		}
 		ts.wm[tp] = rg[1]
 	}
+	ts.lastCommit = time.Now()
 	p.m.commitDur.WithLabelValues(ts.name).Observe(time.Since(start).Seconds())
 	p.m.commits.WithLabelValues(ts.name).Inc()
 	p.m.records.WithLabelValues(ts.name).Add(float64(b.rows))

@@ -9,6 +9,7 @@ type metrics struct {
 	records      *prometheus.CounterVec   // table
 	bytes        *prometheus.CounterVec   // table (Kafka value bytes)
 	undecodable  *prometheus.CounterVec   // topic, reason
+	rejected     *prometheus.CounterVec   // topic, stage, reason
 	commits      *prometheus.CounterVec   // table
 	commitDur    *prometheus.HistogramVec // table
 	conflicts    *prometheus.CounterVec   // table
@@ -35,6 +36,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		undecodable: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_ingest_undecodable_records_total", Help: "Records passed over because they could not be decoded.",
 		}, []string{"topic", "reason"}),
+		rejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_rejected_records_total", Help: "Records sent to quarantine (or passed over where a route has none), by stage and reason.",
+		}, []string{"topic", "stage", "reason"}),
 		commits: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_commit_total", Help: "Successful ingest commits.",
 		}, []string{"table"}),

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/apache/iceberg-go/catalog"
@@ -60,10 +61,24 @@ type Options struct {
 	KafkaOpts []kgo.Opt
 
 	Routes map[string]icebergtable.Identifier // required: topic → table
+	// Rejects maps a topic to its quarantine table: every record of the
+	// topic that cannot be ingested lands there, with the reason, under the
+	// same exactly-once protocol. A topic without one passes such records
+	// over (counted, logged, listed in the commit's bigfather.skipped).
+	Rejects map[string]icebergtable.Identifier
+	// MaxRecordBytes rejects a record whose key plus value is larger, before
+	// decoding. Default 10 MiB.
+	MaxRecordBytes int
 
 	FlushMaxLatency time.Duration // default 10s
 	TargetFileSize  int64         // default 128 MiB
 	FlushMaxRecords int64         // default 1,000,000
+	// IdleCommitInterval bounds how long a table of a route may go without
+	// committing its watermark while the other table of the route moves on
+	// (a quarantine table while every record is good, a data table while
+	// every record is rejected): a restart resumes from the lowest
+	// watermark, so this bounds what it re-reads. Default 1m.
+	IdleCommitInterval time.Duration
 	// MemoryBudget bounds the bytes held in column builders and unflushed
 	// row groups; reaching it flushes. Default 512 MiB.
 	MemoryBudget    int64
@@ -125,6 +140,12 @@ func (o *Options) setDefaults() {
 	if o.FlushMaxRecords <= 0 {
 		o.FlushMaxRecords = 1_000_000
 	}
+	if o.IdleCommitInterval <= 0 {
+		o.IdleCommitInterval = time.Minute
+	}
+	if o.MaxRecordBytes <= 0 {
+		o.MaxRecordBytes = 10 << 20
+	}
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = 512 << 20
 	}
@@ -153,6 +174,15 @@ func (o *Options) validate() error {
 	}
 	if len(o.Routes) == 0 {
 		bad("routes", "at least one topic → table route is required")
+	}
+	for topic, id := range o.Rejects {
+		data, ok := o.Routes[topic]
+		switch {
+		case !ok:
+			bad("rejects", fmt.Sprintf("topic %q has a quarantine table but no route", topic))
+		case strings.Join(id, ".") == strings.Join(data, "."):
+			bad("rejects", fmt.Sprintf("topic %q: the quarantine table is the data table %s", topic, strings.Join(id, ".")))
+		}
 	}
 	switch o.StartKind {
 	case StartEarliest, StartLatest:

@@ -38,8 +38,7 @@ type Pipeline struct {
 	halted   map[table.TP]error
 	toPause  map[string][]int32
 	toResume map[string][]int32
-	gapsSeen map[table.TP][2]int64 // skip-policy gaps not yet committed
-	hw       map[table.TP]int64    // high watermarks from the last fetch
+	hw       map[table.TP]int64 // high watermarks from the last fetch
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
@@ -77,13 +76,20 @@ func New(opts Options) (*Pipeline, error) {
 		halted:    make(map[table.TP]error),
 		toPause:   make(map[string][]int32),
 		toResume:  make(map[string][]int32),
-		gapsSeen:  make(map[table.TP][2]int64),
 		hw:        make(map[table.TP]int64),
 		firstSeen: make(map[table.TP]int64),
 	}
 	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
 	for topic, id := range opts.Routes {
-		p.tables[topic] = newTableState(id)
+		ts := newTableState(id)
+		if rid, ok := opts.Rejects[topic]; ok {
+			q, err := newRejectsState(rid)
+			if err != nil {
+				return nil, err
+			}
+			ts.rejects = q
+		}
+		p.tables[topic] = ts
 	}
 	return p, nil
 }
@@ -205,7 +211,7 @@ func (p *Pipeline) pollWait() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	wait := time.Second
-	for _, ts := range p.tables {
+	for _, ts := range p.allTables() {
 		if ts.b != nil {
 			wait = min(wait, time.Until(ts.b.started.Add(p.opts.FlushMaxLatency)))
 		}
@@ -255,22 +261,35 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 	return err
 }
 
-// record routes one record into its table's batch.
+// record routes one record into its table's batch, or into the route's
+// quarantine table when it cannot be ingested. Each table takes only
+// offsets at or above its own watermark (DESIGN.md §3 rule 2): after a
+// crash between the two commits of a route, one of them already holds
+// some of the records the other still needs.
 func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *kgo.Record, now time.Time) error {
-	if w, ok := ts.wm[tp]; ok && r.Offset < w {
-		return nil // already in the table (rule 2)
+	q := ts.rejects
+	wantT := ts.accepts(tp, r.Offset)
+	wantQ := q != nil && q.accepts(tp, r.Offset)
+	if !wantT && !wantQ {
+		return nil // in every table already
 	}
 	if _, ok := p.firstSeen[tp]; !ok {
 		p.firstSeen[tp] = r.Offset
 	}
 	p.stats.consumed.Add(1)
+	rc := recordCtx{ts: ts, tp: tp, r: r, now: now, wantT: wantT, wantQ: wantQ}
+	if n := len(r.Key) + len(r.Value); n > p.opts.MaxRecordBytes {
+		return p.reject(ctx, &rc, schema.StageDecode, "too-large",
+			fmt.Errorf("record is %d bytes (key and value), above the limit of %d", n, p.opts.MaxRecordBytes))
+	}
 	id, payload, err := schema.SplitWire(r.Value)
 	if err != nil {
-		return p.passOver(ctx, ts, tp, r, now, "wire", err)
+		return p.reject(ctx, &rc, schema.StageDecode, "wire", err)
 	}
+	rc.schemaID, rc.hasID = int32(id), true
 	ws, err := p.writerSchema(ctx, int(id))
 	if errors.Is(err, schema.ErrUnknownSchema) {
-		return p.passOver(ctx, ts, tp, r, now, "unknown-schema", err)
+		return p.reject(ctx, &rc, schema.StageDecode, "unknown-schema", err)
 	}
 	if err != nil {
 		return err
@@ -281,20 +300,39 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 		if errors.As(err, &fatal) {
 			return err
 		}
-		return p.passOver(ctx, ts, tp, r, now, "schema", err)
+		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
+	}
+	if !wantT {
+		// Only the quarantine table still needs a verdict on this offset;
+		// the table already holds it if it is good.
+		if err := dec.Check(payload); err != nil {
+			return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
+		}
+		q.cover(tp, r.Offset, now)
+		return nil
 	}
 	b := ts.open(now)
 	if err := dec.Decode(payload, b.builder); err != nil {
-		return p.passOver(ctx, ts, tp, r, now, "malformed", err)
+		return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
 	}
 	schema.AppendMeta(b.builder, &schema.Meta{
 		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
 		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: now,
 	})
-	b.cover(ts, tp, r.Offset, p.takeGap(tp))
+	ts.cover(tp, r.Offset, now)
+	if wantQ {
+		q.cover(tp, r.Offset, now)
+	}
 	b.pending++
 	b.pendingB += int64(len(r.Value))
 	b.valueBytes += int64(len(r.Value))
+	return p.afterAppend(ctx, ts)
+}
+
+// afterAppend hands a full chunk to the Parquet writer and flushes when the
+// batches reach the record limit.
+func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
+	b := ts.b
 	if b.pending >= chunkRows {
 		if err := p.writeChunk(ctx, ts); err != nil {
 			return p.abandon(ctx, "write", err)
@@ -306,31 +344,76 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 	return nil
 }
 
-// passOver skips a record that cannot be decoded: it is counted, logged
-// and listed in the commit's summary, and its offset still counts as
-// consumed so the watermark moves past it.
-func (p *Pipeline) passOver(ctx context.Context, ts *tableState, tp table.TP, r *kgo.Record, now time.Time, reason string, cause error) error {
-	p.m.undecodable.WithLabelValues(tp.Topic, reason).Inc()
-	p.opts.Logger.Warn("passing over undecodable record", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
-		"partition", tp.Partition, "offset", r.Offset, "reason", reason, "err", cause)
-	if ts.tbl == nil {
-		// No table yet, so nothing to commit the skip to: the next decodable
-		// record creates the table, and its batch covers this offset too.
-		return nil
-	}
-	b := ts.open(now)
-	b.cover(ts, tp, r.Offset, p.takeGap(tp))
-	b.skip(tp, r.Offset)
-	return nil
+// recordCtx is one record on its way through record and reject.
+type recordCtx struct {
+	ts           *tableState
+	tp           table.TP
+	r            *kgo.Record
+	now          time.Time
+	wantT, wantQ bool
+	schemaID     int32
+	hasID        bool
 }
 
-func (p *Pipeline) takeGap(tp table.TP) [2]int64 {
-	g, ok := p.gapsSeen[tp]
-	if ok {
-		delete(p.gapsSeen, tp)
+// reject sends a record that cannot be ingested to the route's quarantine
+// table with the stage and reason; its offset still counts as consumed by
+// the data table, whose range covers it. A route without a quarantine
+// table passes the record over instead: counted, logged and listed in the
+// commit's summary, so that verify can account for it.
+func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason string, cause error) error {
+	ts, tp, r := rc.ts, rc.tp, rc.r
+	p.m.rejected.WithLabelValues(tp.Topic, stage, reason).Inc()
+	if stage == schema.StageDecode {
+		p.m.undecodable.WithLabelValues(tp.Topic, reason).Inc()
 	}
-	return g
+	q := ts.rejects
+	dest := "quarantine"
+	if q == nil {
+		dest = "passed over"
+	}
+	p.opts.Logger.Warn("record rejected", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
+		"partition", tp.Partition, "offset", r.Offset, "stage", stage, "reason", reason, "to", dest, "err", cause)
+	if q == nil {
+		if ts.tbl == nil {
+			// No table yet, so nothing to commit the skip to: the next
+			// decodable record creates the table, and its batch covers this
+			// offset too.
+			return nil
+		}
+		ts.cover(tp, r.Offset, rc.now).skip(tp, r.Offset)
+		return nil
+	}
+	if rc.wantT && ts.tbl != nil {
+		ts.cover(tp, r.Offset, rc.now)
+	}
+	if !rc.wantQ {
+		return nil // quarantined by an earlier commit
+	}
+	qb := q.cover(tp, r.Offset, rc.now)
+	rej := schema.Reject{Value: r.Value, SchemaID: rc.schemaID, HasID: rc.hasID, Stage: stage, Reason: reason, Message: cause.Error()}
+	if reason == "too-large" && len(rej.Value) > maxRejectValue {
+		// The record stays in Kafka at its offset; the quarantine row keeps
+		// a prefix to look at, not a second copy of the oversized payload.
+		rej.Value = rej.Value[:maxRejectValue]
+		rej.Message += fmt.Sprintf(" (raw_value keeps the first %d bytes)", maxRejectValue)
+	}
+	for _, h := range r.Headers {
+		rej.Headers = append(rej.Headers, schema.Header{Key: h.Key, Value: h.Value})
+	}
+	schema.AppendReject(qb.builder, &schema.Meta{
+		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
+		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now,
+	}, &rej)
+	n := int64(len(rej.Value) + len(r.Key) + len(rej.Message))
+	qb.pending++
+	qb.pendingB += n
+	qb.valueBytes += int64(len(r.Value))
+	return p.afterAppend(ctx, q)
 }
+
+// maxRejectValue is how much of an oversized record's value its
+// quarantine row keeps.
+const maxRejectValue = 64 << 10
 
 // writerSchema fetches a writer schema, waiting out registry outages:
 // good records are never passed over because the registry is down.
@@ -391,7 +474,7 @@ func (p *Pipeline) maybeFlush(ctx context.Context) error {
 	var mem, rows int64
 	var skipped int
 	due := ""
-	for _, ts := range p.tables {
+	for _, ts := range p.allTables() {
 		b := ts.b
 		if b == nil {
 			continue
@@ -424,22 +507,31 @@ func (p *Pipeline) maybeFlush(ctx context.Context) error {
 // that are no longer in any batch.
 var errResynced = errors.New("batches dropped and partitions re-seeked")
 
-// flush seals and commits every open batch, then commits the advisory
-// Kafka group offsets. If any batch fails to seal or commit, flush drops
-// all batches not yet committed, re-seeks every owned partition from its
-// table, and returns errResynced; an error while re-seeking (the catalog
-// stays unreachable) is returned as is.
+// flush seals and commits every open batch, quarantine tables first (see
+// route.go), then commits the advisory Kafka group offsets. A batch that
+// only advances a watermark may be carried over instead (mustCommit). If any
+// batch fails to seal or commit, flush drops all batches not yet
+// committed, re-seeks every owned partition from its tables, and returns
+// errResynced; an error while re-seeking (the catalog stays unreachable)
+// is returned as is.
 func (p *Pipeline) flush(ctx context.Context, reason string) error {
+	now := time.Now()
 	var open []*tableState
-	for _, ts := range p.tables {
-		if ts.b != nil {
-			open = append(open, ts)
+	for _, ts := range p.allTables() {
+		if ts.b == nil {
+			continue
 		}
+		if !p.mustCommit(ts, reason, now) {
+			// Carried over: it holds no rows, only the offsets it covers,
+			// and keeps covering until a flush commits it.
+			ts.b.started = now
+			continue
+		}
+		open = append(open, ts)
 	}
 	if len(open) == 0 {
 		return nil
 	}
-	slices.SortFunc(open, func(a, b *tableState) int { return strings.Compare(a.name, b.name) })
 	var failure error
 	for _, ts := range open {
 		if failure = p.seal(ctx, ts); failure != nil {
@@ -468,54 +560,47 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 // kept it from re-seeking.
 func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) error {
 	p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
-	for _, ts := range p.tables {
-		if ts.b != nil {
-			ts.b.drop(cause)
-			ts.b = nil
-		}
-	}
+	p.dropAll(cause)
 	if err := p.resync(ctx); err != nil {
 		return err
 	}
 	return errResynced
 }
 
-// resync reloads every table's watermarks and seeks every partition this
-// worker has consumed from back to them; a partition never committed goes
-// back to the first offset consumed since it was assigned.
+// dropAll abandons every open batch.
+func (p *Pipeline) dropAll(cause error) {
+	for _, ts := range p.allTables() {
+		if ts.b != nil {
+			ts.b.drop(cause)
+			ts.b = nil
+		}
+	}
+}
+
+// resync reloads every route's watermarks and seeks every partition this
+// worker has consumed from back to where its route resumes; a partition
+// never committed goes back to the first offset consumed since it was
+// assigned.
 func (p *Pipeline) resync(ctx context.Context) error {
 	set := make(map[string]map[int32]kgo.EpochOffset)
-	seek := func(tp table.TP, off int64) {
-		if set[tp.Topic] == nil {
-			set[tp.Topic] = make(map[int32]kgo.EpochOffset)
-		}
-		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
-	}
 	for topic, ts := range p.tables {
-		tbl, err := p.loadTable(ctx, ts.id)
+		views, err := p.loadRoute(ctx, ts)
 		if err != nil {
-			return fmt.Errorf("reload %s for re-seek: %w", ts.name, err)
-		}
-		wm := table.Offsets{}
-		if tbl != nil {
-			if err := ts.setTable(tbl); err != nil {
-				return err
-			}
-			if wm, err = table.Watermarks(tbl.Metadata(), p.opts.Pipeline); err != nil {
-				return err
-			}
+			return fmt.Errorf("re-seek: %w", err)
 		}
 		for tp, first := range p.firstSeen {
 			if tp.Topic != topic {
 				continue
 			}
-			if w, ok := wm[tp]; ok {
-				ts.wm[tp] = w
-				seek(tp, w)
-				continue
+			adopt(views, tp)
+			off, ok := resumeAt(ts, tp)
+			if !ok {
+				off = first
 			}
-			delete(ts.wm, tp)
-			seek(tp, first)
+			if set[topic] == nil {
+				set[topic] = make(map[int32]kgo.EpochOffset)
+			}
+			set[topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
 		}
 	}
 	if len(set) > 0 {
@@ -551,8 +636,9 @@ func (p *Pipeline) loadTable(ctx context.Context, id icebergtable.Identifier) (*
 func (p *Pipeline) commitGroupOffsets(ctx context.Context) {
 	offs := make(map[string]map[int32]kgo.EpochOffset)
 	for topic, ts := range p.tables {
-		for tp, w := range ts.wm {
-			if tp.Topic != topic {
+		for tp := range ts.wm {
+			w, ok := resumeAt(ts, tp)
+			if tp.Topic != topic || !ok {
 				continue
 			}
 			if offs[topic] == nil {

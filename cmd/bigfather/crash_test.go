@@ -52,6 +52,11 @@ type crashEnv struct {
 	cfgPath string
 }
 
+// crashRejects is how many undecodable records newCrashEnv puts between
+// the good ones: they go to the quarantine table, which commits before the
+// data table, so the crash points fall between the two commits too.
+const crashRejects = 30
+
 func newCrashEnv(t *testing.T, records int64) *crashEnv {
 	t.Helper()
 	ctx := context.Background()
@@ -62,15 +67,30 @@ func newCrashEnv(t *testing.T, records int64) *crashEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cluster.Close() })
-	p, err := music.NewProducer(music.ProducerOptions{
-		Brokers: cluster.Brokers(), RegistryURL: cluster.RegistryURL(), Topic: "tracks", Total: records, Seed: 7,
-	})
+	produce := func(n, seed int64) {
+		p, err := music.NewProducer(music.ProducerOptions{
+			Brokers: cluster.Brokers(), RegistryURL: cluster.RegistryURL(), Topic: "tracks", Total: n, Seed: seed,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(records/2, 7)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.Brokers()...), kgo.DefaultProduceTopic("tracks"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Run(ctx); err != nil {
-		t.Fatal(err)
+	for i := range crashRejects {
+		r := &kgo.Record{Partition: int32(i % 3), Value: []byte{0xba, 0xd0, byte(i)}}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	cl.Close()
+	produce(records-records/2, 8)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`pipeline: crash
 kafka: {brokers: [%q]}
@@ -104,6 +124,10 @@ func (c *crashEnv) child(t *testing.T, bin string, crashAt string) (*exec.Cmd, *
 }
 
 func (c *crashEnv) load(t *testing.T) *icebergtable.Table {
+	return c.loadID(t, icebergtable.Identifier{"music", "tracks"})
+}
+
+func (c *crashEnv) loadID(t *testing.T, id icebergtable.Identifier) *icebergtable.Table {
 	t.Helper()
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
 		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(c.dir, "catalog.db"), Warehouse: "file://" + filepath.Join(c.dir, "wh"),
@@ -111,7 +135,7 @@ func (c *crashEnv) load(t *testing.T) *icebergtable.Table {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := cat.LoadTable(context.Background(), icebergtable.Identifier{"music", "tracks"})
+	tbl, err := cat.LoadTable(context.Background(), id)
 	if err != nil {
 		return nil
 	}
@@ -156,16 +180,17 @@ func TestCrashAtNamedPoints(t *testing.T) {
 			if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 				t.Fatalf("child ended with %v, want SIGKILL at %s\n%s", err, point, log)
 			}
+			const offsets = records + crashRejects
 			before := env.committed(t)
-			if before >= records {
+			if before >= offsets {
 				t.Fatalf("everything was committed before the crash point; the crash tested nothing")
 			}
 
 			cmd, log = env.child(t, bin, "")
 			deadline := time.Now().Add(90 * time.Second)
-			for env.committed(t) < records {
+			for env.committed(t) < offsets {
 				if time.Now().After(deadline) {
-					t.Fatalf("restart committed %d of %d\n%s", env.committed(t), records, log)
+					t.Fatalf("restart committed %d of %d\n%s", env.committed(t), offsets, log)
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
@@ -175,7 +200,11 @@ func TestCrashAtNamedPoints(t *testing.T) {
 			if err := waitExit(cmd, 30*time.Second); err != nil {
 				t.Fatalf("graceful stop: %v\n%s", err, log)
 			}
-			rep, err := table.Verify(context.Background(), env.load(t), "crash",
+			rejects := env.loadID(t, icebergtable.Identifier{"music", "tracks__rejects"})
+			if rejects == nil {
+				t.Fatal("no quarantine table music.tracks__rejects")
+			}
+			rep, err := table.VerifyRoute(context.Background(), env.load(t), rejects, "crash",
 				ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(env.cluster.Brokers()...)}))
 			if err != nil {
 				t.Fatal(err)
@@ -183,12 +212,16 @@ func TestCrashAtNamedPoints(t *testing.T) {
 			if !rep.OK() {
 				t.Fatalf("after crash at %s: %v", point, rep.Violations)
 			}
-			var rows int64
+			var rows, rejected int64
 			for _, p := range rep.Partitions {
 				rows += p.Rows
+				rejected += p.Rejects
+				if p.CheckedTo != p.Watermark {
+					t.Errorf("%s/%d: checked to %d, watermark %d: a graceful stop leaves both tables level", p.Topic, p.Partition, p.CheckedTo, p.Watermark)
+				}
 			}
-			if rows != records {
-				t.Fatalf("rows %d, want %d", rows, records)
+			if rows != records || rejected != crashRejects {
+				t.Fatalf("rows %d rejects %d, want %d and %d", rows, rejected, records, crashRejects)
 			}
 		})
 	}

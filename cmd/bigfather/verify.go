@@ -59,7 +59,16 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		rep, err := table.Verify(ctx, tbl, cfg.Pipeline, delivered)
+		// A route's quarantine table is verified with it: EO holds across
+		// the two, every offset in exactly one.
+		var rejects *icebergtable.Table
+		if rname := rejectsOf(cfg, name); rname != "" {
+			rejects, err = loadOptional(ctx, e.cat, rname)
+			if err != nil {
+				return err
+			}
+		}
+		rep, err := table.VerifyRoute(ctx, tbl, rejects, cfg.Pipeline, delivered)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", name, err)
 		}
@@ -92,8 +101,11 @@ func printReport(w io.Writer, r *table.Report) {
 		kafka = "no (table-only checks)"
 	}
 	fmt.Fprintf(w, "table %s  pipeline %s  snapshot %d  compared with Kafka: %s\n", r.Table, r.Pipeline, r.Snapshot, kafka)
+	if r.Rejects != "" {
+		fmt.Fprintf(w, "quarantine %s (checked together: every offset in exactly one)\n", r.Rejects)
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PARTITION\tFIRST\tWATERMARK\tROWS\tSKIPPED\tSTATUS")
+	fmt.Fprintln(tw, "  PARTITION\tFIRST\tWATERMARK\tREJECTS-W\tCHECKED-TO\tROWS\tREJECTS\tSKIPPED\tSTATUS")
 	for _, p := range r.Partitions {
 		status := "ok"
 		var probs []string
@@ -105,7 +117,12 @@ func printReport(w io.Writer, r *table.Report) {
 		if len(probs) > 0 {
 			status = strings.Join(probs, "; ")
 		}
-		fmt.Fprintf(tw, "  %s/%d\t%d\t%d\t%d\t%d\t%s\n", p.Topic, p.Partition, p.First, p.Watermark, p.Rows, p.Skipped, status)
+		rw := "-"
+		if p.RejectsWatermark != nil {
+			rw = fmt.Sprint(*p.RejectsWatermark)
+		}
+		fmt.Fprintf(tw, "  %s/%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Topic, p.Partition, p.First, p.Watermark, rw, p.CheckedTo,
+			p.Rows, p.Rejects, p.Skipped, status)
 	}
 	tw.Flush()
 	if r.OK() {
@@ -140,6 +157,31 @@ func selectTables(cfg *config.Config, flagged []string) []string {
 		out = append(out, t.Table)
 	}
 	return out
+}
+
+// rejectsOf returns the quarantine table of the route whose table is name,
+// or "" when it has none (quarantine disabled, or a table not in the
+// config).
+func rejectsOf(cfg *config.Config, name string) string {
+	for _, t := range cfg.Tables {
+		if t.Table == name {
+			return t.Rejects
+		}
+	}
+	return ""
+}
+
+// cat0 loads a quarantine table, which exists once the pipeline has been
+// assigned a partition; nil when it does not exist yet.
+func loadOptional(ctx context.Context, cat catalog.Catalog, name string) (*icebergtable.Table, error) {
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(name))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load quarantine table %s: %w", name, err)
+	}
+	return tbl, nil
 }
 
 func loadNamed(ctx context.Context, cat catalog.Catalog, name string) (*icebergtable.Table, error) {

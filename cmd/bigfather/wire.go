@@ -80,31 +80,39 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		return nil, fmt.Errorf("kafka.tls: %w", err)
 	}
 	routes := make(map[string]icebergtable.Identifier, len(cfg.Tables))
+	rejects := make(map[string]icebergtable.Identifier, len(cfg.Tables))
 	for _, t := range cfg.Tables {
 		ns, name := t.Split()
 		routes[t.Topic] = append(append(icebergtable.Identifier{}, ns...), name)
+		if t.Rejects != "" {
+			ns, name := t.SplitRejects()
+			rejects[t.Topic] = append(append(icebergtable.Identifier{}, ns...), name)
+		}
 	}
 	k := cfg.Kafka
 	e.opts = ingest.Options{
-		Pipeline:        cfg.Pipeline,
-		Brokers:         k.Brokers,
-		Group:           k.Group,
-		ClientID:        k.ClientID,
-		TLS:             kt,
-		SASL:            saslMechanism(k.SASL),
-		StartKind:       k.Start.Kind,
-		StartAt:         k.Start.At,
-		OnGap:           k.OnGap,
-		FetchMaxBytes:   int32(min(int64(k.FetchMaxBytes), 1<<30)),
-		Routes:          routes,
-		FlushMaxLatency: cfg.Flush.MaxLatency,
-		TargetFileSize:  int64(cfg.Flush.TargetFileSize),
-		FlushMaxRecords: cfg.Flush.MaxRecords,
-		MemoryBudget:    int64(cfg.MemoryBudget),
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Catalog:         e.cat,
-		Warehouse:       e.bucket,
-		Logger:          log,
+		Pipeline:           cfg.Pipeline,
+		Brokers:            k.Brokers,
+		Group:              k.Group,
+		ClientID:           k.ClientID,
+		TLS:                kt,
+		SASL:               saslMechanism(k.SASL),
+		StartKind:          k.Start.Kind,
+		StartAt:            k.Start.At,
+		OnGap:              k.OnGap,
+		FetchMaxBytes:      int32(min(int64(k.FetchMaxBytes), 1<<30)),
+		Routes:             routes,
+		Rejects:            rejects,
+		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
+		FlushMaxLatency:    cfg.Flush.MaxLatency,
+		IdleCommitInterval: cfg.Flush.IdleCommitInterval,
+		TargetFileSize:     int64(cfg.Flush.TargetFileSize),
+		FlushMaxRecords:    cfg.Flush.MaxRecords,
+		MemoryBudget:       int64(cfg.MemoryBudget),
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		Catalog:            e.cat,
+		Warehouse:          e.bucket,
+		Logger:             log,
 	}
 	return e, nil
 }

@@ -1,0 +1,263 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
+	"github.com/bigfather/bigfather/table/tabletest"
+)
+
+var testRejects = icebergtable.Identifier{"music", "tracks__rejects"}
+
+// withQuarantine routes the test topic's rejects to testRejects.
+func withQuarantine(o ingest.Options) ingest.Options {
+	o.Rejects = map[string]icebergtable.Identifier{testTopic: testRejects}
+	return o
+}
+
+// rejectRow is what the test reads back from the quarantine table.
+type rejectRow struct {
+	offset   int64
+	value    []byte
+	headers  map[string]string
+	schemaID *int32
+	stage    string
+	reason   string
+	message  string
+}
+
+func (e *testEnv) readRejects() map[int64]rejectRow {
+	e.t.Helper()
+	ctx := context.Background()
+	tbl, err := e.cat.LoadTable(ctx, testRejects)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[int64]rejectRow{}
+	if tbl.CurrentSnapshot() == nil {
+		return out
+	}
+	_, recs, err := tbl.Scan().ToArrowRecords(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for rec, err := range recs {
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		col := func(name string) int { return rec.Schema().FieldIndices(name)[0] }
+		offs := rec.Column(col(schema.ColKafkaOffset)).(*array.Int64)
+		vals := rec.Column(col(schema.ColRawValue)).(*array.Binary)
+		hdrs := rec.Column(col(schema.ColRawHeaders)).(*array.List)
+		ids := rec.Column(col(schema.ColSchemaID)).(*array.Int32)
+		stages := rec.Column(col(schema.ColStage)).(*array.String)
+		reasons := rec.Column(col(schema.ColReason)).(*array.String)
+		msgs := rec.Column(col(schema.ColMessage)).(*array.String)
+		hs := hdrs.ListValues().(*array.Struct)
+		hk, hv := hs.Field(0).(*array.String), hs.Field(1).(*array.Binary)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			row := rejectRow{offset: offs.Value(i), stage: stages.Value(i), reason: reasons.Value(i), message: msgs.Value(i), headers: map[string]string{}}
+			if !vals.IsNull(i) {
+				row.value = bytes.Clone(vals.Value(i))
+			}
+			if !ids.IsNull(i) {
+				id := ids.Value(i)
+				row.schemaID = &id
+			}
+			if !hdrs.IsNull(i) {
+				from, to := hdrs.ValueOffsets(i)
+				for j := from; j < to; j++ {
+					row.headers[hk.Value(int(j))] = string(hv.Value(int(j)))
+				}
+			}
+			if _, dup := out[row.offset]; dup {
+				e.t.Fatalf("offset %d twice in the quarantine table", row.offset)
+			}
+			out[row.offset] = row
+		}
+		rec.Release()
+	}
+	return out
+}
+
+func (e *testEnv) rejectsWatermarks() table.Offsets {
+	e.t.Helper()
+	tbl, err := e.cat.LoadTable(context.Background(), testRejects)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	wm, err := table.Watermarks(tbl.Metadata(), testPipeline)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return wm
+}
+
+func (e *testEnv) verifyRoute() *table.Report {
+	e.t.Helper()
+	ctx := context.Background()
+	tbl, err := e.cat.LoadTable(ctx, testTable)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rej, err := e.cat.LoadTable(ctx, testRejects)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rep, err := table.VerifyRoute(ctx, tbl, rej, testPipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !rep.OK() {
+		e.t.Fatalf("verify: %v", rep.Violations)
+	}
+	return rep
+}
+
+func rejectsIn(rep *table.Report) (n int64) {
+	for _, p := range rep.Partitions {
+		n += p.Rejects
+	}
+	return n
+}
+
+// Every poison pill lands in quarantine once, with its raw bytes, headers
+// and a reason; the good records around it land in the table; EO holds
+// across both.
+func TestPoisonPillsGoToQuarantine(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(50, 1)
+	good := produceOneWire(t, e) // offset 50
+	huge := append(append([]byte{}, good...), bytes.Repeat([]byte{'x'}, 200<<10)...)
+	cases := []struct {
+		value  []byte
+		reason string
+		hasID  bool
+	}{
+		{[]byte{1, 0, 0, 0, 1, 2, 3}, "wire", false},
+		{[]byte{0, 0, 0, 0x7f, 0x7f, 2, 3}, "unknown-schema", true},
+		{good[:len(good)/2], "malformed", true},
+		{[]byte{0, 0}, "wire", false},
+		{append(append([]byte{}, good[:5]...), 0xff), "malformed", true},
+		{nil, "wire", false}, // a tombstone has no schema to decode
+		{huge, "too-large", false},
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i, c := range cases {
+		r := &kgo.Record{Key: []byte("k"), Value: c.value, Headers: []kgo.RecordHeader{{Key: "case", Value: []byte(c.reason)}, {Key: "n", Value: []byte{byte('0' + i)}}}}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.produce(50, 2)
+	total := int64(50 + 1 + len(cases) + 50)
+
+	reg := prometheus.NewRegistry()
+	opts := withQuarantine(e.options())
+	opts.Registerer = reg
+	opts.MaxRecordBytes = 100 << 10
+	r := e.start(opts)
+	e.waitWatermarks(total)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != 101 || rejectsIn(rep) != int64(len(cases)) || skippedIn(rep) != 0 {
+		t.Fatalf("rows %d rejects %d skipped %d, want 101, %d, 0", rowsIn(rep), rejectsIn(rep), skippedIn(rep), len(cases))
+	}
+	if p := rep.Partitions[0]; p.RejectsWatermark == nil || *p.RejectsWatermark != total || p.CheckedTo != total {
+		t.Fatalf("after a clean stop both watermarks are %d: %+v", total, p)
+	}
+	rows := e.readRejects()
+	for i, c := range cases {
+		off := int64(51 + i)
+		row, ok := rows[off]
+		if !ok {
+			t.Fatalf("case %d (%s): offset %d not in quarantine", i, c.reason, off)
+		}
+		if row.stage != schema.StageDecode || row.reason != c.reason || row.message == "" {
+			t.Errorf("offset %d: stage %q reason %q message %q, want decode/%s with a message", off, row.stage, row.reason, row.message, c.reason)
+		}
+		if c.hasID != (row.schemaID != nil) {
+			t.Errorf("offset %d: schema id %v, want present=%v", off, row.schemaID, c.hasID)
+		}
+		if row.headers["case"] != c.reason || row.headers["n"] != string(rune('0'+i)) {
+			t.Errorf("offset %d: headers %v", off, row.headers)
+		}
+		switch {
+		case c.reason == "too-large":
+			if len(row.value) != 64<<10 || !bytes.Equal(row.value, c.value[:64<<10]) || !strings.Contains(row.message, "first 65536 bytes") {
+				t.Errorf("oversized record: kept %d bytes, message %q", len(row.value), row.message)
+			}
+		case c.value == nil:
+			if row.value != nil {
+				t.Errorf("tombstone stored as %q, want null", row.value)
+			}
+		case !bytes.Equal(row.value, c.value):
+			t.Errorf("offset %d: raw value %x, want %x", off, row.value, c.value)
+		}
+	}
+	if got := counterValue(t, reg, "bigfather_ingest_rejected_records_total", nil); got != float64(len(cases)) {
+		t.Fatalf("rejected counter %v, want %d", got, len(cases))
+	}
+}
+
+// The quarantine table commits before the data table. When the data
+// table's commit fails after the quarantine table's succeeded, the batch is
+// dropped and re-read: the quarantine table keeps its rejects once, the
+// table gets the good records, and EO holds across both.
+func TestQuarantineCommitsBeforeTheTable(t *testing.T) {
+	e := newTestEnv(t, 1)
+	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
+	e.produce(30, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for range 3 {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte{9, 9, 9}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.produce(30, 2)
+	opts := withQuarantine(e.options())
+	opts.Catalog = faulty
+	opts.FlushMaxLatency = time.Hour // one flush, at the record limit
+	opts.FlushMaxRecords = 60        // the table's 60 good records fill the batch at the last offset
+	// Commits in order: the quarantine table's goes through, then every
+	// attempt of the table's fails unapplied until the committer gives up
+	// (it retries an unknown outcome up to 10 times after reconciling).
+	faulty.PassFirst.Store(1)
+	faulty.FailBefore.Store(11)
+	r := e.start(opts)
+	e.waitWatermarks(63)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := faulty.Commits.Load(); n < 13 {
+		t.Fatalf("%d commits: the table's commit was not tried again after the re-seek", n)
+	}
+	if rw := e.rejectsWatermarks(); rw[table.TP{Topic: testTopic, Partition: 0}] != 63 {
+		t.Fatalf("quarantine watermark %v, want 63", rw)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != 60 || rejectsIn(rep) != 3 {
+		t.Fatalf("rows %d rejects %d, want 60 and 3", rowsIn(rep), rejectsIn(rep))
+	}
+}
