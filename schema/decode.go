@@ -20,9 +20,10 @@ var ErrMalformed = errors.New("schema: malformed avro payload")
 const maxDepth = 64
 
 // Decoder decodes Avro binary payloads written with one writer schema into
-// the Arrow columns of one table schema. Fields are resolved by name: writer
-// fields the table lacks are skipped, table columns the writer lacks are
-// null, and the metadata columns are left to AppendMeta.
+// the Arrow columns of one table schema. Fields are resolved by name, or by a
+// writer field's alias when no name matches: writer fields the table lacks
+// are skipped, table columns the writer lacks are null, and the metadata
+// columns are left to AppendMeta.
 //
 // A Decoder is not safe for concurrent use; use one per goroutine (it is
 // cheap to build and holds per-call scratch state).
@@ -140,26 +141,19 @@ type compiler struct {
 // table's top level, where the metadata columns live.
 func (c *compiler) record(w *avro.RecordSchema, targets []iceberg.NestedField, path string, top bool) (*node, error) {
 	n := &node{op: opRecord, path: path, emit: true, nullIdx: -1}
-	byName := make(map[string]int, len(targets))
-	for i, t := range targets {
-		if top && IsMetaColumn(t.Name) {
-			continue // never bound to writer data, even if a writer field has the name
-		}
-		byName[t.Name] = i
-	}
+	bound := bindFields(w, targets, top)
 	used := make([]bool, len(targets))
-	for _, f := range w.Fields() {
+	for i, f := range w.Fields() {
 		fp := joinPath(path, f.Name())
-		idx, ok := byName[f.Name()]
+		idx := bound[i]
 		var child *node
 		var err error
-		if ok {
+		if idx >= 0 {
 			t := targets[idx]
 			child, err = c.field(f.Type(), t.Type, t.Required, fp)
 			used[idx] = true
 		} else {
 			child, err = c.skip(f.Type(), fp)
-			idx = -1
 		}
 		if err != nil {
 			return nil, err
@@ -178,6 +172,45 @@ func (c *compiler) record(w *avro.RecordSchema, targets []iceberg.NestedField, p
 		n.missing = append(n.missing, i)
 	}
 	return n, nil
+}
+
+// bindFields pairs each field of writer record w with the table field it
+// writes to, as an index into targets or -1. An exact name match wins; a
+// writer field left unmatched then binds through its aliases, so a field
+// renamed on the writer side (the old name kept as an alias) keeps writing
+// its column. A table field is bound at most once, and at the table's top
+// level (top) the metadata columns are never bound to writer data, even if
+// a writer field has the name. Evolve binds the same way, so the schema it
+// plans is the one the decoder resolves against.
+func bindFields(w *avro.RecordSchema, targets []iceberg.NestedField, top bool) []int {
+	byName := make(map[string]int, len(targets))
+	for i, t := range targets {
+		if top && IsMetaColumn(t.Name) {
+			continue
+		}
+		byName[t.Name] = i
+	}
+	fields := w.Fields()
+	bound := make([]int, len(fields))
+	used := make([]bool, len(targets))
+	for i, f := range fields {
+		bound[i] = -1
+		if j, ok := byName[f.Name()]; ok {
+			bound[i], used[j] = j, true
+		}
+	}
+	for i, f := range fields {
+		if bound[i] >= 0 {
+			continue
+		}
+		for _, a := range f.Aliases() {
+			if j, ok := byName[a]; ok && !used[j] {
+				bound[i], used[j] = j, true
+				break
+			}
+		}
+	}
+	return bound
 }
 
 // field compiles a writer value (possibly a nullable union) bound to a
