@@ -33,10 +33,14 @@ type tableState struct {
 	arr  *arrow.Schema
 
 	decoders map[int]*schema.Decoder // by writer schema id
-	wm       table.Offsets           // W[T][tp] for assigned partitions
-	origins  table.Offsets           // where each partition's first commit started
-	gaps     map[table.TP][2]int64   // on_gap=skip jumps not yet committed
-	b        *batch
+	// incompatible holds the writer schemas that cannot be written into
+	// the table, by id, with the reason; their records are rejected.
+	incompatible  map[int]error
+	schemaChanges []string              // evolution not yet committed, for the summary
+	wm            table.Offsets         // W[T][tp] for assigned partitions
+	origins       table.Offsets         // where each partition's first commit started
+	gaps          map[table.TP][2]int64 // on_gap=skip jumps not yet committed
+	b             *batch
 
 	// rejects is the quarantine table of a data table's route, nil when
 	// the route has none; isRejects marks the quarantine table itself.
@@ -72,12 +76,13 @@ type openFile struct {
 
 func newTableState(id icebergtable.Identifier) *tableState {
 	return &tableState{
-		id:       id,
-		name:     strings.Join(id, "."),
-		decoders: make(map[int]*schema.Decoder),
-		wm:       table.Offsets{},
-		origins:  table.Offsets{},
-		gaps:     make(map[table.TP][2]int64),
+		id:           id,
+		name:         strings.Join(id, "."),
+		decoders:     make(map[int]*schema.Decoder),
+		incompatible: make(map[int]error),
+		wm:           table.Offsets{},
+		origins:      table.Offsets{},
+		gaps:         make(map[table.TP][2]int64),
 	}
 }
 
@@ -108,16 +113,34 @@ func (ts *tableState) setTable(tbl *icebergtable.Table) error {
 		ts.tbl = tbl
 		return nil
 	}
-	if ts.sch == nil || ts.sch.ID != sch.ID {
+	switch {
+	case ts.sch == nil || (ts.b == nil && !ts.sch.Equals(sch)):
+		// Another writer changed the schema, or an evolution of ours was
+		// dropped with its batch: decode into the table's schema from now on.
 		arr, err := schema.ArrowSchema(sch)
 		if err != nil {
 			return fmt.Errorf("table %s: arrow schema: %w", ts.name, err)
 		}
 		ts.sch, ts.arr = sch, arr
 		clear(ts.decoders)
+		clear(ts.incompatible)
+		ts.schemaChanges = nil
+	case ts.b == nil:
+		ts.sch = sch // the same columns, under the id the catalog gave them
 	}
+	// With a batch open, its builders keep the schema they were made with;
+	// the commit stages it, or fails if the table moved to an unrelated one.
 	ts.tbl = tbl
 	return nil
+}
+
+// pendingSchema is the schema the table must move to with the next commit:
+// ts's schema when it is an evolution not yet committed, else nil.
+func (ts *tableState) pendingSchema() *iceberg.Schema {
+	if ts.isRejects || ts.tbl == nil || ts.sch.Equals(ts.tbl.Schema()) {
+		return nil
+	}
+	return ts.sch
 }
 
 // open returns the table's batch, starting one if needed.
@@ -313,6 +336,9 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 		Ranges:   b.ranges,
 		Skipped:  b.skipped,
 		Gaps:     b.gaps,
+
+		Schema:        ts.pendingSchema(),
+		SchemaChanges: ts.schemaChanges,
 	})
 	p.m.conflicts.WithLabelValues(ts.name).Add(float64(res.Conflicts))
 	if err != nil {
@@ -326,6 +352,11 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 	}
 	if res.Reconciled {
 		p.m.unknown.WithLabelValues(ts.name, "found-committed").Inc()
+	}
+	if len(ts.schemaChanges) > 0 {
+		p.opts.Logger.Info("table schema evolved", "pipeline", p.opts.Pipeline, "table", ts.name, "changes", strings.Join(ts.schemaChanges, "; "))
+		p.m.schemaChanges.WithLabelValues(ts.name).Add(float64(len(ts.schemaChanges)))
+		ts.schemaChanges = nil
 	}
 	if err := ts.setTable(res.Table); err != nil {
 		return err

@@ -6,22 +6,24 @@ import (
 )
 
 type metrics struct {
-	records      *prometheus.CounterVec   // table
-	bytes        *prometheus.CounterVec   // table (Kafka value bytes)
-	undecodable  *prometheus.CounterVec   // topic, reason
-	rejected     *prometheus.CounterVec   // topic, stage, reason
-	commits      *prometheus.CounterVec   // table
-	commitDur    *prometheus.HistogramVec // table
-	conflicts    *prometheus.CounterVec   // table
-	fenced       *prometheus.CounterVec   // table
-	unknown      *prometheus.CounterVec   // table, outcome
-	files        *prometheus.CounterVec   // table
-	fileBytes    *prometheus.CounterVec   // table
-	lag          *prometheus.GaugeVec     // topic, partition
-	halted       *prometheus.GaugeVec     // topic, partition
-	lastCommit   *prometheus.GaugeVec     // table
-	registryWait prometheus.Counter
-	bufferBytes  prometheus.Gauge
+	records       *prometheus.CounterVec   // table
+	bytes         *prometheus.CounterVec   // table (Kafka value bytes)
+	undecodable   *prometheus.CounterVec   // topic, reason
+	rejected      *prometheus.CounterVec   // topic, stage, reason
+	schemaChanges *prometheus.CounterVec   // table
+	incompatible  *prometheus.CounterVec   // table
+	commits       *prometheus.CounterVec   // table
+	commitDur     *prometheus.HistogramVec // table
+	conflicts     *prometheus.CounterVec   // table
+	fenced        *prometheus.CounterVec   // table
+	unknown       *prometheus.CounterVec   // table, outcome
+	files         *prometheus.CounterVec   // table
+	fileBytes     *prometheus.CounterVec   // table
+	lag           *prometheus.GaugeVec     // topic, partition
+	halted        *prometheus.GaugeVec     // topic, partition
+	lastCommit    *prometheus.GaugeVec     // table
+	registryWait  prometheus.Counter
+	bufferBytes   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,6 +41,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rejected: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_ingest_rejected_records_total", Help: "Records sent to quarantine (or passed over where a route has none), by stage and reason.",
 		}, []string{"topic", "stage", "reason"}),
+		schemaChanges: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_schema_changes_total", Help: "Table schema changes committed by evolution (columns added, types widened, columns made optional).",
+		}, []string{"table"}),
+		incompatible: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_incompatible_schemas_total", Help: "Writer schemas found incompatible with their table; their records go to quarantine.",
+		}, []string{"table"}),
 		commits: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_commit_total", Help: "Successful ingest commits.",
 		}, []string{"table"}),

@@ -297,8 +297,11 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 	dec, err := p.decoder(ctx, ts, ws)
 	if err != nil {
 		var fatal *fatalError
-		if errors.As(err, &fatal) {
+		switch {
+		case errors.As(err, &fatal), errors.Is(err, errResynced), ctx.Err() != nil:
 			return err
+		case errors.Is(err, schema.ErrIncompatible):
+			return p.reject(ctx, &rc, schema.StageDecode, "incompatible-schema", err)
 		}
 		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
 	}
@@ -462,12 +465,60 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 	if d, ok := ts.decoders[ws.ID]; ok {
 		return d, nil
 	}
+	if err, ok := ts.incompatible[ws.ID]; ok {
+		return nil, err
+	}
+	if err := p.evolve(ctx, ts, ws); err != nil {
+		return nil, err
+	}
 	d, err := schema.NewDecoder(ws.Avro, ts.sch)
 	if err != nil {
 		return nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
 	}
 	ts.decoders[ws.ID] = d
 	return d, nil
+}
+
+// evolve makes ts's schema able to hold records of writer schema ws
+// (schema.Evolve): a compatible change is applied to the schema the next
+// batch is written with and committed together with it; the batches open
+// now, decoded under the old schema, are committed first, so every
+// commit's files share one schema. An incompatible writer schema is
+// remembered, counted and logged once; its records are rejected.
+func (p *Pipeline) evolve(ctx context.Context, ts *tableState, ws *schema.WriterSchema) error {
+	last := max(ts.tbl.Metadata().LastColumnID(), ts.sch.HighestFieldID())
+	next, changes, err := schema.Evolve(ts.sch, last, ws.Avro)
+	if err != nil {
+		if ie, ok := errors.AsType[*schema.IncompatibleError](err); ok {
+			ie.SchemaID = ws.ID
+		}
+		if errors.Is(err, schema.ErrIncompatible) {
+			ts.incompatible[ws.ID] = err
+			p.m.incompatible.WithLabelValues(ts.name).Inc()
+			p.opts.Logger.Error("incompatible writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+				"table", ts.name, "schema_id", ws.ID, "err", err)
+		}
+		return err
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := p.flush(ctx, "schema"); err != nil {
+		return err
+	}
+	arr, err := schema.ArrowSchema(next)
+	if err != nil {
+		return &fatalError{fmt.Errorf("table %s: arrow schema of the evolved schema: %w", ts.name, err)}
+	}
+	ts.sch, ts.arr = next, arr
+	clear(ts.decoders)
+	clear(ts.incompatible)
+	for _, c := range changes {
+		ts.schemaChanges = append(ts.schemaChanges, c.String())
+	}
+	p.opts.Logger.Info("evolving table schema with the next commit", "pipeline", p.opts.Pipeline, "table", ts.name,
+		"schema_id", ws.ID, "changes", strings.Join(ts.schemaChanges, "; "))
+	return nil
 }
 
 func (p *Pipeline) maybeFlush(ctx context.Context) error {

@@ -3,7 +3,9 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,5 +261,50 @@ func TestQuarantineCommitsBeforeTheTable(t *testing.T) {
 	rep := e.verifyRoute()
 	if rowsIn(rep) != 60 || rejectsIn(rep) != 3 {
 		t.Fatalf("rows %d rejects %d, want 60 and 3", rowsIn(rep), rejectsIn(rep))
+	}
+}
+
+// A registry outage is no reason to reject anything: the pipeline waits it
+// out (lag grows, the stall counter says why), nothing lands in quarantine,
+// and ingestion catches up once the registry answers again.
+func TestRegistryOutageQuarantinesNothing(t *testing.T) {
+	e := newTestEnv(t, 2)
+	e.produce(500, 1)
+	var outage atomic.Bool
+	outage.Store(true)
+	e.cluster.Registry().Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if !outage.Load() || !strings.HasPrefix(r.URL.Path, "/schemas/ids/") {
+			return false
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	reg := prometheus.NewRegistry()
+	opts := withQuarantine(e.options())
+	opts.Registerer = reg
+	r := e.start(opts)
+	deadline := time.Now().Add(60 * time.Second)
+	for counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pipeline never reported waiting for the registry")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for tp, w := range e.watermarks() {
+		if w != 0 {
+			t.Fatalf("%s committed up to %d while the registry was down", tp, w)
+		}
+	}
+	outage.Store(false)
+	e.waitWatermarks(500)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != 500 || rejectsIn(rep) != 0 {
+		t.Fatalf("rows %d rejects %d, want 500 and 0", rowsIn(rep), rejectsIn(rep))
+	}
+	if got := counterValue(t, reg, "bigfather_ingest_rejected_records_total", nil); got != 0 {
+		t.Fatalf("%v records rejected during a registry outage", got)
 	}
 }

@@ -39,6 +39,13 @@ type Batch struct {
 	Ranges  Ranges
 	Skipped OffsetLists // consumed but undecodable offsets, passed over
 	Gaps    Ranges      // ranges skipped by the on_gap=skip policy
+	// Schema, when not nil, is the table schema the batch's files were
+	// written with, an evolution of the table's (schema.Evolve). It is
+	// staged in the same commit as the files (StageSchema), so readers
+	// never see data before the columns that hold it.
+	Schema *iceberg.Schema
+	// SchemaChanges describe the evolution, for the snapshot summary.
+	SchemaChanges []string
 }
 
 // CommitterOptions configures a Committer. Zero values take the defaults.
@@ -187,6 +194,11 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 	if err := tx.AssertRefSnapshotID(icebergtable.MainBranch); err != nil {
 		return nil, err
 	}
+	if b.Schema != nil {
+		if err := StageSchema(tx, b.Schema); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.SetProperties(props); err != nil {
 		return nil, err
 	}
@@ -200,6 +212,13 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 
 func (b *Batch) summary() (iceberg.Properties, error) {
 	p := iceberg.Properties{SummaryPipeline: b.Pipeline, SummaryCommitID: b.CommitID}
+	if len(b.SchemaChanges) > 0 {
+		raw, err := json.Marshal(b.SchemaChanges)
+		if err != nil {
+			return nil, fmt.Errorf("summary %s: %w", SummarySchemaChanges, err)
+		}
+		p[SummarySchemaChanges] = string(raw)
+	}
 	put := func(key string, v interface{ MarshalJSON() ([]byte, error) }, n int) error {
 		if n == 0 {
 			return nil

@@ -36,6 +36,10 @@ const (
 	// SummaryGaps records offset ranges skipped by the on_gap=skip policy
 	// (DESIGN.md §3 rule 7): {"topic": {"partition": [from, to]}}.
 	SummaryGaps = "bigfather.gaps"
+	// SummarySchemaChanges lists, as a JSON array of strings, the schema
+	// changes a commit made (schema.Change strings: add-column,
+	// widen-type, make-optional).
+	SummarySchemaChanges = "bigfather.schema-changes"
 )
 
 // TP names one topic-partition.
