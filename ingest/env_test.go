@@ -167,6 +167,17 @@ func (e *testEnv) start(opts ingest.Options) *running {
 	return r
 }
 
+// exited waits up to d for Run to return by itself and reports its error.
+func (r *running) exited(d time.Duration) (ok bool, err error) {
+	select {
+	case err := <-r.done:
+		r.once.Do(func() { r.cancel(); r.err = err })
+		return true, err
+	case <-time.After(d):
+		return false, nil
+	}
+}
+
 // stop cancels the pipeline and returns Run's error.
 func (r *running) stop() error {
 	r.once.Do(func() {

@@ -6,12 +6,14 @@ import (
 )
 
 type metrics struct {
-	records       *prometheus.CounterVec   // table
-	bytes         *prometheus.CounterVec   // table (Kafka value bytes)
-	undecodable   *prometheus.CounterVec   // topic, reason
-	rejected      *prometheus.CounterVec   // topic, stage, reason
-	schemaChanges *prometheus.CounterVec   // table
-	incompatible  *prometheus.CounterVec   // table
+	records       *prometheus.CounterVec // table
+	bytes         *prometheus.CounterVec // table (Kafka value bytes)
+	undecodable   *prometheus.CounterVec // topic, reason
+	rejected      *prometheus.CounterVec // topic, stage, reason
+	schemaChanges *prometheus.CounterVec // table
+	incompatible  *prometheus.CounterVec // table
+	dlqProduced   prometheus.Counter
+	dlqDropped    *prometheus.CounterVec   // reason
 	commits       *prometheus.CounterVec   // table
 	commitDur     *prometheus.HistogramVec // table
 	conflicts     *prometheus.CounterVec   // table
@@ -41,6 +43,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rejected: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_ingest_rejected_records_total", Help: "Records sent to quarantine (or passed over where a route has none), by stage and reason.",
 		}, []string{"topic", "stage", "reason"}),
+		dlqProduced: f.NewCounter(prometheus.CounterOpts{
+			Name: "bigfather_ingest_dlq_records_total", Help: "Rejected records produced to the DLQ topic.",
+		}),
+		dlqDropped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_dlq_dropped_total", Help: "Rejected records the DLQ topic refused for good (too large, invalid); they are still in quarantine.",
+		}, []string{"reason"}),
 		schemaChanges: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_ingest_schema_changes_total", Help: "Table schema changes committed by evolution (columns added, types widened, columns made optional).",
 		}, []string{"table"}),

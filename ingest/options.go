@@ -69,6 +69,12 @@ type Options struct {
 	// MaxRecordBytes rejects a record whose key plus value is larger, before
 	// decoding. Default 10 MiB.
 	MaxRecordBytes int
+	// DLQTopic, when set, also gets every rejected record, with headers
+	// naming its origin, stage and error. Delivery is at least once: the
+	// records of a batch are produced before its commit, so a crash or a
+	// failed commit in between produces them again when the batch is
+	// re-read.
+	DLQTopic string
 
 	FlushMaxLatency time.Duration // default 10s
 	TargetFileSize  int64         // default 128 MiB
@@ -174,6 +180,9 @@ func (o *Options) validate() error {
 	}
 	if len(o.Routes) == 0 {
 		bad("routes", "at least one topic → table route is required")
+	}
+	if _, ok := o.Routes[o.DLQTopic]; ok && o.DLQTopic != "" {
+		bad("dlq_topic", fmt.Sprintf("%q is a consumed topic: rejects would be read back as input", o.DLQTopic))
 	}
 	for topic, id := range o.Rejects {
 		data, ok := o.Routes[topic]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/plugin/kprom"
@@ -39,6 +41,10 @@ type Pipeline struct {
 	toPause  map[string][]int32
 	toResume map[string][]int32
 	hw       map[table.TP]int64 // high watermarks from the last fetch
+	// dlq holds the rejects of the open batches bound for the DLQ topic;
+	// flush produces them before committing.
+	dlq      []*kgo.Record
+	dlqBytes int64
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
@@ -136,6 +142,11 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.WithLogger(kslog.New(o.Logger.With("component", "kafka"))),
 		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer))),
 	}
+	if o.DLQTopic != "" {
+		// Room for the largest reject the DLQ gets (oversized ones are cut
+		// to maxRejectValue), plus headers.
+		kopts = append(kopts, kgo.ProducerBatchMaxBytes(int32(min(max(o.MaxRecordBytes, maxRejectValue)+1<<20, 1<<30))))
+	}
 	if o.TLS != nil {
 		kopts = append(kopts, kgo.DialTLSConfig(o.TLS))
 	}
@@ -154,6 +165,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.cl, p.adm = cl, kadm.NewClient(cl)
 	defer cl.Close()
+	if err := p.checkDLQ(ctx); err != nil {
+		return err
+	}
 
 	err = p.loop(ctx)
 
@@ -374,6 +388,9 @@ func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason stri
 	if q == nil {
 		dest = "passed over"
 	}
+	if p.opts.DLQTopic != "" && (rc.wantQ || (q == nil && rc.wantT)) {
+		p.toDLQ(rc, stage, reason, cause)
+	}
 	p.opts.Logger.Warn("record rejected", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
 		"partition", tp.Partition, "offset", r.Offset, "stage", stage, "reason", reason, "to", dest, "err", cause)
 	if q == nil {
@@ -415,8 +432,94 @@ func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason stri
 }
 
 // maxRejectValue is how much of an oversized record's value its
-// quarantine row keeps.
+// quarantine row and its DLQ record keep.
 const maxRejectValue = 64 << 10
+
+// DLQ headers added to every rejected record produced to the DLQ topic,
+// after the record's own headers.
+const (
+	HeaderDLQTopic     = "bigfather.topic"
+	HeaderDLQPartition = "bigfather.partition"
+	HeaderDLQOffset    = "bigfather.offset"
+	HeaderDLQStage     = "bigfather.stage"
+	HeaderDLQReason    = "bigfather.reason"
+	HeaderDLQError     = "bigfather.error"
+	// HeaderDLQTruncated is "true" on an oversized record whose value was
+	// cut to its first 64 KiB; the whole record stays at its offset.
+	HeaderDLQTruncated = "bigfather.truncated"
+)
+
+// checkDLQ fails fast when the DLQ topic does not exist: producing to it
+// would fail every flush that has a reject.
+func (p *Pipeline) checkDLQ(ctx context.Context) error {
+	if p.opts.DLQTopic == "" {
+		return nil
+	}
+	tds, err := p.adm.ListTopics(ctx, p.opts.DLQTopic)
+	if err != nil {
+		return fmt.Errorf("dlq topic %s: %w", p.opts.DLQTopic, err)
+	}
+	if td, ok := tds[p.opts.DLQTopic]; !ok || td.Err != nil {
+		return fmt.Errorf("%w: dlq topic %s does not exist; create it, or unset it", ErrConfig, p.opts.DLQTopic)
+	}
+	return nil
+}
+
+// toDLQ queues a rejected record for the DLQ topic.
+func (p *Pipeline) toDLQ(rc *recordCtx, stage, reason string, cause error) {
+	r := rc.r
+	out := &kgo.Record{Topic: p.opts.DLQTopic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	out.Headers = append(make([]kgo.RecordHeader, 0, len(r.Headers)+7), r.Headers...)
+	out.Headers = append(out.Headers,
+		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		kgo.RecordHeader{Key: HeaderDLQStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(cause.Error())},
+	)
+	if reason == "too-large" && len(out.Value) > maxRejectValue {
+		out.Value = out.Value[:maxRejectValue]
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: HeaderDLQTruncated, Value: []byte("true")})
+	}
+	p.dlq = append(p.dlq, out)
+	p.dlqBytes += int64(len(out.Key) + len(out.Value))
+}
+
+// produceDLQ sends the queued rejects to the DLQ topic and waits for them.
+// A record the broker refuses for good (too large, invalid) is counted,
+// logged and dropped: it is in quarantine, and retrying would stall the
+// pipeline forever. Any other failure fails the flush, which re-reads the
+// batch and produces its rejects again (at least once).
+func (p *Pipeline) produceDLQ(ctx context.Context) error {
+	if len(p.dlq) == 0 {
+		return nil
+	}
+	var failed error
+	for _, res := range p.cl.ProduceSync(ctx, p.dlq...) {
+		tooLarge := errors.Is(res.Err, kerr.MessageTooLarge) || errors.Is(res.Err, kerr.RecordListTooLarge)
+		invalid := errors.Is(res.Err, kerr.InvalidRecord) || errors.Is(res.Err, kerr.CorruptMessage)
+		switch {
+		case res.Err == nil:
+			p.m.dlqProduced.Inc()
+		case tooLarge || invalid:
+			label := "invalid"
+			if tooLarge {
+				label = "too-large"
+			}
+			p.m.dlqDropped.WithLabelValues(label).Inc()
+			p.opts.Logger.Error("DLQ topic refused a rejected record; it stays in quarantine", "pipeline", p.opts.Pipeline,
+				"topic", p.opts.DLQTopic, "err", res.Err)
+		case failed == nil:
+			failed = fmt.Errorf("produce rejects to DLQ topic %s: %w", p.opts.DLQTopic, res.Err)
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	p.dlq, p.dlqBytes = nil, 0
+	return nil
+}
 
 // writerSchema fetches a writer schema, waiting out registry outages:
 // good records are never passed over because the registry is down.
@@ -537,6 +640,7 @@ func (p *Pipeline) maybeFlush(ctx context.Context) error {
 			due = "latency"
 		}
 	}
+	mem += p.dlqBytes
 	p.m.bufferBytes.Set(float64(mem))
 	switch {
 	case due != "":
@@ -591,6 +695,9 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 		}
 	}
 	if failure == nil {
+		failure = p.produceDLQ(ctx)
+	}
+	if failure == nil {
 		p.opts.Hooks.at("after-upload")
 		for _, ts := range open {
 			if failure = p.commitTable(ctx, ts); failure != nil {
@@ -618,8 +725,10 @@ func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) erro
 	return errResynced
 }
 
-// dropAll abandons every open batch.
+// dropAll abandons every open batch, and the rejects queued for the DLQ
+// with them: the batches' records are re-read.
 func (p *Pipeline) dropAll(cause error) {
+	p.dlq, p.dlqBytes = nil, 0
 	for _, ts := range p.allTables() {
 		if ts.b != nil {
 			ts.b.drop(cause)

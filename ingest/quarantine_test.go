@@ -3,7 +3,9 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -306,5 +308,72 @@ func TestRegistryOutageQuarantinesNothing(t *testing.T) {
 	}
 	if got := counterValue(t, reg, "bigfather_ingest_rejected_records_total", nil); got != 0 {
 		t.Fatalf("%v records rejected during a registry outage", got)
+	}
+}
+
+// With a DLQ topic, every reject is also produced there with headers
+// naming its origin, stage and error; the quarantine table still holds each
+// once. A DLQ topic that does not exist fails the start.
+func TestRejectsAlsoGoToTheDLQ(t *testing.T) {
+	e := newTestEnv(t, 1)
+	const dlq = "tracks.dlq"
+	e.produce(20, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	bad := [][]byte{{1, 2, 3}, {0, 0, 0, 0x7f, 0x7f, 1}}
+	for i, v := range bad {
+		r := &kgo.Record{Key: []byte{'k', byte('0' + i)}, Value: v, Headers: []kgo.RecordHeader{{Key: "origin", Value: []byte("test")}}}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.produce(20, 2)
+
+	opts := withQuarantine(e.options())
+	opts.DLQTopic = dlq
+	exited, err := e.start(opts).exited(30 * time.Second)
+	if !exited || !errors.Is(err, ingest.ErrConfig) || !strings.Contains(err.Error(), dlq) {
+		t.Fatalf("start with a missing DLQ topic: %v, want an ErrConfig naming it", err)
+	}
+	if err := e.cluster.Kafka().CreateTopic(dlq, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := e.start(opts)
+	e.waitWatermarks(42)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := e.verifyRoute(); rejectsIn(rep) != 2 || rowsIn(rep) != 40 {
+		t.Fatalf("rows %d rejects %d, want 40 and 2", rowsIn(rep), rejectsIn(rep))
+	}
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.ConsumeTopics(dlq), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var got []*kgo.Record
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for len(got) < len(bad) && ctx.Err() == nil {
+		got = append(got, cons.PollFetches(ctx).Records()...)
+	}
+	if len(got) != len(bad) {
+		t.Fatalf("DLQ has %d records, want %d", len(got), len(bad))
+	}
+	for i, rec := range got {
+		h := map[string]string{}
+		for _, kv := range rec.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
+		wantOff := strconv.Itoa(20 + i)
+		if !bytes.Equal(rec.Value, bad[i]) || string(rec.Key) != "k"+string(rune('0'+i)) || h["origin"] != "test" ||
+			h[ingest.HeaderDLQTopic] != testTopic || h[ingest.HeaderDLQPartition] != "0" || h[ingest.HeaderDLQOffset] != wantOff ||
+			h[ingest.HeaderDLQStage] != "decode" || h[ingest.HeaderDLQReason] == "" || h[ingest.HeaderDLQError] == "" {
+			t.Errorf("DLQ record %d: key %q value %x headers %v", i, rec.Key, rec.Value, h)
+		}
 	}
 }

@@ -103,6 +103,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		FetchMaxBytes:      int32(min(int64(k.FetchMaxBytes), 1<<30)),
 		Routes:             routes,
 		Rejects:            rejects,
+		DLQTopic:           cfg.Quarantine.DLQTopic,
 		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
 		FlushMaxLatency:    cfg.Flush.MaxLatency,
 		IdleCommitInterval: cfg.Flush.IdleCommitInterval,

@@ -226,6 +226,11 @@ type Quarantine struct {
 	// Suffix names a route's quarantine table when tables[].rejects is not
 	// set. Default "__rejects".
 	Suffix string `yaml:"suffix"`
+	// DLQTopic, when set, also gets every rejected record (whether or not
+	// quarantine is enabled), with bigfather.* headers naming its topic,
+	// partition, offset, stage, reason and error. Delivery is at least once.
+	// The topic must exist. Default "" (none).
+	DLQTopic string `yaml:"dlq_topic"`
 }
 
 // Validation configures the checks every record must pass.

@@ -125,7 +125,7 @@ func fullWant() Config {
 			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine"},
 			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected"},
 		},
-		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad"},
+		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
 		Validation:      Validation{MaxRecordBytes: 4 * MiB},
 		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute},
 		MemoryBudget:    2 * GiB,

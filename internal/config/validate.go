@@ -40,7 +40,7 @@ func (c *Config) validate() errorList {
 	c.Warehouse.validate(&l)
 	c.Catalog.validate(&l)
 	c.validateTables(&l)
-	c.Quarantine.validate(&l)
+	c.validateQuarantine(&l)
 	c.Flush.validate(&l)
 	if c.Validation.MaxRecordBytes <= 0 {
 		l.add(0, "validation.max_record_bytes", "must be > 0")
@@ -267,9 +267,21 @@ func (c *Config) validateTables(l *errorList) {
 	}
 }
 
-func (q *Quarantine) validate(l *errorList) {
+func (c *Config) validateQuarantine(l *errorList) {
+	q := c.Quarantine
 	if q.Enabled && !strings.HasPrefix(q.Suffix, "_") && !strings.HasPrefix(q.Suffix, "-") {
 		l.add(0, "quarantine.suffix", "%q must start with _ or -, so that the quarantine table is named after its table", q.Suffix)
+	}
+	if q.DLQTopic == "" {
+		return
+	}
+	if !topicRe.MatchString(q.DLQTopic) {
+		l.add(0, "quarantine.dlq_topic", "%q is not a valid Kafka topic name", q.DLQTopic)
+	}
+	for i, r := range c.Tables {
+		if r.Topic == q.DLQTopic {
+			l.add(0, "quarantine.dlq_topic", "%q is consumed by tables[%d]: rejects would be read back as input", q.DLQTopic, i)
+		}
 	}
 }
 

@@ -21,6 +21,8 @@ func TestValidationErrors(t *testing.T) {
 			path: "tables[1].rejects", contains: `"music.tracks__rejects" is already used by tables[0].rejects`},
 		{name: "rejects is another route's table", sets: []string{"tables[1].topic=plays", "tables[1].table=music.plays", "tables[1].rejects=music.tracks"},
 			path: "tables[1].rejects", contains: "already used by tables[0].table"},
+		{name: "dlq topic name", sets: []string{"quarantine.dlq_topic=a b"}, path: "quarantine.dlq_topic", contains: "not a valid Kafka topic name"},
+		{name: "dlq topic consumed", sets: []string{"quarantine.dlq_topic=tracks"}, path: "quarantine.dlq_topic", contains: "consumed by tables[0]"},
 		{name: "quarantine suffix", sets: []string{"quarantine.suffix=rejects"}, path: "quarantine.suffix", contains: "must start with _ or -"},
 		{name: "max record bytes", sets: []string{"validation.max_record_bytes=0"}, path: "validation.max_record_bytes", contains: "must be > 0"},
 		{name: "idle commit interval", sets: []string{"flush.idle_commit_interval=0s"}, path: "flush.idle_commit_interval", contains: "must be > 0"},
