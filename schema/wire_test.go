@@ -38,3 +38,24 @@ func TestSplitWire(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSplitWire: any bytes either split into a header and a payload that
+// is the rest of the input, or give one of the two sentinel errors.
+func FuzzSplitWire(f *testing.F) {
+	for _, s := range [][]byte{nil, {0}, {0, 0, 0, 0, 1}, {0, 0, 0, 0, 1, 2, 3}, {1, 2, 3, 4, 5, 6}, {0, 0xff, 0xff, 0xff, 0xff}} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, payload, err := SplitWire(b)
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrBadMagic) {
+				t.Fatalf("unexpected error %v", err)
+			}
+		case len(b) < wireHeaderLen || b[0] != 0:
+			t.Fatalf("%x accepted", b)
+		case !bytes.Equal(payload, b[wireHeaderLen:]) || uint32(id) != uint32(b[1])<<24|uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4]):
+			t.Fatalf("%x split into %d, %x", b, id, payload)
+		}
+	})
+}
