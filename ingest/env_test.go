@@ -187,9 +187,14 @@ func (r *running) stop() error {
 	return r.err
 }
 
-// watermarkSum reads the committed watermarks of the test pipeline.
-func (e *testEnv) watermarks() table.Offsets {
-	tbl, err := e.cat.LoadTable(context.Background(), testTable)
+// watermarks reads the committed watermarks of the test pipeline.
+func (e *testEnv) watermarks() table.Offsets { return e.watermarksOf(testTable) }
+
+// watermarksOf reads the test pipeline's watermarks in table id; none
+// when the table does not exist.
+func (e *testEnv) watermarksOf(id icebergtable.Identifier) table.Offsets {
+	e.t.Helper()
+	tbl, err := e.cat.LoadTable(context.Background(), id)
 	if errors.Is(err, catalog.ErrNoSuchTable) {
 		return table.Offsets{}
 	}

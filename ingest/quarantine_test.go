@@ -95,19 +95,6 @@ func (e *testEnv) readRejects() map[int64]rejectRow {
 	return out
 }
 
-func (e *testEnv) rejectsWatermarks() table.Offsets {
-	e.t.Helper()
-	tbl, err := e.cat.LoadTable(context.Background(), testRejects)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	wm, err := table.Watermarks(tbl.Metadata(), testPipeline)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return wm
-}
-
 func (e *testEnv) verifyRoute() *table.Report {
 	e.t.Helper()
 	ctx := context.Background()
@@ -257,7 +244,7 @@ func TestQuarantineCommitsBeforeTheTable(t *testing.T) {
 	if n := faulty.Commits.Load(); n < 13 {
 		t.Fatalf("%d commits: the table's commit was not tried again after the re-seek", n)
 	}
-	if rw := e.rejectsWatermarks(); rw[table.TP{Topic: testTopic, Partition: 0}] != 63 {
+	if rw := e.watermarksOf(testRejects); rw[table.TP{Topic: testTopic, Partition: 0}] != 63 {
 		t.Fatalf("quarantine watermark %v, want 63", rw)
 	}
 	rep := e.verifyRoute()
