@@ -208,7 +208,10 @@ grep -q -- '^--- PASS: TestS3AcceptanceServer' "$TMP/objstore-suite.log" ||
 grep -E -- '^(--- |ok )' "$TMP/objstore-suite.log"
 
 stage "start bigfather dev (kafka + registry + producer, no ingest)"
-"$BF" dev --no-ingest --kafka "127.0.0.1:$KPORT" --registry "127.0.0.1:$RPORT" \
+# --dir keeps Kafka's log and the registry in the temporary directory: the default
+# ./warehouse would persist them in the checkout, and a second run would find the
+# first run's records there.
+"$BF" dev --no-ingest --dir "$TMP/dev" --kafka "127.0.0.1:$KPORT" --registry "127.0.0.1:$RPORT" \
   --partitions 4 --rate 3000 --total "$N" >"$TMP/dev.log" 2>&1 &
 DEV_PID=$!
 PIDS+=("$DEV_PID")
