@@ -99,7 +99,7 @@ ci_start_postgres() {
     return 1
   }
   export BIGFATHER_TEST_POSTGRES_DSN="postgres://bigfather@127.0.0.1:$port/postgres?sslmode=disable"
-  echo "PostgreSQL $("$CI_PG_BIN/postgres" --version | awk '{print $NF}') on 127.0.0.1:$port (data in $CI_PG_DIR)"
+  echo "PostgreSQL $("$CI_PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $CI_PG_DIR)"
 }
 
 ci_stop_postgres() {
