@@ -41,7 +41,17 @@ func malformed(n *node, r *reader, why string) error {
 type reader struct {
 	b []byte
 	p int
+	// zeroItems counts the array and map items of zero encoded size
+	// (nulls, empty records) the validating pass has seen. A block's count
+	// is bounded by the bytes left only for items that take bytes; without
+	// a budget, a payload of n bytes could describe n² zero-size items and
+	// keep a worker busy for minutes.
+	zeroItems int64
 }
+
+// zeroItemBudget is how many zero-size items a payload of n bytes may
+// describe: far more than any real record holds, linear in its size.
+func zeroItemBudget(n int) int64 { return 4096 + 8*int64(n) }
 
 // long reads a zigzag varint of at most 10 bytes.
 func (r *reader) long() (int64, bool) {
@@ -227,6 +237,11 @@ func (d *Decoder) check(n *node, r *reader, depth int) error {
 			}
 			if c == 0 {
 				return nil
+			}
+			if minSize == 0 {
+				if r.zeroItems += int64(c); r.zeroItems > zeroItemBudget(len(r.b)) {
+					return malformed(n, r, whyCount)
+				}
 			}
 			for range c {
 				if n.op == opMap {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -301,6 +302,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"array item truncated", `{"type":"record","name":"R","fields":[{"name":"l","type":{"type":"array","items":"string"}}]}`, nil, []byte{2, 10, 'a', 'b'}, "l.element"},
 		{"map key invalid utf8", `{"type":"record","name":"R","fields":[{"name":"m","type":{"type":"map","values":"int"}}]}`, nil, []byte{2, 2, 0xc0, 0, 0}, "m.key"},
 		{"skipped field nests too deep", chain, idOnly, deep, "chain.next"},
+		{"zero-size items beyond the budget", `{"type":"record","name":"R","fields":[{"name":"id","type":"int"},{"name":"junk","type":{"type":"array","items":"null"}}]}`,
+			idOnly, zeroSizeBomb(), "junk"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -383,4 +386,18 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// zeroSizeBomb is id 0, then an array of nulls in 6000 blocks of 4000
+// items each, then padding (bytes after a record are ignored) so that every
+// block's count passes the bytes-left check: valid Avro of 20 KB that
+// describes 24 million items, which the validating pass must refuse
+// instead of stepping through.
+func zeroSizeBomb() []byte {
+	p := []byte{0}
+	for range 6000 {
+		p = binary.AppendVarint(p, 4000)
+	}
+	p = append(p, 0)
+	return append(p, make([]byte, 8000)...)
 }
