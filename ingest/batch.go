@@ -36,11 +36,15 @@ type tableState struct {
 	// incompatible holds the writer schemas that cannot be written into
 	// the table, by id, with the reason; their records are rejected.
 	incompatible  map[int]error
-	schemaChanges []string              // evolution not yet committed, for the summary
-	wm            table.Offsets         // W[T][tp] for assigned partitions
-	origins       table.Offsets         // where each partition's first commit started
-	gaps          map[table.TP][2]int64 // on_gap=skip jumps not yet committed
-	b             *batch
+	schemaChanges []string // evolution not yet committed, for the summary
+	// rules are the route's validation rules (nil: none), bound to each
+	// writer schema on first use.
+	rules      *schema.Rules
+	evaluators map[int]*schema.RuleEvaluator
+	wm         table.Offsets         // W[T][tp] for assigned partitions
+	origins    table.Offsets         // where each partition's first commit started
+	gaps       map[table.TP][2]int64 // on_gap=skip jumps not yet committed
+	b          *batch
 
 	// rejects is the quarantine table of a data table's route, nil when
 	// the route has none; isRejects marks the quarantine table itself.
@@ -80,6 +84,7 @@ func newTableState(id icebergtable.Identifier) *tableState {
 		name:         strings.Join(id, "."),
 		decoders:     make(map[int]*schema.Decoder),
 		incompatible: make(map[int]error),
+		evaluators:   make(map[int]*schema.RuleEvaluator),
 		wm:           table.Offsets{},
 		origins:      table.Offsets{},
 		gaps:         make(map[table.TP][2]int64),

@@ -66,6 +66,10 @@ type Options struct {
 	// same exactly-once protocol. A topic without one passes such records
 	// over (counted, logged, listed in the commit's bigfather.skipped).
 	Rejects map[string]icebergtable.Identifier
+	// Rules maps a topic to its compiled validation rules (nil: none). A
+	// record failing one is rejected at the validate stage with the rule's
+	// name as the reason.
+	Rules map[string]*schema.Rules
 	// MaxRecordBytes rejects a record whose key plus value is larger, before
 	// decoding. Default 10 MiB.
 	MaxRecordBytes int
@@ -183,6 +187,11 @@ func (o *Options) validate() error {
 	}
 	if _, ok := o.Routes[o.DLQTopic]; ok && o.DLQTopic != "" {
 		bad("dlq_topic", fmt.Sprintf("%q is a consumed topic: rejects would be read back as input", o.DLQTopic))
+	}
+	for topic := range o.Rules {
+		if _, ok := o.Routes[topic]; !ok {
+			bad("rules", fmt.Sprintf("topic %q has rules but no route", topic))
+		}
 	}
 	for topic, id := range o.Rejects {
 		data, ok := o.Routes[topic]

@@ -45,6 +45,9 @@ type Pipeline struct {
 	// flush produces them before committing.
 	dlq      []*kgo.Record
 	dlqBytes int64
+	// Scratch space reused for every record the rules judge.
+	hdrScratch  []schema.Header
+	metaScratch schema.Meta
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
@@ -88,6 +91,7 @@ func New(opts Options) (*Pipeline, error) {
 	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
 	for topic, id := range opts.Routes {
 		ts := newTableState(id)
+		ts.rules = opts.Rules[topic]
 		if rid, ok := opts.Rejects[topic]; ok {
 			q, err := newRejectsState(rid)
 			if err != nil {
@@ -319,12 +323,21 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 		}
 		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
 	}
-	if !wantT {
-		// Only the quarantine table still needs a verdict on this offset;
-		// the table already holds it if it is good.
+	if ts.rules != nil || !wantT {
+		// Judge the record before anything is appended: decoding is all
+		// or nothing, and a rule failure must leave no row behind.
 		if err := dec.Check(payload); err != nil {
 			return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
 		}
+		if ts.rules != nil {
+			if stage, reason, err := p.validate(ts, ws, payload, &rc); err != nil {
+				return p.reject(ctx, &rc, stage, reason, err)
+			}
+		}
+	}
+	if !wantT {
+		// Only the quarantine table still needs a verdict on this offset;
+		// the table already holds it, since it is good.
 		q.cover(tp, r.Offset, now)
 		return nil
 	}
@@ -344,6 +357,40 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 	b.pendingB += int64(len(r.Value))
 	b.valueBytes += int64(len(r.Value))
 	return p.afterAppend(ctx, ts)
+}
+
+// validate runs the route's rules on a payload that passed Check. It
+// returns the stage and reason to reject the record with, or a nil error.
+func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
+	ev, ok := ts.evaluators[ws.ID]
+	if !ok {
+		if ev, err = ts.rules.Bind(ws.Avro); err != nil {
+			// The rules cannot read this writer schema (a path through a
+			// field of another kind, say): every record of it fails them.
+			err = fmt.Errorf("rules cannot read schema %d: %w", ws.ID, err)
+			p.opts.Logger.Error("validation rules do not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+				"table", ts.name, "schema_id", ws.ID, "err", err)
+			return schema.StageValidate, "rules", err
+		}
+		ts.evaluators[ws.ID] = ev
+	}
+	r := rc.r
+	p.hdrScratch = p.hdrScratch[:0]
+	for _, h := range r.Headers {
+		p.hdrScratch = append(p.hdrScratch, schema.Header{Key: h.Key, Value: h.Value})
+	}
+	p.metaScratch = schema.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now}
+	failed, err := ev.Eval(payload, &p.metaScratch, p.hdrScratch)
+	switch {
+	case failed != "":
+		if err == nil {
+			err = fmt.Errorf("rule %q is false", failed)
+		}
+		return schema.StageValidate, failed, err
+	case err != nil:
+		return schema.StageDecode, "malformed", err
+	}
+	return "", "", nil
 }
 
 // afterAppend hands a full chunk to the Parquet writer and flushes when the

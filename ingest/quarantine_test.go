@@ -32,6 +32,7 @@ func withQuarantine(o ingest.Options) ingest.Options {
 
 // rejectRow is what the test reads back from the quarantine table.
 type rejectRow struct {
+	tp       table.TP
 	offset   int64
 	value    []byte
 	headers  map[string]string
@@ -41,14 +42,20 @@ type rejectRow struct {
 	message  string
 }
 
-func (e *testEnv) readRejects() map[int64]rejectRow {
+// rejectAt names a quarantine row by its Kafka coordinates.
+type rejectAt struct {
+	partition int32
+	offset    int64
+}
+
+func (e *testEnv) readRejects() map[rejectAt]rejectRow {
 	e.t.Helper()
 	ctx := context.Background()
 	tbl, err := e.cat.LoadTable(ctx, testRejects)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	out := map[int64]rejectRow{}
+	out := map[rejectAt]rejectRow{}
 	if tbl.CurrentSnapshot() == nil {
 		return out
 	}
@@ -62,6 +69,7 @@ func (e *testEnv) readRejects() map[int64]rejectRow {
 		}
 		col := func(name string) int { return rec.Schema().FieldIndices(name)[0] }
 		offs := rec.Column(col(schema.ColKafkaOffset)).(*array.Int64)
+		parts := rec.Column(col(schema.ColKafkaPartition)).(*array.Int32)
 		vals := rec.Column(col(schema.ColRawValue)).(*array.Binary)
 		hdrs := rec.Column(col(schema.ColRawHeaders)).(*array.List)
 		ids := rec.Column(col(schema.ColSchemaID)).(*array.Int32)
@@ -71,7 +79,7 @@ func (e *testEnv) readRejects() map[int64]rejectRow {
 		hs := hdrs.ListValues().(*array.Struct)
 		hk, hv := hs.Field(0).(*array.String), hs.Field(1).(*array.Binary)
 		for i := 0; i < int(rec.NumRows()); i++ {
-			row := rejectRow{offset: offs.Value(i), stage: stages.Value(i), reason: reasons.Value(i), message: msgs.Value(i), headers: map[string]string{}}
+			row := rejectRow{tp: table.TP{Topic: testTopic, Partition: parts.Value(i)}, offset: offs.Value(i), stage: stages.Value(i), reason: reasons.Value(i), message: msgs.Value(i), headers: map[string]string{}}
 			if !vals.IsNull(i) {
 				row.value = bytes.Clone(vals.Value(i))
 			}
@@ -85,10 +93,11 @@ func (e *testEnv) readRejects() map[int64]rejectRow {
 					row.headers[hk.Value(int(j))] = string(hv.Value(int(j)))
 				}
 			}
-			if _, dup := out[row.offset]; dup {
-				e.t.Fatalf("offset %d twice in the quarantine table", row.offset)
+			at := rejectAt{row.tp.Partition, row.offset}
+			if _, dup := out[at]; dup {
+				e.t.Fatalf("%s offset %d twice in the quarantine table", row.tp, row.offset)
 			}
-			out[row.offset] = row
+			out[at] = row
 		}
 		rec.Release()
 	}
@@ -177,7 +186,7 @@ func TestPoisonPillsGoToQuarantine(t *testing.T) {
 	rows := e.readRejects()
 	for i, c := range cases {
 		off := int64(51 + i)
-		row, ok := rows[off]
+		row, ok := rows[rejectAt{0, off}]
 		if !ok {
 			t.Fatalf("case %d (%s): offset %d not in quarantine", i, c.reason, off)
 		}

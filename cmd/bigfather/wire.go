@@ -89,6 +89,10 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 			rejects[t.Topic] = append(append(icebergtable.Identifier{}, ns...), name)
 		}
 	}
+	rules, err := compileRules(cfg)
+	if err != nil {
+		return nil, err
+	}
 	k := cfg.Kafka
 	e.opts = ingest.Options{
 		Pipeline:           cfg.Pipeline,
@@ -103,6 +107,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		FetchMaxBytes:      int32(min(int64(k.FetchMaxBytes), 1<<30)),
 		Routes:             routes,
 		Rejects:            rejects,
+		Rules:              rules,
 		DLQTopic:           cfg.Quarantine.DLQTopic,
 		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
 		FlushMaxLatency:    cfg.Flush.MaxLatency,
@@ -199,4 +204,26 @@ func crashHook(spec string, log *slog.Logger) func(string) {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL) //nolint:errcheck // the process does not outlive this call
 		select {}
 	}
+}
+
+// compileRules compiles every route's validation rules, so that a rule
+// that does not compile stops the start, naming the route, the rule and
+// the position in its expression.
+func compileRules(cfg *config.Config) (map[string]*schema.Rules, error) {
+	out := map[string]*schema.Rules{}
+	for i, t := range cfg.Tables {
+		if len(t.Rules) == 0 {
+			continue
+		}
+		rs := make([]schema.Rule, len(t.Rules))
+		for j, r := range t.Rules {
+			rs[j] = schema.Rule{Name: r.Name, Expr: r.Expr}
+		}
+		compiled, err := schema.CompileRules(rs)
+		if err != nil {
+			return nil, fmt.Errorf("config: tables[%d].rules: %w", i, err)
+		}
+		out[t.Topic] = compiled
+	}
+	return out, nil
 }

@@ -214,6 +214,20 @@ type TableRoute struct {
 	// Rejects is the route's quarantine table, namespace.table. Default
 	// Table + quarantine.suffix; ignored when quarantine is disabled.
 	Rejects string `yaml:"rejects"`
+	// Rules are validation rules, CEL predicates over the record (value,
+	// key, topic, partition, offset, timestamp, headers), checked in order:
+	// a record failing one is rejected at the validate stage, tagged with
+	// the rule's name. Compiled at start; default none.
+	Rules []Rule `yaml:"rules"`
+}
+
+// Rule is one validation rule.
+type Rule struct {
+	// Name tags the rejects the rule causes. Required, unique per route.
+	Name string `yaml:"name"`
+	// Expr is a CEL expression that is true for a valid record, e.g.
+	// "value.duration_ms > 0". Required.
+	Expr string `yaml:"expr"`
 }
 
 // Quarantine configures where records that cannot be ingested go.

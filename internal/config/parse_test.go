@@ -122,8 +122,10 @@ func fullWant() Config {
 				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
 		},
 		Tables: []TableRoute{
-			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine"},
-			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected"},
+			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine",
+				Rules: []Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}},
+			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected",
+				Rules: []Rule{{Name: "has_user", Expr: "has(value.user_id)"}}},
 		},
 		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
 		Validation:      Validation{MaxRecordBytes: 4 * MiB},

@@ -79,7 +79,7 @@ func TestSetsWithoutFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Tables[0] != (TableRoute{Topic: "t", Table: "ns.t", Rejects: "ns.t__rejects"}) || cfg.Kafka.Brokers[0] != "127.0.0.1:9092" {
+	if !reflect.DeepEqual(cfg.Tables[0], TableRoute{Topic: "t", Table: "ns.t", Rejects: "ns.t__rejects"}) || cfg.Kafka.Brokers[0] != "127.0.0.1:9092" {
 		t.Fatalf("got %+v", cfg)
 	}
 }

@@ -16,6 +16,8 @@ var (
 	// Namespace levels and the table name; hyphens are valid Iceberg
 	// identifiers, spaces and slashes would break paths.
 	tableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
+	// A rule's name becomes the reason of the rejects it causes.
+	ruleNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 	// S3 bucket naming rules, simplified to the character set and length.
 	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 )
@@ -237,6 +239,24 @@ func (c *Config) validateTables(l *errorList) {
 			l.add(0, p+".table", "required")
 		case !tableRe.MatchString(r.Table):
 			l.add(0, p+".table", "want namespace.table (letters, digits, _ and -), got %q", r.Table)
+		}
+		names := map[string]int{}
+		for j, rule := range r.Rules {
+			rp := indexPath(p+".rules", j)
+			switch {
+			case rule.Name == "":
+				l.add(0, rp+".name", "required: rejects are tagged with it")
+			case !ruleNameRe.MatchString(rule.Name):
+				l.add(0, rp+".name", "%q is invalid: want letters, digits, _ . and -", rule.Name)
+			default:
+				if k, dup := names[rule.Name]; dup {
+					l.add(0, rp+".name", "%q is already the name of %s.rules[%d]", rule.Name, p, k)
+				}
+				names[rule.Name] = j
+			}
+			if strings.TrimSpace(rule.Expr) == "" {
+				l.add(0, rp+".expr", "required: a CEL expression that is true for a valid record")
+			}
 		}
 		switch {
 		case r.Rejects == "":
