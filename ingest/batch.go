@@ -41,10 +41,14 @@ type tableState struct {
 	// writer schema on first use.
 	rules      *schema.Rules
 	evaluators map[int]*schema.RuleEvaluator
-	wm         table.Offsets         // W[T][tp] for assigned partitions
-	origins    table.Offsets         // where each partition's first commit started
-	gaps       map[table.TP][2]int64 // on_gap=skip jumps not yet committed
-	b          *batch
+	// json converts the route's plain JSON records to Avro of jsonWS, the
+	// declared schema; nil for registry-framed Avro.
+	json    *schema.JSONRecords
+	jsonWS  *schema.WriterSchema
+	wm      table.Offsets         // W[T][tp] for assigned partitions
+	origins table.Offsets         // where each partition's first commit started
+	gaps    map[table.TP][2]int64 // on_gap=skip jumps not yet committed
+	b       *batch
 
 	// rejects is the quarantine table of a data table's route, nil when
 	// the route has none; isRejects marks the quarantine table itself.

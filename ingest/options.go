@@ -66,6 +66,10 @@ type Options struct {
 	// same exactly-once protocol. A topic without one passes such records
 	// over (counted, logged, listed in the commit's bigfather.skipped).
 	Rejects map[string]icebergtable.Identifier
+	// JSON maps a topic whose values are plain JSON (no registry, no wire
+	// header) to the converter of its declared schema; other topics carry
+	// Confluent-framed Avro.
+	JSON map[string]*schema.JSONRecords
 	// Rules maps a topic to its compiled validation rules (nil: none). A
 	// record failing one is rejected at the validate stage with the rule's
 	// name as the reason.

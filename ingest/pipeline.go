@@ -48,6 +48,7 @@ type Pipeline struct {
 	// Scratch space reused for every record the rules judge.
 	hdrScratch  []schema.Header
 	metaScratch schema.Meta
+	jsonScratch []byte // the Avro encoding of the JSON record at hand
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
@@ -92,6 +93,11 @@ func New(opts Options) (*Pipeline, error) {
 	for topic, id := range opts.Routes {
 		ts := newTableState(id)
 		ts.rules = opts.Rules[topic]
+		if j := opts.JSON[topic]; j != nil {
+			// The declared schema stands in for a registry schema; id 0 is
+			// one the registry never assigns.
+			ts.json, ts.jsonWS = j, &schema.WriterSchema{ID: 0, Avro: j.Schema()}
+		}
 		if rid, ok := opts.Rejects[topic]; ok {
 			q, err := newRejectsState(rid)
 			if err != nil {
@@ -300,17 +306,26 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 		return p.reject(ctx, &rc, schema.StageDecode, "too-large",
 			fmt.Errorf("record is %d bytes (key and value), above the limit of %d", n, p.opts.MaxRecordBytes))
 	}
-	id, payload, err := schema.SplitWire(r.Value)
-	if err != nil {
-		return p.reject(ctx, &rc, schema.StageDecode, "wire", err)
-	}
-	rc.schemaID, rc.hasID = int32(id), true
-	ws, err := p.writerSchema(ctx, int(id))
-	if errors.Is(err, schema.ErrUnknownSchema) {
-		return p.reject(ctx, &rc, schema.StageDecode, "unknown-schema", err)
-	}
-	if err != nil {
-		return err
+	var payload []byte
+	var ws *schema.WriterSchema
+	if ts.json != nil {
+		var err error
+		if p.jsonScratch, err = ts.json.Convert(p.jsonScratch[:0], r.Value); err != nil {
+			return p.reject(ctx, &rc, schema.StageDecode, "malformed-json", err)
+		}
+		payload, ws = p.jsonScratch, ts.jsonWS
+	} else {
+		id, body, err := schema.SplitWire(r.Value)
+		if err != nil {
+			return p.reject(ctx, &rc, schema.StageDecode, "wire", err)
+		}
+		rc.schemaID, rc.hasID = id, true
+		if ws, err = p.writerSchema(ctx, int(id)); errors.Is(err, schema.ErrUnknownSchema) {
+			return p.reject(ctx, &rc, schema.StageDecode, "unknown-schema", err)
+		} else if err != nil {
+			return err
+		}
+		payload = body
 	}
 	dec, err := p.decoder(ctx, ts, ws)
 	if err != nil {

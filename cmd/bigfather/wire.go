@@ -93,6 +93,17 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 	if err != nil {
 		return nil, err
 	}
+	jsonTopics := map[string]*schema.JSONRecords{}
+	for i, t := range cfg.Tables {
+		if t.Format != config.FormatJSON {
+			continue
+		}
+		j, err := schema.NewJSONRecords(t.ValueSchema)
+		if err != nil {
+			return nil, fmt.Errorf("config: tables[%d].value_schema: %w", i, err)
+		}
+		jsonTopics[t.Topic] = j
+	}
 	k := cfg.Kafka
 	e.opts = ingest.Options{
 		Pipeline:           cfg.Pipeline,
@@ -108,6 +119,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		Routes:             routes,
 		Rejects:            rejects,
 		Rules:              rules,
+		JSON:               jsonTopics,
 		DLQTopic:           cfg.Quarantine.DLQTopic,
 		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
 		FlushMaxLatency:    cfg.Flush.MaxLatency,

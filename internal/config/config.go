@@ -35,6 +35,12 @@ const (
 	DriverPostgres = "postgres"
 )
 
+// Value formats accepted in tables[].format.
+const (
+	FormatAvro = "avro"
+	FormatJSON = "json"
+)
+
 // Gap policies accepted in kafka.on_gap (DESIGN §3 rule 7).
 const (
 	OnGapHalt = "halt"
@@ -214,6 +220,14 @@ type TableRoute struct {
 	// Rejects is the route's quarantine table, namespace.table. Default
 	// Table + quarantine.suffix; ignored when quarantine is disabled.
 	Rejects string `yaml:"rejects"`
+	// Format is how the topic's values are encoded: "avro" (Confluent wire
+	// format, schemas from the registry) or "json" (plain JSON objects, no
+	// registry, laid out by ValueSchema). Default "avro".
+	Format string `yaml:"format"`
+	// ValueSchema declares the fields of a json topic as an Avro record
+	// schema (JSON text): names, types, logical types, nullability and
+	// defaults. The table is created from it. Required for format json.
+	ValueSchema string `yaml:"value_schema"`
 	// Rules are validation rules, CEL predicates over the record (value,
 	// key, topic, partition, offset, timestamp, headers), checked in order:
 	// a record failing one is rejected at the validate stage, tagged with

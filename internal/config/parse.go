@@ -139,6 +139,9 @@ func (c *Config) fillDerived() error {
 	c.Warehouse.URL = abs
 	for i := range c.Tables {
 		r := &c.Tables[i]
+		if r.Format == "" {
+			r.Format = FormatAvro
+		}
 		if !c.Quarantine.Enabled {
 			r.Rejects = ""
 		} else if r.Rejects == "" && r.Table != "" {

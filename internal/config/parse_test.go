@@ -48,7 +48,7 @@ func TestMinimalGetsDefaults(t *testing.T) {
 	want.Kafka.Brokers = []string{"127.0.0.1:9092"}
 	want.Kafka.Group = "bigfather-p1"
 	want.SchemaRegistry.URL = "http://127.0.0.1:8081"
-	want.Tables = []TableRoute{{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks__rejects"}}
+	want.Tables = []TableRoute{{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks__rejects", Format: "avro"}}
 	want.Warehouse.URL = "file://" + filepath.ToSlash(filepath.Join(wd, "warehouse"))
 	want.Catalog.SQL.DSN = filepath.Join(wd, "warehouse", "catalog.db")
 	if !reflect.DeepEqual(*got, want) {
@@ -122,10 +122,11 @@ func fullWant() Config {
 				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
 		},
 		Tables: []TableRoute{
-			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine",
+			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
 				Rules: []Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}},
-			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected",
-				Rules: []Rule{{Name: "has_user", Expr: "has(value.user_id)"}}},
+			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
+				ValueSchema: `{"type": "record", "name": "Play", "fields": [{"name": "user_id", "type": "long"}]}`,
+				Rules:       []Rule{{Name: "has_user", Expr: "has(value.user_id)"}}},
 		},
 		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
 		Validation:      Validation{MaxRecordBytes: 4 * MiB},

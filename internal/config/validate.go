@@ -240,6 +240,14 @@ func (c *Config) validateTables(l *errorList) {
 		case !tableRe.MatchString(r.Table):
 			l.add(0, p+".table", "want namespace.table (letters, digits, _ and -), got %q", r.Table)
 		}
+		switch {
+		case r.Format != "" && r.Format != FormatAvro && r.Format != FormatJSON:
+			l.add(0, p+".format", "%q is invalid: want avro or json", r.Format)
+		case r.Format == FormatJSON && strings.TrimSpace(r.ValueSchema) == "":
+			l.add(0, p+".value_schema", "required for format json: the fields as an Avro record schema")
+		case r.Format != FormatJSON && r.ValueSchema != "":
+			l.add(0, p+".value_schema", "only for format json: avro records carry their schema id")
+		}
 		names := map[string]int{}
 		for j, rule := range r.Rules {
 			rp := indexPath(p+".rules", j)

@@ -1,0 +1,96 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/schema"
+)
+
+// A plain-JSON topic with a declared schema: good records land typed in
+// the table (created from the declaration), records that are not JSON or
+// do not fit the declaration go to quarantine, rules apply, and EO holds.
+func TestPlainJSONWithDeclaredSchema(t *testing.T) {
+	e := newTestEnv(t, 1)
+	j, err := schema.NewJSONRecords(`{"type": "record", "name": "Play", "fields": [
+	  {"name": "user_id", "type": "long"},
+	  {"name": "track", "type": "string"},
+	  {"name": "ms", "type": "int"},
+	  {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+	  {"name": "device", "type": ["null", "string"], "default": null}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var values []string
+	for i := range 30 {
+		values = append(values, fmt.Sprintf(`{"user_id": %d, "track": "t%d", "ms": %d, "at": "2024-05-0%dT10:00:00Z"}`, i, i, 1000*i, 1+i%9))
+	}
+	values = append(values,
+		`{"user_id": "x", "track": "t", "ms": 1, "at": 0}`, // wrong type
+		`{"track": "t", "ms": 1, "at": 0}`,                 // missing required field
+		`<xml/>`,                                           // not JSON
+		`{"user_id": 1, "track": "t", "ms": -5, "at": 0}`,  // fails the rule
+	)
+	for _, v := range values {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules, err := schema.CompileRules([]schema.Rule{{Name: "non_negative_ms", Expr: "value.ms >= 0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := withQuarantine(e.options())
+	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
+	opts.Rules = map[string]*schema.Rules{testTopic: rules}
+	r := e.start(opts)
+	e.waitWatermarks(int64(len(values)))
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != 30 || rejectsIn(rep) != 4 {
+		t.Fatalf("rows %d rejects %d, want 30 and 4", rowsIn(rep), rejectsIn(rep))
+	}
+	reasons := map[string]int{}
+	for _, row := range e.readRejects() {
+		reasons[row.reason]++
+		if row.schemaID != nil {
+			t.Errorf("a plain-JSON reject has schema id %d", *row.schemaID)
+		}
+	}
+	if reasons["malformed-json"] != 3 || reasons["non_negative_ms"] != 1 {
+		t.Fatalf("reject reasons %v, want 3 malformed-json and 1 non_negative_ms", reasons)
+	}
+	tbl, err := e.cat.LoadTable(context.Background(), testTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := tbl.Schema().FindFieldByName("at"); !ok || f.Type.String() != "timestamptz" {
+		t.Fatalf("column at: %v, want a timestamptz from the declaration", f)
+	}
+	at, err := tbl.Scan().ToArrowTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Release()
+	var sum int64
+	col := at.Column(at.Schema().FieldIndices("user_id")[0])
+	for _, c := range col.Data().Chunks() {
+		for _, v := range c.(*array.Int64).Int64Values() {
+			sum += v
+		}
+	}
+	if sum != 29*30/2 {
+		t.Fatalf("sum of user_id %d, want %d", sum, 29*30/2)
+	}
+}
