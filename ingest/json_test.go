@@ -7,7 +7,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
 )
 
@@ -92,5 +94,67 @@ func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 	}
 	if sum != 29*30/2 {
 		t.Fatalf("sum of user_id %d, want %d", sum, 29*30/2)
+	}
+}
+
+// JSON Schema records through the registry (wire header, then the JSON
+// document) land in a table created from the schema's translation; a
+// record whose schema id is Protobuf, which is not supported, goes to
+// quarantine instead of stalling the pipeline as if the registry were down.
+func TestJSONSchemaThroughTheRegistry(t *testing.T) {
+	e := newTestEnv(t, 1)
+	rcl, err := sr.NewClient(sr.URLs(e.cluster.RegistryURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := rcl.CreateSchema(context.Background(), testTopic+"-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type": "object",
+	  "required": ["id"], "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "at": {"type": "string", "format": "date-time"}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := rcl.CreateSchema(context.Background(), "other-value", sr.Schema{Type: sr.TypeProtobuf, Schema: `syntax = "proto3"; message E { int64 id = 1; }`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	send := func(id int, doc string) {
+		t.Helper()
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: music.AppendWire(nil, int32(id), []byte(doc))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		send(js.ID, fmt.Sprintf(`{"id": %d, "name": "n%d", "at": "2024-06-01T00:00:%02dZ"}`, i, i, i))
+	}
+	send(js.ID, `{"name": "no id"}`)
+	send(pb.ID, "\x00\x08\x01") // message index 0, then field 1 = 1
+	send(js.ID, `{"id": 99}`)
+
+	r := e.start(withQuarantine(e.options()))
+	e.waitWatermarks(23)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != 21 || rejectsIn(rep) != 2 {
+		t.Fatalf("rows %d rejects %d, want 21 and 2", rowsIn(rep), rejectsIn(rep))
+	}
+	reasons := map[string]int{}
+	for _, row := range e.readRejects() {
+		reasons[row.reason]++
+	}
+	if reasons["malformed-json"] != 1 || reasons["unsupported-schema"] != 1 {
+		t.Fatalf("reject reasons %v", reasons)
+	}
+	tbl, err := e.cat.LoadTable(context.Background(), testTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := tbl.Schema().FindFieldByName("at"); !ok || f.Type.String() != "timestamptz" || f.Required {
+		t.Fatalf("column at: %v", f)
 	}
 }

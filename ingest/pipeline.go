@@ -320,12 +320,23 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 			return p.reject(ctx, &rc, schema.StageDecode, "wire", err)
 		}
 		rc.schemaID, rc.hasID = id, true
-		if ws, err = p.writerSchema(ctx, int(id)); errors.Is(err, schema.ErrUnknownSchema) {
+		switch ws, err = p.writerSchema(ctx, int(id)); {
+		case errors.Is(err, schema.ErrUnknownSchema):
 			return p.reject(ctx, &rc, schema.StageDecode, "unknown-schema", err)
-		} else if err != nil {
+		case errors.Is(err, schema.ErrUnsupportedSchema):
+			return p.reject(ctx, &rc, schema.StageDecode, "unsupported-schema", err)
+		case err != nil:
 			return err
 		}
 		payload = body
+		if ws.JSON != nil {
+			// A JSON Schema record: the document after the header, read
+			// with the schema's Avro translation.
+			if p.jsonScratch, err = ws.JSON.Convert(p.jsonScratch[:0], body); err != nil {
+				return p.reject(ctx, &rc, schema.StageDecode, "malformed-json", err)
+			}
+			payload = p.jsonScratch
+		}
 	}
 	dec, err := p.decoder(ctx, ts, ws)
 	if err != nil {
@@ -589,7 +600,7 @@ func (p *Pipeline) writerSchema(ctx context.Context, id int) (*schema.WriterSche
 	wait := 250 * time.Millisecond
 	for {
 		ws, err := p.opts.Registry.Get(ctx, id)
-		if err == nil || errors.Is(err, schema.ErrUnknownSchema) {
+		if err == nil || errors.Is(err, schema.ErrUnknownSchema) || errors.Is(err, schema.ErrUnsupportedSchema) {
 			return ws, err
 		}
 		p.m.registryWait.Inc()

@@ -64,6 +64,9 @@ type WriterSchema struct {
 	Avro avro.Schema
 	// Text is the schema text as the registry returned it.
 	Text string
+	// JSON, for a JSON Schema, converts the records' JSON documents to Avro
+	// of the translated schema (JSONSchemaToAvro); nil for Avro schemas.
+	JSON *JSONRecords
 }
 
 // Registry fetches Avro writer schemas by id and caches them forever:
@@ -77,7 +80,10 @@ type Registry struct {
 
 	mu    sync.RWMutex
 	cache map[int]*WriterSchema
-	group singleflight.Group
+	// unsupported remembers schema ids that cannot be ingested, and why:
+	// they are as immutable as the others.
+	unsupported map[int]error
+	group       singleflight.Group
 }
 
 // NewRegistry builds a Registry client. It does not contact the registry.
@@ -103,11 +109,12 @@ func NewRegistry(opts RegistryOptions) (*Registry, error) {
 		return nil, fmt.Errorf("schema registry client: %w", err)
 	}
 	r := &Registry{
-		cl:         cl,
-		log:        opts.Logger,
-		maxRetries: opts.MaxRetries,
-		backoff:    opts.RetryBackoff,
-		cache:      make(map[int]*WriterSchema),
+		cl:          cl,
+		log:         opts.Logger,
+		maxRetries:  opts.MaxRetries,
+		backoff:     opts.RetryBackoff,
+		cache:       make(map[int]*WriterSchema),
+		unsupported: make(map[int]error),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -136,9 +143,13 @@ var errFetchAbandoned = errors.New("schema registry: shared fetch abandoned")
 func (r *Registry) Get(ctx context.Context, id int) (*WriterSchema, error) {
 	r.mu.RLock()
 	ws, ok := r.cache[id]
+	bad := r.unsupported[id]
 	r.mu.RUnlock()
 	if ok {
 		return ws, nil
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	key := strconv.Itoa(id)
 	for {
@@ -175,8 +186,23 @@ func (r *Registry) fetch(ctx context.Context, id int) (*WriterSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema %d: %w", id, err)
 	}
-	if s.Type != sr.TypeAvro {
-		return nil, fmt.Errorf("schema %d: type %s is not supported, only AVRO", id, s.Type)
+	switch s.Type {
+	case sr.TypeAvro:
+	case sr.TypeJSON:
+		return r.remember(id, func() (*WriterSchema, error) {
+			if len(s.References) > 0 {
+				return nil, fmt.Errorf("%w: json schema references are not supported", ErrUnsupportedSchema)
+			}
+			as, err := JSONSchemaToAvro(s.Schema)
+			if err != nil {
+				return nil, err
+			}
+			return &WriterSchema{ID: id, Avro: as, Text: s.Schema, JSON: &JSONRecords{schema: as}}, nil
+		})
+	default:
+		return r.remember(id, func() (*WriterSchema, error) {
+			return nil, fmt.Errorf("%w: type %s is not supported (AVRO and JSON are)", ErrUnsupportedSchema, s.Type)
+		})
 	}
 	// A fresh cache per id: two ids may define the same full name
 	// differently (that is what evolution is), so names must not leak
@@ -193,6 +219,21 @@ func (r *Registry) fetch(ctx context.Context, id int) (*WriterSchema, error) {
 	r.mu.Lock()
 	r.cache[id] = ws
 	r.mu.Unlock()
+	return ws, nil
+}
+
+// remember builds the writer schema of a non-Avro schema and caches the
+// outcome, an unsupported schema included, so no record asks twice.
+func (r *Registry) remember(id int, build func() (*WriterSchema, error)) (*WriterSchema, error) {
+	ws, err := build()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("schema %d: %w", id, err)
+		r.unsupported[id] = err
+		return nil, err
+	}
+	r.cache[id] = ws
 	return ws, nil
 }
 

@@ -234,3 +234,31 @@ func TestNewRegistryNeedsURL(t *testing.T) {
 		t.Fatal("want an error for an empty URL")
 	}
 }
+
+// A JSON Schema comes back with its Avro translation and a converter; a
+// Protobuf schema is unsupported, permanently: asked for once, never
+// retried, and never mistaken for an outage.
+func TestRegistrySchemaTypes(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	reg.SeedSchema("orders-value", 1, 11, sr.Schema{Schema: orderJSONSchema, Type: sr.TypeJSON})
+	reg.SeedSchema("events-value", 1, 12, sr.Schema{Schema: `syntax = "proto3"; message E { int64 id = 1; }`, Type: sr.TypeProtobuf})
+	calls := countIDRequests(reg)
+	r := newTestRegistry(t, reg, RegistryOptions{})
+
+	ws, err := r.Get(context.Background(), 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws.JSON == nil || ws.Avro.Type() != avro.Record {
+		t.Fatalf("json schema: converter %v, avro %v", ws.JSON, ws.Avro)
+	}
+	for range 3 {
+		if _, err := r.Get(context.Background(), 12); !errors.Is(err, ErrUnsupportedSchema) || errors.Is(err, ErrUnknownSchema) {
+			t.Fatalf("protobuf schema: %v, want ErrUnsupportedSchema", err)
+		}
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("registry requests = %d, want 2 (one per id)", got)
+	}
+}
