@@ -32,15 +32,17 @@ type tableState struct {
 	sch  *iceberg.Schema
 	arr  *arrow.Schema
 
-	decoders map[int]*schema.Decoder // by writer schema id
+	// decoders, incompatible and evaluators are by writer schema: the
+	// registry's, a json route's declared one, or a Protobuf message's.
+	decoders map[*schema.WriterSchema]*schema.Decoder
 	// incompatible holds the writer schemas that cannot be written into
 	// the table, by id, with the reason; their records are rejected.
-	incompatible  map[int]error
+	incompatible  map[*schema.WriterSchema]error
 	schemaChanges []string // evolution not yet committed, for the summary
 	// rules are the route's validation rules (nil: none), bound to each
 	// writer schema on first use.
 	rules      *schema.Rules
-	evaluators map[int]*schema.RuleEvaluator
+	evaluators map[*schema.WriterSchema]*schema.RuleEvaluator
 	// json converts the route's plain JSON records to Avro of jsonWS, the
 	// declared schema; nil for registry-framed Avro.
 	json    *schema.JSONRecords
@@ -86,9 +88,9 @@ func newTableState(id icebergtable.Identifier) *tableState {
 	return &tableState{
 		id:           id,
 		name:         strings.Join(id, "."),
-		decoders:     make(map[int]*schema.Decoder),
-		incompatible: make(map[int]error),
-		evaluators:   make(map[int]*schema.RuleEvaluator),
+		decoders:     make(map[*schema.WriterSchema]*schema.Decoder),
+		incompatible: make(map[*schema.WriterSchema]error),
+		evaluators:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
 		wm:           table.Offsets{},
 		origins:      table.Offsets{},
 		gaps:         make(map[table.TP][2]int64),

@@ -99,8 +99,8 @@ func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 
 // JSON Schema records through the registry (wire header, then the JSON
 // document) land in a table created from the schema's translation; a
-// record whose schema id is Protobuf, which is not supported, goes to
-// quarantine instead of stalling the pipeline as if the registry were down.
+// record whose schema cannot be translated goes to quarantine instead of
+// stalling the pipeline as if the registry were down.
 func TestJSONSchemaThroughTheRegistry(t *testing.T) {
 	e := newTestEnv(t, 1)
 	rcl, err := sr.NewClient(sr.URLs(e.cluster.RegistryURL()))
@@ -112,7 +112,8 @@ func TestJSONSchemaThroughTheRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := rcl.CreateSchema(context.Background(), "other-value", sr.Schema{Type: sr.TypeProtobuf, Schema: `syntax = "proto3"; message E { int64 id = 1; }`})
+	bad, err := rcl.CreateSchema(context.Background(), "other-value", sr.Schema{Type: sr.TypeJSON,
+		Schema: `{"type": "object", "properties": {"id": {"$ref": "#/$defs/id"}}}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestJSONSchemaThroughTheRegistry(t *testing.T) {
 		send(js.ID, fmt.Sprintf(`{"id": %d, "name": "n%d", "at": "2024-06-01T00:00:%02dZ"}`, i, i, i))
 	}
 	send(js.ID, `{"name": "no id"}`)
-	send(pb.ID, "\x00\x08\x01") // message index 0, then field 1 = 1
+	send(bad.ID, `{"id": 1}`) // a schema using $ref, which is not translated
 	send(js.ID, `{"id": 99}`)
 
 	r := e.start(withQuarantine(e.options()))

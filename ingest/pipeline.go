@@ -48,7 +48,7 @@ type Pipeline struct {
 	// Scratch space reused for every record the rules judge.
 	hdrScratch  []schema.Header
 	metaScratch schema.Meta
-	jsonScratch []byte // the Avro encoding of the JSON record at hand
+	jsonScratch []byte // the Avro encoding of the JSON or Protobuf record at hand
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
@@ -329,7 +329,21 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 			return err
 		}
 		payload = body
-		if ws.JSON != nil {
+		if ws.Proto != nil {
+			// A Protobuf record: message indexes, then the message, read
+			// with its Avro translation.
+			m, data, err := ws.Proto.Split(body)
+			if err == nil {
+				p.jsonScratch, err = m.Convert(p.jsonScratch[:0], data)
+			}
+			switch {
+			case errors.Is(err, schema.ErrUnsupportedSchema):
+				return p.reject(ctx, &rc, schema.StageDecode, "unsupported-schema", err)
+			case err != nil:
+				return p.reject(ctx, &rc, schema.StageDecode, "malformed-protobuf", err)
+			}
+			payload, ws = p.jsonScratch, m.Writer
+		} else if ws.JSON != nil {
 			// A JSON Schema record: the document after the header, read
 			// with the schema's Avro translation.
 			if p.jsonScratch, err = ws.JSON.Convert(p.jsonScratch[:0], body); err != nil {
@@ -388,7 +402,7 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 // validate runs the route's rules on a payload that passed Check. It
 // returns the stage and reason to reject the record with, or a nil error.
 func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
-	ev, ok := ts.evaluators[ws.ID]
+	ev, ok := ts.evaluators[ws]
 	if !ok {
 		if ev, err = ts.rules.Bind(ws.Avro); err != nil {
 			// The rules cannot read this writer schema (a path through a
@@ -398,7 +412,7 @@ func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []b
 				"table", ts.name, "schema_id", ws.ID, "err", err)
 			return schema.StageValidate, "rules", err
 		}
-		ts.evaluators[ws.ID] = ev
+		ts.evaluators[ws] = ev
 	}
 	r := rc.r
 	p.hdrScratch = p.hdrScratch[:0]
@@ -638,10 +652,10 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 		}
 		p.opts.Logger.Info("table ready", "table", ts.name, "location", tbl.Location(), "schema_id", ws.ID)
 	}
-	if d, ok := ts.decoders[ws.ID]; ok {
+	if d, ok := ts.decoders[ws]; ok {
 		return d, nil
 	}
-	if err, ok := ts.incompatible[ws.ID]; ok {
+	if err, ok := ts.incompatible[ws]; ok {
 		return nil, err
 	}
 	if err := p.evolve(ctx, ts, ws); err != nil {
@@ -651,7 +665,7 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 	if err != nil {
 		return nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
 	}
-	ts.decoders[ws.ID] = d
+	ts.decoders[ws] = d
 	return d, nil
 }
 
@@ -669,7 +683,7 @@ func (p *Pipeline) evolve(ctx context.Context, ts *tableState, ws *schema.Writer
 			ie.SchemaID = ws.ID
 		}
 		if errors.Is(err, schema.ErrIncompatible) {
-			ts.incompatible[ws.ID] = err
+			ts.incompatible[ws] = err
 			p.m.incompatible.WithLabelValues(ts.name).Inc()
 			p.opts.Logger.Error("incompatible writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
 				"table", ts.name, "schema_id", ws.ID, "err", err)

@@ -67,6 +67,9 @@ type WriterSchema struct {
 	// JSON, for a JSON Schema, converts the records' JSON documents to Avro
 	// of the translated schema (JSONSchemaToAvro); nil for Avro schemas.
 	JSON *JSONRecords
+	// Proto, for a Protobuf schema, names each record's message by its
+	// wire-format message indexes and converts it to Avro; nil otherwise.
+	Proto *ProtoSchema
 }
 
 // Registry fetches Avro writer schemas by id and caches them forever:
@@ -199,9 +202,20 @@ func (r *Registry) fetch(ctx context.Context, id int) (*WriterSchema, error) {
 			}
 			return &WriterSchema{ID: id, Avro: as, Text: s.Schema, JSON: &JSONRecords{schema: as}}, nil
 		})
+	case sr.TypeProtobuf:
+		return r.remember(id, func() (*WriterSchema, error) {
+			if len(s.References) > 0 {
+				return nil, fmt.Errorf("%w: protobuf schema references (imports of other subjects) are not supported", ErrUnsupportedSchema)
+			}
+			ps, err := CompileProto(id, s.Schema)
+			if err != nil {
+				return nil, err
+			}
+			return &WriterSchema{ID: id, Text: s.Schema, Proto: ps}, nil
+		})
 	default:
 		return r.remember(id, func() (*WriterSchema, error) {
-			return nil, fmt.Errorf("%w: type %s is not supported (AVRO and JSON are)", ErrUnsupportedSchema, s.Type)
+			return nil, fmt.Errorf("%w: type %s is not supported", ErrUnsupportedSchema, s.Type)
 		})
 	}
 	// A fresh cache per id: two ids may define the same full name

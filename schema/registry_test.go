@@ -242,7 +242,8 @@ func TestRegistrySchemaTypes(t *testing.T) {
 	reg := srfake.New()
 	defer reg.Close()
 	reg.SeedSchema("orders-value", 1, 11, sr.Schema{Schema: orderJSONSchema, Type: sr.TypeJSON})
-	reg.SeedSchema("events-value", 1, 12, sr.Schema{Schema: `syntax = "proto3"; message E { int64 id = 1; }`, Type: sr.TypeProtobuf})
+	reg.SeedSchema("events-value", 1, 12, sr.Schema{Schema: `syntax = "proto3"; message E { E next = 1; }`, Type: sr.TypeProtobuf})
+	reg.SeedSchema("plays-value", 1, 13, sr.Schema{Schema: `syntax = "proto3"; message P { int64 id = 1; }`, Type: sr.TypeProtobuf})
 	calls := countIDRequests(reg)
 	r := newTestRegistry(t, reg, RegistryOptions{})
 
@@ -253,12 +254,22 @@ func TestRegistrySchemaTypes(t *testing.T) {
 	if ws.JSON == nil || ws.Avro.Type() != avro.Record {
 		t.Fatalf("json schema: converter %v, avro %v", ws.JSON, ws.Avro)
 	}
+	ps, err := r.Get(context.Background(), 13)
+	if err != nil || ps.Proto == nil {
+		t.Fatalf("protobuf schema: %v, %v", ps, err)
+	}
+	// A recursive message compiles but cannot be a table: its records are
+	// unsupported, and that is found when the message is first used.
+	rs, err := r.Get(context.Background(), 12)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
-		if _, err := r.Get(context.Background(), 12); !errors.Is(err, ErrUnsupportedSchema) || errors.Is(err, ErrUnknownSchema) {
-			t.Fatalf("protobuf schema: %v, want ErrUnsupportedSchema", err)
+		if _, _, err := rs.Proto.Split([]byte{0}); !errors.Is(err, ErrUnsupportedSchema) {
+			t.Fatalf("recursive message: %v, want ErrUnsupportedSchema", err)
 		}
 	}
-	if got := calls.Load(); got != 2 {
-		t.Errorf("registry requests = %d, want 2 (one per id)", got)
+	if got := calls.Load(); got != 3 {
+		t.Errorf("registry requests = %d, want 3 (one per id)", got)
 	}
 }
