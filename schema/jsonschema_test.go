@@ -92,3 +92,23 @@ func TestJSONSchemaToAvro(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONSchemaToAvro: registry text of any shape translates to a schema
+// the table mapping accepts, or fails as ErrUnsupportedSchema.
+func FuzzJSONSchemaToAvro(f *testing.F) {
+	f.Add(orderJSONSchema)
+	f.Add(`{"type": "object", "properties": {"a": {"type": ["null", "array"], "items": {"type": "object", "properties": {}}}}}`)
+	f.Add(`{"type": "object", "properties": {"m": {"type": "object", "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "number"}]}}}}`)
+	f.Fuzz(func(t *testing.T, text string) {
+		as, err := JSONSchemaToAvro(text)
+		if err != nil {
+			if !errors.Is(err, ErrUnsupportedSchema) {
+				t.Fatalf("error %v is not ErrUnsupportedSchema", err)
+			}
+			return
+		}
+		if _, err := ToIceberg(as); err != nil {
+			t.Fatalf("translated schema does not map to a table: %v", err)
+		}
+	})
+}
