@@ -255,20 +255,7 @@ func nullableBranch(w avro.Schema, wp string) (avro.Schema, bool, error) {
 		}
 		return w, false, nil
 	}
-	var (
-		inner    avro.Schema
-		nullable bool
-		names    []string
-	)
-	for _, b := range u.Types() {
-		b = deref(b)
-		if b.Type() == avro.Null {
-			nullable = true
-			continue
-		}
-		inner = b
-		names = append(names, typeName(b))
-	}
+	inner, nullable, names := unionBranches(u)
 	if len(names) > 1 {
 		return nil, false, &IncompatibleError{Field: wp, Why: fmt.Sprintf("union of several non-null types [%s] is not supported", strings.Join(names, " "))}
 	}

@@ -119,18 +119,10 @@ func (m *mapper) fieldType(s avro.Schema, path string) (iceberg.Type, bool, erro
 	return typ, !nullable, err
 }
 
-// unwrapNullable returns the single non-null branch of a union and whether
-// the union admits null. A non-union schema is returned as is.
-func unwrapNullable(s avro.Schema, path string) (avro.Schema, bool, error) {
-	u, ok := deref(s).(*avro.UnionSchema)
-	if !ok {
-		return deref(s), false, nil
-	}
-	var (
-		inner    avro.Schema
-		nullable bool
-		names    []string
-	)
+// unionBranches returns the last non-null branch of u, whether u admits
+// null, and the names of all its non-null branches (more than one is what
+// Iceberg cannot hold).
+func unionBranches(u *avro.UnionSchema) (inner avro.Schema, nullable bool, names []string) {
 	for _, t := range u.Types() {
 		t = deref(t)
 		if t.Type() == avro.Null {
@@ -140,6 +132,17 @@ func unwrapNullable(s avro.Schema, path string) (avro.Schema, bool, error) {
 		inner = t
 		names = append(names, typeName(t))
 	}
+	return inner, nullable, names
+}
+
+// unwrapNullable returns the single non-null branch of a union and whether
+// the union admits null. A non-union schema is returned as is.
+func unwrapNullable(s avro.Schema, path string) (avro.Schema, bool, error) {
+	u, ok := deref(s).(*avro.UnionSchema)
+	if !ok {
+		return deref(s), false, nil
+	}
+	inner, nullable, names := unionBranches(u)
 	switch {
 	case len(names) > 1:
 		return nil, false, fmt.Errorf("field %q: union of several non-null types [%s] is not supported", path, strings.Join(names, " "))
