@@ -43,6 +43,10 @@ type tableState struct {
 	// writer schema on first use.
 	rules      *schema.Rules
 	evaluators map[*schema.WriterSchema]*schema.RuleEvaluator
+	// filter keeps a record when true (nil: keep all); one rule, named
+	// "filter", with its own bound evaluators.
+	filter      *schema.Rules
+	filterEvals map[*schema.WriterSchema]*schema.RuleEvaluator
 	// json converts the route's plain JSON records to Avro of jsonWS, the
 	// declared schema; nil for registry-framed Avro.
 	json    *schema.JSONRecords
@@ -91,6 +95,7 @@ func newTableState(id icebergtable.Identifier) *tableState {
 		decoders:     make(map[*schema.WriterSchema]*schema.Decoder),
 		incompatible: make(map[*schema.WriterSchema]error),
 		evaluators:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
+		filterEvals:  make(map[*schema.WriterSchema]*schema.RuleEvaluator),
 		wm:           table.Offsets{},
 		origins:      table.Offsets{},
 		gaps:         make(map[table.TP][2]int64),

@@ -13,6 +13,7 @@ type metrics struct {
 	schemaChanges *prometheus.CounterVec // table
 	incompatible  *prometheus.CounterVec // table
 	dlqProduced   prometheus.Counter
+	filtered      *prometheus.CounterVec   // table
 	dlqDropped    *prometheus.CounterVec   // reason
 	commits       *prometheus.CounterVec   // table
 	commitDur     *prometheus.HistogramVec // table
@@ -43,6 +44,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rejected: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_ingest_rejected_records_total", Help: "Records sent to quarantine (or passed over where a route has none), by stage and reason.",
 		}, []string{"topic", "stage", "reason"}),
+		filtered: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_filtered_records_total", Help: "Records dropped by a route's filter (their offsets still count as consumed).",
+		}, []string{"table"}),
 		dlqProduced: f.NewCounter(prometheus.CounterOpts{
 			Name: "bigfather_ingest_dlq_records_total", Help: "Rejected records produced to the DLQ topic.",
 		}),

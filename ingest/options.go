@@ -74,6 +74,10 @@ type Options struct {
 	// record failing one is rejected at the validate stage with the rule's
 	// name as the reason.
 	Rules map[string]*schema.Rules
+	// Filters maps a topic to its filter, compiled as one rule named
+	// "filter": a record for which it is false is dropped (counted, its
+	// offset consumed and listed in the commit's bigfather.skipped).
+	Filters map[string]*schema.Rules
 	// MaxRecordBytes rejects a record whose key plus value is larger, before
 	// decoding. Default 10 MiB.
 	MaxRecordBytes int

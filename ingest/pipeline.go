@@ -93,6 +93,7 @@ func New(opts Options) (*Pipeline, error) {
 	for topic, id := range opts.Routes {
 		ts := newTableState(id)
 		ts.rules = opts.Rules[topic]
+		ts.filter = opts.Filters[topic]
 		if j := opts.JSON[topic]; j != nil {
 			// The declared schema stands in for a registry schema; id 0 is
 			// one the registry never assigns.
@@ -363,7 +364,7 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 		}
 		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
 	}
-	if ts.rules != nil || !wantT {
+	if ts.rules != nil || ts.filter != nil || !wantT {
 		// Judge the record before anything is appended: decoding is all
 		// or nothing, and a rule failure must leave no row behind.
 		if err := dec.Check(payload); err != nil {
@@ -372,6 +373,15 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 		if ts.rules != nil {
 			if stage, reason, err := p.validate(ts, ws, payload, &rc); err != nil {
 				return p.reject(ctx, &rc, stage, reason, err)
+			}
+		}
+		if ts.filter != nil {
+			keep, err := p.keep(ts, ws, payload, &rc)
+			if err != nil {
+				return p.reject(ctx, &rc, schema.StageTransform, "filter", err)
+			}
+			if !keep {
+				return p.filtered(&rc)
 			}
 		}
 	}
@@ -402,25 +412,11 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 // validate runs the route's rules on a payload that passed Check. It
 // returns the stage and reason to reject the record with, or a nil error.
 func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
-	ev, ok := ts.evaluators[ws]
-	if !ok {
-		if ev, err = ts.rules.Bind(ws.Avro); err != nil {
-			// The rules cannot read this writer schema (a path through a
-			// field of another kind, say): every record of it fails them.
-			err = fmt.Errorf("rules cannot read schema %d: %w", ws.ID, err)
-			p.opts.Logger.Error("validation rules do not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
-				"table", ts.name, "schema_id", ws.ID, "err", err)
-			return schema.StageValidate, "rules", err
-		}
-		ts.evaluators[ws] = ev
+	ev, err := p.evaluator(ts, ts.rules, ts.evaluators, ws, "validation rules")
+	if err != nil {
+		return schema.StageValidate, "rules", err
 	}
-	r := rc.r
-	p.hdrScratch = p.hdrScratch[:0]
-	for _, h := range r.Headers {
-		p.hdrScratch = append(p.hdrScratch, schema.Header{Key: h.Key, Value: h.Value})
-	}
-	p.metaScratch = schema.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now}
-	failed, err := ev.Eval(payload, &p.metaScratch, p.hdrScratch)
+	failed, err := p.eval(ev, payload, rc)
 	switch {
 	case failed != "":
 		if err == nil {
@@ -431,6 +427,70 @@ func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []b
 		return schema.StageDecode, "malformed", err
 	}
 	return "", "", nil
+}
+
+// keep reports whether the route's filter keeps the record; an error
+// (the filter cannot read the schema, or fails at run time) is a
+// transform failure of the record.
+func (p *Pipeline) keep(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (bool, error) {
+	ev, err := p.evaluator(ts, ts.filter, ts.filterEvals, ws, "filter")
+	if err != nil {
+		return false, err
+	}
+	failed, err := p.eval(ev, payload, rc)
+	switch {
+	case failed == "":
+		return err == nil, err
+	case err != nil:
+		return false, err
+	}
+	return false, nil
+}
+
+// filtered passes over a record the route's filter drops: its offset is
+// consumed, and listed in the commit's bigfather.skipped so verify
+// accounts for it, but no table holds it.
+func (p *Pipeline) filtered(rc *recordCtx) error {
+	ts, tp, r := rc.ts, rc.tp, rc.r
+	p.m.filtered.WithLabelValues(ts.name).Inc()
+	if rc.wantQ {
+		ts.rejects.cover(tp, r.Offset, rc.now)
+	}
+	if rc.wantT {
+		ts.cover(tp, r.Offset, rc.now).skip(tp, r.Offset)
+	}
+	return nil
+}
+
+// evaluator binds rules to a writer schema once per schema.
+func (p *Pipeline) evaluator(ts *tableState, rules *schema.Rules, cache map[*schema.WriterSchema]*schema.RuleEvaluator,
+	ws *schema.WriterSchema, what string) (*schema.RuleEvaluator, error) {
+	if ev, ok := cache[ws]; ok {
+		return ev, nil
+	}
+	ev, err := rules.Bind(ws.Avro)
+	if err != nil {
+		// The expressions cannot read this writer schema (a path through a
+		// field of another kind, say): every record of it fails them.
+		err = fmt.Errorf("%s cannot read schema %d: %w", what, ws.ID, err)
+		p.opts.Logger.Error("expressions do not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+			"table", ts.name, "schema_id", ws.ID, "err", err)
+		return nil, err
+	}
+	cache[ws] = ev
+	return ev, nil
+}
+
+// eval runs ev on a record, with its metadata and headers in reused
+// scratch space.
+func (p *Pipeline) eval(ev *schema.RuleEvaluator, payload []byte, rc *recordCtx) (string, error) {
+	r := rc.r
+	p.hdrScratch = p.hdrScratch[:0]
+	for _, h := range r.Headers {
+		p.hdrScratch = append(p.hdrScratch, schema.Header{Key: h.Key, Value: h.Value})
+	}
+	p.metaScratch = schema.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now}
+	return ev.Eval(payload, &p.metaScratch, p.hdrScratch)
 }
 
 // afterAppend hands a full chunk to the Parquet writer and flushes when the

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/hamba/avro/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
@@ -88,5 +89,64 @@ func TestValidationRulesQuarantineFailures(t *testing.T) {
 			}
 		}
 		rec.Release()
+	}
+}
+
+// A filter drops records without rejecting them: they are in neither
+// table, counted, and verify accounts for their offsets; a filter that
+// errors on a record sends it to quarantine at the transform stage.
+func TestFilterDropsRecords(t *testing.T) {
+	e := newTestEnv(t, 2)
+	const n, seed = 400, 5
+	e.produce(n, seed)
+	sch, err := avro.Parse(music.TrackSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := music.NewGenerator(seed)
+	dropped, errs := 0, 0
+	for range n {
+		payload, err := gen.Next(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr music.Track
+		if err := avro.Unmarshal(sch, payload, &tr); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tr.Genre == "POP":
+			dropped++ // false && error is false in CEL: no error for a POP track without album
+		case tr.Album == nil:
+			errs++ // value.album.title errors on a null album
+		}
+	}
+	if dropped == 0 || errs == 0 {
+		t.Fatalf("%d dropped, %d errors: the filter would test nothing", dropped, errs)
+	}
+	filter, err := schema.CompileRules([]schema.Rule{{Name: "filter", Expr: "value.album.title != '' && value.genre != 'POP'"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	opts := withQuarantine(e.options())
+	opts.Filters = map[string]*schema.Rules{testTopic: filter}
+	opts.Registerer = reg
+	r := e.start(opts)
+	e.waitWatermarks(n)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != int64(n-dropped-errs) || rejectsIn(rep) != int64(errs) || skippedIn(rep) != int64(dropped) {
+		t.Fatalf("rows %d rejects %d skipped %d, want %d, %d, %d", rowsIn(rep), rejectsIn(rep), skippedIn(rep), n-dropped-errs, errs, dropped)
+	}
+	for _, row := range e.readRejects() {
+		if row.stage != schema.StageTransform || row.reason != "filter" {
+			t.Errorf("reject %+v", row)
+		}
+	}
+	if got := counterValue(t, reg, "bigfather_ingest_filtered_records_total", nil); got != float64(dropped) {
+		t.Fatalf("filtered counter %v, want %d", got, dropped)
 	}
 }

@@ -93,6 +93,10 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 	if err != nil {
 		return nil, err
 	}
+	filters, err := compileFilters(cfg)
+	if err != nil {
+		return nil, err
+	}
 	jsonTopics := map[string]*schema.JSONRecords{}
 	for i, t := range cfg.Tables {
 		if t.Format != config.FormatJSON {
@@ -119,6 +123,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		Routes:             routes,
 		Rejects:            rejects,
 		Rules:              rules,
+		Filters:            filters,
 		JSON:               jsonTopics,
 		DLQTopic:           cfg.Quarantine.DLQTopic,
 		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
@@ -234,6 +239,22 @@ func compileRules(cfg *config.Config) (map[string]*schema.Rules, error) {
 		compiled, err := schema.CompileRules(rs)
 		if err != nil {
 			return nil, fmt.Errorf("config: tables[%d].rules: %w", i, err)
+		}
+		out[t.Topic] = compiled
+	}
+	return out, nil
+}
+
+// compileFilters compiles every route's filter as a one-rule set.
+func compileFilters(cfg *config.Config) (map[string]*schema.Rules, error) {
+	out := map[string]*schema.Rules{}
+	for i, t := range cfg.Tables {
+		if strings.TrimSpace(t.Filter) == "" {
+			continue
+		}
+		compiled, err := schema.CompileRules([]schema.Rule{{Name: "filter", Expr: t.Filter}})
+		if err != nil {
+			return nil, fmt.Errorf("config: tables[%d].filter: %w", i, err)
 		}
 		out[t.Topic] = compiled
 	}

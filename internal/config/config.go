@@ -233,6 +233,11 @@ type TableRoute struct {
 	// a record failing one is rejected at the validate stage, tagged with
 	// the rule's name. Compiled at start; default none.
 	Rules []Rule `yaml:"rules"`
+	// Filter is a CEL predicate over the record, like a rule's: a record for
+	// which it is false is dropped, neither in the table nor in quarantine
+	// (counted, and its offset listed in the commit's bigfather.skipped).
+	// Applied after the rules. Default "" (keep everything).
+	Filter string `yaml:"filter"`
 }
 
 // Rule is one validation rule.

@@ -123,7 +123,7 @@ func fullWant() Config {
 		},
 		Tables: []TableRoute{
 			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
-				Rules: []Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}},
+				Rules: []Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'"},
 			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
 				ValueSchema: `{"type": "record", "name": "Play", "fields": [{"name": "user_id", "type": "long"}]}`,
 				Rules:       []Rule{{Name: "has_user", Expr: "has(value.user_id)"}}},
