@@ -343,7 +343,7 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 // the table at <warehouse>/<ns>/<table>; a REST server chooses its own
 // location. An existing table is returned as is, even if its schema
 // differs from sch: evolution is the caller's decision.
-func EnsureTable(ctx context.Context, cat catalog.Catalog, ident icebergtable.Identifier, sch *iceberg.Schema, props iceberg.Properties) (*icebergtable.Table, error) {
+func EnsureTable(ctx context.Context, cat catalog.Catalog, ident icebergtable.Identifier, sch *iceberg.Schema, props iceberg.Properties, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error) {
 	name := strings.Join(ident, ".")
 	tbl, err := cat.LoadTable(ctx, ident)
 	if err == nil {
@@ -366,7 +366,7 @@ func EnsureTable(ctx context.Context, cat catalog.Catalog, ident icebergtable.Id
 			return nil, fmt.Errorf("ensure table %s: create namespace: %w", name, err)
 		}
 	}
-	tbl, err = cat.CreateTable(ctx, ident, sch, catalog.WithProperties(props))
+	tbl, err = cat.CreateTable(ctx, ident, sch, append([]catalog.CreateTableOpt{catalog.WithProperties(props)}, opts...)...)
 	if err == nil {
 		return tbl, nil
 	}
