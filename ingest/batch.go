@@ -58,6 +58,12 @@ type tableState struct {
 
 	// rejects is the quarantine table of a data table's route, nil when
 	// the route has none; isRejects marks the quarantine table itself.
+	// part splits rows by the table's partition spec; nil when unpartitioned.
+	part *table.Partitioner
+	// partitionBy is the configured spec terms, used when the table is
+	// created.
+	partitionBy []string
+
 	rejects    *tableState
 	isRejects  bool
 	lastCommit time.Time
@@ -65,12 +71,14 @@ type tableState struct {
 
 // batch is everything one commit to one table will carry.
 type batch struct {
-	commitID   string
-	started    time.Time
-	builder    *array.RecordBuilder
-	pending    int   // rows in builder
-	pendingB   int64 // value bytes of those rows
-	file       *openFile
+	commitID string
+	started  time.Time
+	builder  *array.RecordBuilder
+	pending  int   // rows in builder
+	pendingB int64 // value bytes of those rows
+	// open holds the data files being written, by partition key ("" for
+	// an unpartitioned table); files the closed ones.
+	open       map[string]*openFile
 	files      []iceberg.DataFile
 	fileBytes  int64
 	rows       int64
@@ -83,9 +91,10 @@ type batch struct {
 }
 
 type openFile struct {
-	key string
-	up  *objstore.Writer
-	w   *table.DataFileWriter
+	key    string // object key
+	up     *objstore.Writer
+	w      *table.DataFileWriter
+	values map[int]any // partition values, nil when unpartitioned
 }
 
 func newTableState(id icebergtable.Identifier) *tableState {
@@ -147,6 +156,17 @@ func (ts *tableState) setTable(tbl *icebergtable.Table) error {
 	// With a batch open, its builders keep the schema they were made with;
 	// the commit stages it, or fails if the table moved to an unrelated one.
 	ts.tbl = tbl
+	return ts.refreshPartitioner()
+}
+
+// refreshPartitioner prepares the table's partition spec for records of
+// the schema batches are built with.
+func (ts *tableState) refreshPartitioner() error {
+	part, err := table.NewPartitioner(ts.sch, ts.tbl.Spec(), ts.arr)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", ts.name, err)
+	}
+	ts.part = part
 	return nil
 }
 
@@ -165,6 +185,7 @@ func (ts *tableState) open(now time.Time) *batch {
 		ts.b = &batch{
 			commitID: uuid.NewString(),
 			started:  now,
+			open:     map[string]*openFile{},
 			builder:  array.NewRecordBuilder(memory.DefaultAllocator, ts.arr),
 			expect:   table.Offsets{},
 			ranges:   table.Ranges{},
@@ -214,125 +235,6 @@ func (b *batch) hasContent() bool {
 func (b *batch) skip(tp table.TP, off int64) {
 	b.skipped[tp] = append(b.skipped[tp], off)
 	b.nSkipped++
-}
-
-// memBytes estimates the memory the batch holds: rows not yet encoded and
-// the Parquet writer's unflushed row group.
-func (b *batch) memBytes() int64 {
-	n := b.pendingB * 2
-	if b.file != nil {
-		n += b.file.w.BufferedBytes()
-	}
-	return n
-}
-
-// drop abandons the batch. Uploaded files stay as orphans for cleanup
-// (DESIGN.md §3 rule 5); the open upload is aborted.
-func (b *batch) drop(cause error) {
-	if b.file != nil {
-		b.file.up.Abort(cause)
-		b.file = nil
-	}
-	b.builder.Release()
-}
-
-// dataKey returns the object key for a new data file of ts, under the
-// table's location inside the warehouse.
-func (p *Pipeline) dataKey(ts *tableState) (string, error) {
-	loc := strings.TrimSuffix(ts.tbl.Location(), "/")
-	root := strings.TrimSuffix(p.opts.Warehouse.URL(""), "/")
-	if loc != root && !strings.HasPrefix(loc, root+"/") {
-		return "", fmt.Errorf("table %s: location %s is outside the warehouse %s", ts.name, loc, root)
-	}
-	rel := strings.TrimPrefix(strings.TrimPrefix(loc, root), "/")
-	name := fmt.Sprintf("data/%s-%s.parquet", time.Now().UTC().Format("20060102T150405"), uuid.NewString())
-	if rel == "" {
-		return name, nil
-	}
-	return rel + "/" + name, nil
-}
-
-// writeChunk hands the builder's rows to the open data file, opening one if
-// needed, and closes the file once it reaches the target size.
-func (p *Pipeline) writeChunk(ctx context.Context, ts *tableState) error {
-	b := ts.b
-	if b.pending == 0 {
-		return nil
-	}
-	if b.file == nil {
-		if err := p.openFile(ctx, ts); err != nil {
-			return err
-		}
-	}
-	rec := b.builder.NewRecordBatch()
-	err := b.file.w.Write(rec)
-	rec.Release()
-	b.rows += int64(b.pending)
-	b.pending, b.pendingB = 0, 0
-	if err != nil {
-		return fmt.Errorf("table %s: write %s: %w", ts.name, b.file.key, err)
-	}
-	p.opts.Hooks.at("mid-upload")
-	if b.file.w.BytesWritten()+b.file.w.BufferedBytes() >= p.opts.TargetFileSize {
-		return p.closeFile(ts)
-	}
-	return nil
-}
-
-func (p *Pipeline) openFile(ctx context.Context, ts *tableState) error {
-	key, err := p.dataKey(ts)
-	if err != nil {
-		return err
-	}
-	up := objstore.NewWriter(ctx, p.opts.Warehouse, key)
-	w, err := table.NewDataFileWriter(up, ts.sch, p.opts.DataFile)
-	if err != nil {
-		up.Abort(err)
-		return fmt.Errorf("table %s: open data file: %w", ts.name, err)
-	}
-	ts.b.file = &openFile{key: key, up: up, w: w}
-	return nil
-}
-
-// closeFile finishes the open data file: footer written, upload complete,
-// statistics registered for the commit.
-func (p *Pipeline) closeFile(ts *tableState) error {
-	b := ts.b
-	f := b.file
-	b.file = nil
-	if err := f.w.Close(); err != nil {
-		f.up.Abort(err)
-		return fmt.Errorf("table %s: close %s: %w", ts.name, f.key, err)
-	}
-	if err := f.up.Close(); err != nil {
-		return fmt.Errorf("table %s: upload %s: %w", ts.name, f.key, err)
-	}
-	df, err := f.w.DataFile(p.opts.Warehouse.URL(f.key), ts.tbl.Spec(), nil)
-	if err != nil {
-		return fmt.Errorf("table %s: data file %s: %w", ts.name, f.key, err)
-	}
-	b.files = append(b.files, df)
-	b.fileBytes += f.w.BytesWritten()
-	return nil
-}
-
-// seal writes what is left of the batch and closes its last file. A batch
-// whose records were all passed over still commits, as one empty file, so
-// that its watermarks advance under the same snapshot compare-and-swap as
-// every other commit.
-func (p *Pipeline) seal(ctx context.Context, ts *tableState) error {
-	if err := p.writeChunk(ctx, ts); err != nil {
-		return err
-	}
-	if ts.b.file == nil && len(ts.b.files) == 0 {
-		if err := p.openFile(ctx, ts); err != nil {
-			return err
-		}
-	}
-	if ts.b.file != nil {
-		return p.closeFile(ts)
-	}
-	return nil
 }
 
 // commitTable commits ts's sealed batch. On success the table's

@@ -78,6 +78,14 @@ type Options struct {
 	// "filter": a record for which it is false is dropped (counted, its
 	// offset consumed and listed in the commit's bigfather.skipped).
 	Filters map[string]*schema.Rules
+	// PartitionBy maps a topic to the partition spec terms of its table
+	// ("day(released_at)", "bucket(16, isrc)", "genre"), applied when the
+	// table is created; an existing table keeps its own spec.
+	PartitionBy map[string][]string
+	// MaxOpenFiles bounds the data files a table's batch writes at once
+	// (one per partition value it touches); past it the file holding the
+	// most unwritten bytes is closed. Default 64.
+	MaxOpenFiles int
 	// MaxRecordBytes rejects a record whose key plus value is larger, before
 	// decoding. Default 10 MiB.
 	MaxRecordBytes int
@@ -160,6 +168,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.IdleCommitInterval <= 0 {
 		o.IdleCommitInterval = time.Minute
+	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = 64
 	}
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = 10 << 20

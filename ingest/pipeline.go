@@ -94,6 +94,7 @@ func New(opts Options) (*Pipeline, error) {
 		ts := newTableState(id)
 		ts.rules = opts.Rules[topic]
 		ts.filter = opts.Filters[topic]
+		ts.partitionBy = opts.PartitionBy[topic]
 		if j := opts.JSON[topic]; j != nil {
 			// The declared schema stands in for a registry schema; id 0 is
 			// one the registry never assigns.
@@ -703,7 +704,17 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 		if err != nil {
 			return nil, fmt.Errorf("schema %d: %w", ws.ID, err)
 		}
-		tbl, err := table.EnsureTable(ctx, p.opts.Catalog, ts.id, sch, nil)
+		var opts []catalog.CreateTableOpt
+		if len(ts.partitionBy) > 0 {
+			spec, err := table.ParsePartitionSpec(sch, ts.partitionBy)
+			if err != nil {
+				// The spec names columns of the first writer schema; one
+				// that lacks them cannot create the table.
+				return nil, fmt.Errorf("schema %d: %w", ws.ID, err)
+			}
+			opts = append(opts, catalog.WithPartitionSpec(spec))
+		}
+		tbl, err := table.EnsureTable(ctx, p.opts.Catalog, ts.id, sch, nil, opts...)
 		if err != nil {
 			return nil, &fatalError{fmt.Errorf("create table %s: %w", ts.name, err)}
 		}
@@ -761,6 +772,9 @@ func (p *Pipeline) evolve(ctx context.Context, ts *tableState, ws *schema.Writer
 		return &fatalError{fmt.Errorf("table %s: arrow schema of the evolved schema: %w", ts.name, err)}
 	}
 	ts.sch, ts.arr = next, arr
+	if err := ts.refreshPartitioner(); err != nil {
+		return &fatalError{err}
+	}
 	clear(ts.decoders)
 	clear(ts.incompatible)
 	for _, c := range changes {

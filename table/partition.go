@@ -88,7 +88,7 @@ type Partitioner struct {
 
 type partitionColumn struct {
 	fieldID int
-	col     int                  // source column index in the record
+	col     int                   // source column index in the record
 	apply   func(any) (any, bool) // partition value, valid (false: null)
 }
 
@@ -199,21 +199,28 @@ func (p *Partitioner) Split(rec arrow.RecordBatch) ([]*PartitionGroup, error) {
 	return out, nil
 }
 
-// Take returns the rows of g as a record batch. When g holds every row of
-// rec, that is rec itself, retained.
-func (p *Partitioner) Take(ctx context.Context, rec arrow.RecordBatch, g *PartitionGroup) (arrow.RecordBatch, error) {
-	if int64(len(g.Rows)) == rec.NumRows() {
+// Arrange returns rec's rows reordered so that each group's rows are
+// contiguous, in the order of groups, with one take for the whole batch:
+// slice it by the groups' lengths (rec.NewSlice) to get each partition's
+// rows without copying again. A single group is rec itself, retained.
+func (p *Partitioner) Arrange(ctx context.Context, rec arrow.RecordBatch, groups []*PartitionGroup) (arrow.RecordBatch, error) {
+	if len(groups) == 1 {
 		rec.Retain()
 		return rec, nil
 	}
 	b := array.NewInt64Builder(p.mem)
-	b.AppendValues(g.Rows, nil)
+	b.Reserve(int(rec.NumRows()))
+	for _, g := range groups {
+		b.AppendValues(g.Rows, nil)
+	}
 	idx := b.NewInt64Array()
 	b.Release()
 	defer idx.Release()
-	out, err := compute.TakeArray(ctx, array.RecordToStructArray(rec), idx)
+	st := array.RecordToStructArray(rec)
+	defer st.Release()
+	out, err := compute.TakeArray(ctx, st, idx)
 	if err != nil {
-		return nil, fmt.Errorf("take partition rows: %w", err)
+		return nil, fmt.Errorf("arrange partition rows: %w", err)
 	}
 	defer out.Release()
 	return array.RecordFromStructArray(out.(*array.Struct), rec.Schema()), nil

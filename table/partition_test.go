@@ -103,13 +103,16 @@ func TestPartitionedFilesPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	arranged, err := p.Arrange(ctx, rec, groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arranged.Release()
 	var files []iceberg.DataFile
-	var total int64
+	var total, off int64
 	for i, g := range groups {
-		sub, err := p.Take(ctx, rec, g)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sub := arranged.NewSlice(off, off+int64(len(g.Rows)))
+		off += int64(len(g.Rows))
 		var buf bytes.Buffer
 		w, err := table.NewDataFileWriter(&buf, tbl.Schema(), table.DefaultDataFileOptions())
 		if err != nil {

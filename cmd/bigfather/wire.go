@@ -97,6 +97,12 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 	if err != nil {
 		return nil, err
 	}
+	partitionBy := map[string][]string{}
+	for _, t := range cfg.Tables {
+		if len(t.PartitionBy) > 0 {
+			partitionBy[t.Topic] = t.PartitionBy
+		}
+	}
 	jsonTopics := map[string]*schema.JSONRecords{}
 	for i, t := range cfg.Tables {
 		if t.Format != config.FormatJSON {
@@ -123,6 +129,8 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		Routes:             routes,
 		Rejects:            rejects,
 		Rules:              rules,
+		PartitionBy:        partitionBy,
+		MaxOpenFiles:       cfg.Flush.MaxOpenFiles,
 		Filters:            filters,
 		JSON:               jsonTopics,
 		DLQTopic:           cfg.Quarantine.DLQTopic,

@@ -238,6 +238,11 @@ type TableRoute struct {
 	// (counted, and its offset listed in the commit's bigfather.skipped).
 	// Applied after the rules. Default "" (keep everything).
 	Filter string `yaml:"filter"`
+	// PartitionBy is the table's Iceberg partition spec, applied when the
+	// table is created: terms like "day(released_at)", "hour(at)",
+	// "month(at)", "year(at)", "bucket(16, isrc)", "truncate(4, title)" or a
+	// column name (identity), over top-level columns. Default none.
+	PartitionBy []string `yaml:"partition_by"`
 }
 
 // Rule is one validation rule.
@@ -287,6 +292,10 @@ type Flush struct {
 	// quarantine table while every record is good). A restart re-reads
 	// from the lowest watermark, so this bounds the re-read. Default 1m.
 	IdleCommitInterval time.Duration `yaml:"idle_commit_interval"`
+	// MaxOpenFiles bounds the data files one table's batch writes at once
+	// (a partitioned table opens one per partition value); past it, the
+	// file holding the most unwritten bytes is closed. Default 64.
+	MaxOpenFiles int `yaml:"max_open_files"`
 }
 
 // Metrics configures the HTTP endpoint.
@@ -333,6 +342,7 @@ func Default() Config {
 			TargetFileSize:     128 * MiB,
 			MaxRecords:         1_000_000,
 			IdleCommitInterval: time.Minute,
+			MaxOpenFiles:       64,
 		},
 		MemoryBudget:    512 * MiB,
 		ShutdownTimeout: 30 * time.Second,

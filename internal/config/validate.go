@@ -248,6 +248,11 @@ func (c *Config) validateTables(l *errorList) {
 		case r.Format != FormatJSON && r.ValueSchema != "":
 			l.add(0, p+".value_schema", "only for format json: avro records carry their schema id")
 		}
+		for j, term := range r.PartitionBy {
+			if strings.TrimSpace(term) == "" {
+				l.add(0, indexPath(p+".partition_by", j), "empty partition term")
+			}
+		}
 		names := map[string]int{}
 		for j, rule := range r.Rules {
 			rp := indexPath(p+".rules", j)
@@ -325,6 +330,9 @@ func (f *Flush) validate(l *errorList) {
 	}
 	if f.IdleCommitInterval <= 0 {
 		l.add(0, "flush.idle_commit_interval", "must be > 0")
+	}
+	if f.MaxOpenFiles <= 0 {
+		l.add(0, "flush.max_open_files", "must be > 0")
 	}
 }
 

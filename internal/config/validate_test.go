@@ -32,6 +32,7 @@ func TestValidationErrors(t *testing.T) {
 		{name: "dlq topic consumed", sets: []string{"quarantine.dlq_topic=tracks"}, path: "quarantine.dlq_topic", contains: "consumed by tables[0]"},
 		{name: "quarantine suffix", sets: []string{"quarantine.suffix=rejects"}, path: "quarantine.suffix", contains: "must start with _ or -"},
 		{name: "max record bytes", sets: []string{"validation.max_record_bytes=0"}, path: "validation.max_record_bytes", contains: "must be > 0"},
+		{name: "max open files", sets: []string{"flush.max_open_files=0"}, path: "flush.max_open_files", contains: "must be > 0"},
 		{name: "idle commit interval", sets: []string{"flush.idle_commit_interval=0s"}, path: "flush.idle_commit_interval", contains: "must be > 0"},
 		{name: "pipeline charset", sets: []string{"pipeline=a b"}, path: "pipeline", contains: "[a-zA-Z0-9._-]"},
 		{name: "brokers required", sets: []string{"kafka.brokers="}, path: "kafka.brokers", contains: "required"},

@@ -1,0 +1,159 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	iceberg "github.com/apache/iceberg-go"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/internal/music"
+	"github.com/bigfather/bigfather/schema"
+)
+
+func plainJSONEvents(t *testing.T) *schema.JSONRecords {
+	t.Helper()
+	j, err := schema.NewJSONRecords(`{"type": "record", "name": "Play", "fields": [
+	  {"name": "user_id", "type": "long"}, {"name": "track", "type": "string"}, {"name": "ms", "type": "int"},
+	  {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// A table partitioned by day of release and genre: every data file holds
+// one partition's rows, iceberg-go prunes a filtered scan to the matching
+// files, late records sit in their own day, and EO holds.
+func TestPartitionedTable(t *testing.T) {
+	e := newTestEnv(t, 2)
+	const n = 1200
+	e.produce(n, 9)
+	opts := withQuarantine(e.options())
+	opts.PartitionBy = map[string][]string{testTopic: {"month(released_at)", "genre"}}
+	r := e.start(opts)
+	e.waitWatermarks(n)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := e.verifyRoute(); rowsIn(rep) != n {
+		t.Fatalf("rows %d, want %d", rowsIn(rep), n)
+	}
+	ctx := context.Background()
+	tbl, err := e.cat.LoadTable(ctx, testTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec := tbl.Spec(); spec.NumFields() != 2 {
+		t.Fatalf("spec %v", spec)
+	}
+	all, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rock := tbl.Scan(icebergtable.WithRowFilter(iceberg.EqualTo(iceberg.Reference("genre"), "ROCK")))
+	some, err := rock.PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(some) == 0 || len(some) >= len(all) {
+		t.Fatalf("a filter on genre plans %d of %d files: no pruning", len(some), len(all))
+	}
+	// Each planned file holds ROCK rows only.
+	got, err := rock.ToArrowTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	var want int64
+	sch, _ := avro.Parse(music.TrackSchema())
+	gen := music.NewGenerator(9)
+	for range n {
+		p, _ := gen.Next(nil)
+		var tr music.Track
+		if err := avro.Unmarshal(sch, p, &tr); err != nil {
+			t.Fatal(err)
+		}
+		if tr.Genre == "ROCK" {
+			want++
+		}
+	}
+	if got.NumRows() != want {
+		t.Fatalf("genre = ROCK reads %d rows, want %d", got.NumRows(), want)
+	}
+}
+
+// Thousands of partition values with a small budget: the open files stay
+// capped and the heap stays bounded. This asserts a heap peak, not time.
+func TestManyPartitionValuesStayBounded(t *testing.T) {
+	e := newTestEnv(t, 1)
+	const n = 5000
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	j := plainJSONEvents(t)
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, `{"user_id": %d, "track": "t", "ms": 1, "at": %d}`, i, 1_700_000_000_000+int64(i)*3_600_000)})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	opts := withQuarantine(e.options())
+	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
+	opts.PartitionBy = map[string][]string{testTopic: {"user_id"}} // 5,000 distinct values
+	opts.MaxOpenFiles = 16
+	opts.MemoryBudget = 8 << 20
+	opts.FlushMaxRecords = n
+	opts.FlushMaxLatency = time.Hour
+
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+	}()
+	r := e.start(opts)
+	e.waitWatermarks(n)
+	close(stop)
+	<-done
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := e.cat.LoadTable(context.Background(), testTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := tbl.Scan().PlanFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != n {
+		t.Fatalf("%d files for %d partition values", len(files), n)
+	}
+	if rep := e.verifyRoute(); rowsIn(rep) != n {
+		t.Fatalf("rows %d, want %d", rowsIn(rep), n)
+	}
+	// Without the cap, 5,000 open Parquet writers hold well over 1 GiB.
+	if peak > 512<<20 {
+		t.Fatalf("heap peaked at %d MiB", peak>>20)
+	}
+	t.Logf("heap peak %d MiB for %d partition values, 16 open files", peak>>20, n)
+}
