@@ -128,12 +128,14 @@ func largestOpen(b *batch) string {
 	return best
 }
 
-func (p *Pipeline) openFile(ctx context.Context, ts *tableState, partKey string, values map[int]any) (*openFile, error) {
+func (p *Pipeline) openFile(_ context.Context, ts *tableState, partKey string, values map[int]any) (*openFile, error) {
 	key, err := p.dataKey(ts)
 	if err != nil {
 		return nil, err
 	}
-	up := objstore.NewWriter(ctx, p.opts.Warehouse, key)
+	// Not the caller's context: a file opened before a stop signal must
+	// still complete for the shutdown flush (Run bounds it).
+	up := objstore.NewWriter(p.uploadCtx, p.opts.Warehouse, key)
 	w, err := table.NewDataFileWriter(up, ts.sch, p.opts.DataFile)
 	if err != nil {
 		up.Abort(err)

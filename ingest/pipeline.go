@@ -45,6 +45,8 @@ type Pipeline struct {
 	// flush produces them before committing.
 	dlq      []*kgo.Record
 	dlqBytes int64
+	// uploadCtx is the context data file uploads run under (see Run).
+	uploadCtx context.Context
 	// Scratch space reused for every record the rules judge.
 	hdrScratch  []schema.Header
 	metaScratch schema.Meta
@@ -180,6 +182,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.checkDLQ(ctx); err != nil {
 		return err
 	}
+	// Uploads outlive ctx: a stop signal ends fetching, but the files of
+	// the in-flight batches must still complete for the shutdown flush to
+	// commit them. They end with the shutdown timeout, or when dropped.
+	var cancelUploads context.CancelFunc
+	p.uploadCtx, cancelUploads = context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelUploads()
 
 	err = p.loop(ctx)
 
@@ -187,6 +195,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// within the shutdown timeout, then leave the group.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.ShutdownTimeout)
 	defer cancel()
+	defer context.AfterFunc(sctx, cancelUploads)()
 	p.mu.Lock()
 	if ferr := p.flush(sctx, "shutdown"); errors.Is(ferr, errResynced) {
 		p.opts.Logger.Warn("in-flight batch dropped at shutdown; the next owner resumes from the table", "pipeline", p.opts.Pipeline)

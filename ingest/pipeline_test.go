@@ -426,3 +426,42 @@ func TestHaltOnDataLossAndRecreatedTopic(t *testing.T) {
 		r.stop()
 	})
 }
+
+// A stop signal while a batch has an open data file (more rows than one
+// chunk) commits that batch at shutdown instead of dropping it: its
+// upload does not die with the stopped context.
+func TestShutdownCommitsBatchWithOpenFile(t *testing.T) {
+	e := newTestEnv(t, 1)
+	const n = 20_000
+	e.produce(n, 4)
+	opts := e.options()
+	opts.FlushMaxRecords = 1_000_000
+	opts.FlushMaxLatency = time.Hour
+	r := e.start(opts)
+	deadline := time.Now().Add(60 * time.Second)
+	for r.p.Stats().Consumed < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of %d", r.p.Stats().Consumed, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if sum := sumOf(e.watermarks()); sum != 0 {
+		t.Fatalf("committed %d before the stop: the test would not cover the shutdown flush", sum)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if sum := sumOf(e.watermarks()); sum != n {
+		t.Fatalf("shutdown committed up to %d of %d", sum, n)
+	}
+	if got := rowsIn(e.verify()); got != n {
+		t.Fatalf("rows %d, want %d", got, n)
+	}
+}
+
+func sumOf(o table.Offsets) (s int64) {
+	for _, w := range o {
+		s += w
+	}
+	return s
+}
