@@ -24,6 +24,7 @@ usage:
   bigfather run     --config FILE [--set key=value ...]
   bigfather verify  --config FILE [--table NS.NAME] [--json] [--no-kafka]
   bigfather inspect --config FILE [--table NS.NAME] [--files] [--json]
+  bigfather bench   [--workload tracks|small|wide] [--records N] [--partitions P] [--kafka in-process|host:port] [--warehouse DIR|s3://…] [--json] [--svg FILE] [--scale F]
 
 Run "bigfather COMMAND -h" for a command's flags.
 `
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdVerify(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = cmdInspect(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

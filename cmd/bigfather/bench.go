@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bigfather/bigfather/bench"
+	"github.com/bigfather/bigfather/objstore"
+)
+
+// cmdBench runs the benchmark harness (package bench): it loads a workload
+// into Kafka, measures the limit pipelines L0–L3 and the real pipeline end
+// to end on the same data, and prints the report.
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	workload := fs.String("workload", "tracks", "workload: "+strings.Join(bench.Workloads(), ", "))
+	records := fs.Int64("records", 200_000, "records to produce before timing (multiplied by --scale)")
+	scale := fs.Float64("scale", 1, "multiplies --records, e.g. --records 12700000 --scale 0.01 for a CI-sized run of the 12.7M-track scenario")
+	partitions := fs.Int("partitions", 8, "partitions of the benchmark topic")
+	kafka := fs.String("kafka", bench.KafkaInProcess, `"in-process" (kfake on 127.0.0.1, random port) or the seed brokers of an external cluster, host:port[,host:port]`)
+	registry := fs.String("registry", "", "schema registry URL (default: the in-process one; with an external --kafka, an in-process srfake)")
+	warehouse := fs.String("warehouse", "", "warehouse directory or s3://bucket/prefix (default: a temporary directory, removed afterwards)")
+	catalogDSN := fs.String("catalog-dsn", "", "SQLite catalog file (default: catalog.db in a local warehouse, a temporary file for s3://)")
+	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint for an s3:// warehouse on an S3-compatible server (credentials come from the AWS environment/config chain)")
+	s3Region := fs.String("s3-region", "", "S3 signing region (default: the AWS config chain, else us-east-1)")
+	s3PathStyle := fs.Bool("s3-path-style", false, "address S3 buckets as endpoint/bucket (most S3-compatible servers need it)")
+	commits := fs.Int("commits", 8, "commits to drain the backlog in: flush.max_records defaults to records ÷ commits (at most 1,000,000)")
+	flushRecords := fs.Int64("flush-records", 0, "the pipeline's flush.max_records, also where L2 cuts files (default: from --commits)")
+	flushLatency := fs.Duration("flush-latency", time.Second, "the pipeline's flush.max_latency, the backstop when a batch fills slowly")
+	seed := fs.Int64("seed", 1, "workload generator seed")
+	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
+	svgPath := fs.String("svg", "", "write an SVG chart of committed records/s and backlog during the end-to-end phase to this file")
+	logLevel := fs.String("log-level", "error", "level of the pipeline's and broker's logs on stderr: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	n := math.Round(float64(*records) * *scale)
+	if *scale <= 0 || n < 1 || n > math.MaxInt64/2 {
+		return fmt.Errorf("%w: --records %d × --scale %g must be at least 1 record", errUsage, *records, *scale)
+	}
+	if *partitions < 1 || *partitions > math.MaxInt32 {
+		return fmt.Errorf("%w: --partitions %d", errUsage, *partitions)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
+	}
+	cfg := bench.Config{
+		Workload:        *workload,
+		Records:         int64(n),
+		Partitions:      int32(*partitions),
+		Kafka:           *kafka,
+		Registry:        *registry,
+		Warehouse:       *warehouse,
+		CatalogDSN:      *catalogDSN,
+		S3:              objstore.S3Config{Endpoint: *s3Endpoint, Region: *s3Region, PathStyle: *s3PathStyle},
+		Commits:         *commits,
+		FlushMaxRecords: *flushRecords,
+		FlushMaxLatency: *flushLatency,
+		Seed:            *seed,
+		Progress:        stderr,
+		Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if errors.Is(err, bench.ErrConfig) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err != nil {
+		return err
+	}
+	if *svgPath != "" {
+		if err := writeSVG(rep, *svgPath); err != nil {
+			return err
+		}
+	}
+	if *jsonOut {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteText(stdout)
+}
+
+func writeSVG(rep *bench.Report, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("svg: %w", err)
+	}
+	if err := rep.WriteSVG(f); err != nil {
+		f.Close()
+		return fmt.Errorf("svg %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("svg %s: %w", path, err)
+	}
+	return nil
+}
