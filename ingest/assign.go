@@ -120,6 +120,7 @@ func (p *Pipeline) halt(tp table.TP, err error) {
 		return
 	}
 	p.halted[tp] = err
+	p.stats.halted.Store(int64(len(p.halted)))
 	p.toPause[tp.Topic] = append(p.toPause[tp.Topic], tp.Partition)
 	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(1)
 	p.opts.Logger.Error("partition halted", "pipeline", p.opts.Pipeline, "topic", tp.Topic, "partition", tp.Partition, "err", err)
@@ -130,6 +131,7 @@ func (p *Pipeline) unhalt(tp table.TP) {
 		return
 	}
 	delete(p.halted, tp)
+	p.stats.halted.Store(int64(len(p.halted)))
 	p.toResume[tp.Topic] = append(p.toResume[tp.Topic], tp.Partition)
 	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(0)
 }

@@ -64,6 +64,7 @@ type stats struct {
 	lastCommit atomic.Int64 // unix nanos
 	consumed   atomic.Int64
 	lag        atomic.Int64
+	halted     atomic.Int64 // len(halted), for Stats
 }
 
 // Stats is a point-in-time view for status lines.
@@ -118,11 +119,10 @@ func New(opts Options) (*Pipeline, error) {
 // assignment.
 func (p *Pipeline) Ready() bool { return p.ready.Load() }
 
-// Stats returns current counters.
+// Stats returns current counters. It takes no lock, so status lines and
+// samplers never wait for a poll being processed.
 func (p *Pipeline) Stats() Stats {
-	p.mu.Lock()
-	halted := len(p.halted)
-	p.mu.Unlock()
+	halted := int(p.stats.halted.Load())
 	s := Stats{
 		Committed: p.stats.committed.Load(),
 		Consumed:  p.stats.consumed.Load(),
