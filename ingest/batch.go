@@ -60,6 +60,10 @@ type tableState struct {
 	// the route has none; isRejects marks the quarantine table itself.
 	// part splits rows by the table's partition spec; nil when unpartitioned.
 	part *table.Partitioner
+	// cleanse rewrites string columns of every chunk (cleanseSteps
+	// compiled against the schema); nil when the route has no steps.
+	cleanse      *cleanser
+	cleanseSteps []CleanseStep
 	// partitionBy is the configured spec terms, used when the table is
 	// created.
 	partitionBy []string
@@ -159,14 +163,18 @@ func (ts *tableState) setTable(tbl *icebergtable.Table) error {
 	return ts.refreshPartitioner()
 }
 
-// refreshPartitioner prepares the table's partition spec for records of
-// the schema batches are built with.
+// refreshPartitioner prepares the table's partition spec and cleanse
+// chain for records of the schema batches are built with.
 func (ts *tableState) refreshPartitioner() error {
 	part, err := table.NewPartitioner(ts.sch, ts.tbl.Spec(), ts.arr)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", ts.name, err)
 	}
-	ts.part = part
+	cl, err := compileCleanse(ts.cleanseSteps, ts.sch, ts.arr)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", ts.name, err)
+	}
+	ts.part, ts.cleanse = part, cl
 	return nil
 }
 

@@ -78,6 +78,11 @@ type Options struct {
 	// "filter": a record for which it is false is dropped (counted, its
 	// offset consumed and listed in the commit's bigfather.skipped).
 	Filters map[string]*schema.Rules
+	// Cleanse maps a topic to the cleanse steps applied, in order, to its
+	// table's string columns before encoding (trim, case, empty to null,
+	// HMAC hashing, masking). A step that does not fit the table schema
+	// stops the pipeline when the table is loaded or created.
+	Cleanse map[string][]CleanseStep
 	// PartitionBy maps a topic to the partition spec terms of its table
 	// ("day(released_at)", "bucket(16, isrc)", "genre"), applied when the
 	// table is created; an existing table keeps its own spec.

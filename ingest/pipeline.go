@@ -98,6 +98,7 @@ func New(opts Options) (*Pipeline, error) {
 		ts.rules = opts.Rules[topic]
 		ts.filter = opts.Filters[topic]
 		ts.partitionBy = opts.PartitionBy[topic]
+		ts.cleanseSteps = opts.Cleanse[topic]
 		if j := opts.JSON[topic]; j != nil {
 			// The declared schema stands in for a registry schema; id 0 is
 			// one the registry never assigns.

@@ -103,6 +103,10 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 			partitionBy[t.Topic] = t.PartitionBy
 		}
 	}
+	cleanse, err := cleanseSteps(cfg)
+	if err != nil {
+		return nil, err
+	}
 	jsonTopics := map[string]*schema.JSONRecords{}
 	for i, t := range cfg.Tables {
 		if t.Format != config.FormatJSON {
@@ -129,6 +133,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		Routes:             routes,
 		Rejects:            rejects,
 		Rules:              rules,
+		Cleanse:            cleanse,
 		PartitionBy:        partitionBy,
 		MaxOpenFiles:       cfg.Flush.MaxOpenFiles,
 		Filters:            filters,
@@ -265,6 +270,27 @@ func compileFilters(cfg *config.Config) (map[string]*schema.Rules, error) {
 			return nil, fmt.Errorf("config: tables[%d].filter: %w", i, err)
 		}
 		out[t.Topic] = compiled
+	}
+	return out, nil
+}
+
+// cleanseSteps turns each route's cleanse config into pipeline steps,
+// reading hash keys from the environment (never from the file, never
+// logged).
+func cleanseSteps(cfg *config.Config) (map[string][]ingest.CleanseStep, error) {
+	out := map[string][]ingest.CleanseStep{}
+	for i, t := range cfg.Tables {
+		for j, st := range t.Cleanse {
+			step := ingest.CleanseStep{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
+			if st.KeyEnv != "" {
+				key := os.Getenv(st.KeyEnv)
+				if key == "" {
+					return nil, fmt.Errorf("config: tables[%d].cleanse[%d].key_env: environment variable %s is not set or empty", i, j, st.KeyEnv)
+				}
+				step.Key = []byte(key)
+			}
+			out[t.Topic] = append(out[t.Topic], step)
+		}
 	}
 	return out, nil
 }

@@ -243,6 +243,25 @@ type TableRoute struct {
 	// "month(at)", "year(at)", "bucket(16, isrc)", "truncate(4, title)" or a
 	// column name (identity), over top-level columns. Default none.
 	PartitionBy []string `yaml:"partition_by"`
+	// Cleanse steps run in order on top-level string columns before the
+	// rows are encoded. Default none.
+	Cleanse []CleanseStep `yaml:"cleanse"`
+}
+
+// CleanseStep is one cleansing operation on some string columns.
+type CleanseStep struct {
+	// Op is trim (strip and fold white space), lower, upper, empty_to_null
+	// (the columns must be optional), hash (hex HMAC-SHA256) or mask (keep
+	// the last keep_last characters). Required.
+	Op string `yaml:"op"`
+	// Columns are top-level string columns. Required.
+	Columns []string `yaml:"columns"`
+	// KeyEnv names the environment variable holding a hash step's key; the
+	// key itself never appears in the file or the logs. Required for hash.
+	KeyEnv string `yaml:"key_env"`
+	// KeepLast is how many trailing characters a mask step keeps.
+	// Default 0.
+	KeepLast int `yaml:"keep_last"`
 }
 
 // Rule is one validation rule.

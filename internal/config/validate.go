@@ -248,6 +248,27 @@ func (c *Config) validateTables(l *errorList) {
 		case r.Format != FormatJSON && r.ValueSchema != "":
 			l.add(0, p+".value_schema", "only for format json: avro records carry their schema id")
 		}
+		for j, st := range r.Cleanse {
+			sp := indexPath(p+".cleanse", j)
+			switch st.Op {
+			case "trim", "lower", "upper", "empty_to_null", "mask":
+				if st.KeyEnv != "" {
+					l.add(0, sp+".key_env", "only for op hash")
+				}
+			case "hash":
+				if st.KeyEnv == "" {
+					l.add(0, sp+".key_env", "required for op hash: the environment variable holding the HMAC key")
+				}
+			default:
+				l.add(0, sp+".op", "%q is invalid: want trim, lower, upper, empty_to_null, hash or mask", st.Op)
+			}
+			if len(st.Columns) == 0 {
+				l.add(0, sp+".columns", "required: the string columns to cleanse")
+			}
+			if st.KeepLast < 0 || (st.KeepLast > 0 && st.Op != "mask") {
+				l.add(0, sp+".keep_last", "only for op mask, and >= 0")
+			}
+		}
 		for j, term := range r.PartitionBy {
 			if strings.TrimSpace(term) == "" {
 				l.add(0, indexPath(p+".partition_by", j), "empty partition term")
