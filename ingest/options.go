@@ -217,13 +217,19 @@ func (o *Options) validate() error {
 			bad("rules", fmt.Sprintf("topic %q has rules but no route", topic))
 		}
 	}
+	rejectsOf := map[string]string{} // data table → its quarantine table
 	for topic, id := range o.Rejects {
 		data, ok := o.Routes[topic]
+		d, r := strings.Join(data, "."), strings.Join(id, ".")
 		switch {
 		case !ok:
 			bad("rejects", fmt.Sprintf("topic %q has a quarantine table but no route", topic))
-		case strings.Join(id, ".") == strings.Join(data, "."):
-			bad("rejects", fmt.Sprintf("topic %q: the quarantine table is the data table %s", topic, strings.Join(id, ".")))
+		case r == d:
+			bad("rejects", fmt.Sprintf("topic %q: the quarantine table is the data table %s", topic, r))
+		case rejectsOf[d] != "" && rejectsOf[d] != r:
+			bad("rejects", fmt.Sprintf("table %s has two quarantine tables, %s and %s", d, rejectsOf[d], r))
+		default:
+			rejectsOf[d] = r
 		}
 	}
 	switch o.StartKind {

@@ -93,8 +93,17 @@ func New(opts Options) (*Pipeline, error) {
 		firstSeen: make(map[table.TP]int64),
 	}
 	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
-	for topic, id := range opts.Routes {
+	// Topics routed to the same table share its state: one batch, one
+	// commit per flush, each topic's partitions with their own watermarks.
+	byTable := map[string]*tableState{}
+	for _, topic := range slices.Sorted(maps.Keys(opts.Routes)) {
+		id := opts.Routes[topic]
+		if ts, ok := byTable[strings.Join(id, ".")]; ok {
+			p.tables[topic] = ts
+			continue
+		}
 		ts := newTableState(id)
+		byTable[ts.name] = ts
 		ts.rules = opts.Rules[topic]
 		ts.filter = opts.Filters[topic]
 		ts.partitionBy = opts.PartitionBy[topic]

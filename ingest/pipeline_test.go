@@ -465,3 +465,42 @@ func sumOf(o table.Offsets) (s int64) {
 	}
 	return s
 }
+
+// Two topics feeding one table share its batches and commits; each
+// topic's partitions keep their own watermarks, and EO holds for both.
+func TestTwoTopicsFeedOneTable(t *testing.T) {
+	e := newTestEnv(t, 2)
+	const other = "tracks-backfill"
+	if err := e.cluster.Kafka().CreateTopic(other, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(700, 1)
+	p, err := music.NewProducer(music.ProducerOptions{
+		Brokers: e.cluster.Brokers(), RegistryURL: e.cluster.RegistryURL(), Topic: other, Total: 500, Seed: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	opts := withQuarantine(e.options())
+	opts.Routes[other] = testTable
+	opts.Rejects[other] = testRejects
+	r := e.start(opts)
+	e.waitWatermarks(1200)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != 1200 || len(rep.Partitions) != 5 {
+		t.Fatalf("rows %d over %d partitions, want 1200 over 5", rowsIn(rep), len(rep.Partitions))
+	}
+	topics := map[string]int64{}
+	for _, p := range rep.Partitions {
+		topics[p.Topic] += p.Rows
+	}
+	if topics[testTopic] != 700 || topics[other] != 500 {
+		t.Fatalf("rows by topic %v", topics)
+	}
+}

@@ -44,7 +44,12 @@ func (ts *tableState) route() []*tableState {
 // first, then data tables, each group by name.
 func (p *Pipeline) allTables() []*tableState {
 	var rej, data []*tableState
+	seen := make(map[*tableState]bool, len(p.tables))
 	for _, ts := range p.tables {
+		if seen[ts] {
+			continue // fed by several topics
+		}
+		seen[ts] = true
 		data = append(data, ts)
 		if ts.rejects != nil {
 			rej = append(rej, ts.rejects)

@@ -82,11 +82,13 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 	routes := make(map[string]icebergtable.Identifier, len(cfg.Tables))
 	rejects := make(map[string]icebergtable.Identifier, len(cfg.Tables))
 	for _, t := range cfg.Tables {
-		ns, name := t.Split()
-		routes[t.Topic] = append(append(icebergtable.Identifier{}, ns...), name)
-		if t.Rejects != "" {
-			ns, name := t.SplitRejects()
-			rejects[t.Topic] = append(append(icebergtable.Identifier{}, ns...), name)
+		for _, topic := range t.AllTopics() {
+			ns, name := t.Split()
+			routes[topic] = append(append(icebergtable.Identifier{}, ns...), name)
+			if t.Rejects != "" {
+				ns, name := t.SplitRejects()
+				rejects[topic] = append(append(icebergtable.Identifier{}, ns...), name)
+			}
 		}
 	}
 	rules, err := compileRules(cfg)
@@ -100,7 +102,9 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 	partitionBy := map[string][]string{}
 	for _, t := range cfg.Tables {
 		if len(t.PartitionBy) > 0 {
-			partitionBy[t.Topic] = t.PartitionBy
+			for _, topic := range t.AllTopics() {
+				partitionBy[topic] = t.PartitionBy
+			}
 		}
 	}
 	cleanse, err := cleanseSteps(cfg)
@@ -116,7 +120,9 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		if err != nil {
 			return nil, fmt.Errorf("config: tables[%d].value_schema: %w", i, err)
 		}
-		jsonTopics[t.Topic] = j
+		for _, topic := range t.AllTopics() {
+			jsonTopics[topic] = j
+		}
 	}
 	k := cfg.Kafka
 	e.opts = ingest.Options{
@@ -253,7 +259,9 @@ func compileRules(cfg *config.Config) (map[string]*schema.Rules, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: tables[%d].rules: %w", i, err)
 		}
-		out[t.Topic] = compiled
+		for _, topic := range t.AllTopics() {
+			out[topic] = compiled
+		}
 	}
 	return out, nil
 }
@@ -269,7 +277,9 @@ func compileFilters(cfg *config.Config) (map[string]*schema.Rules, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: tables[%d].filter: %w", i, err)
 		}
-		out[t.Topic] = compiled
+		for _, topic := range t.AllTopics() {
+			out[topic] = compiled
+		}
 	}
 	return out, nil
 }
@@ -289,7 +299,9 @@ func cleanseSteps(cfg *config.Config) (map[string][]ingest.CleanseStep, error) {
 				}
 				step.Key = []byte(key)
 			}
-			out[t.Topic] = append(out[t.Topic], step)
+			for _, topic := range t.AllTopics() {
+				out[topic] = append(out[topic], step)
+			}
 		}
 	}
 	return out, nil

@@ -210,10 +210,13 @@ type S3 struct {
 	SessionToken    string `yaml:"session_token"`
 }
 
-// TableRoute sends every record of a topic to one table.
+// TableRoute sends every record of its topics to one table.
 type TableRoute struct {
-	// Topic is the Kafka topic. Required.
+	// Topic is the Kafka topic. Required unless Topics is set.
 	Topic string `yaml:"topic"`
+	// Topics are more topics feeding the same table, with the same
+	// settings; each keeps its own watermarks in the table. Default none.
+	Topics []string `yaml:"topics"`
 	// Table is namespace.table; the last dot separates a (possibly nested)
 	// namespace from the table name. Required.
 	Table string `yaml:"table"`
@@ -388,6 +391,14 @@ func (w Warehouse) S3Location() (bucket, prefix string, ok bool) {
 	}
 	bucket, prefix, _ = strings.Cut(rest, "/")
 	return bucket, strings.Trim(prefix, "/"), true
+}
+
+// AllTopics returns Topic (when set) and Topics.
+func (t TableRoute) AllTopics() []string {
+	if t.Topic == "" {
+		return t.Topics
+	}
+	return append([]string{t.Topic}, t.Topics...)
 }
 
 // Split returns the namespace levels and the table name of Table.

@@ -122,11 +122,11 @@ func fullWant() Config {
 				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
 		},
 		Tables: []TableRoute{
-			{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
+			{Topic: "tracks", Topics: []string{"tracks.backfill"}, Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
 				Rules: []Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'",
 				PartitionBy: []string{"day(released_at)", "bucket(16, isrc)"},
 				Cleanse:     []CleanseStep{{Op: "trim", Columns: []string{"title"}}, {Op: "hash", Columns: []string{"isrc"}, KeyEnv: "PII_KEY"}}},
-			{Topic: "plays.v2", Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
+			{Topic: "plays.v2", Topics: []string{"plays.v1"}, Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
 				ValueSchema: `{"type": "record", "name": "Play", "fields": [{"name": "user_id", "type": "long"}]}`,
 				Rules:       []Rule{{Name: "has_user", Expr: "has(value.user_id)"}}, PartitionBy: []string{"user_id"},
 				Cleanse: []CleanseStep{{Op: "mask", Columns: []string{"phone"}, KeepLast: 4}}},

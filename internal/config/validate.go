@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -220,19 +221,29 @@ func (c *Config) validateTables(l *errorList) {
 	first := make(map[string]int, len(c.Tables))
 	for i, r := range c.Tables {
 		p := indexPath("tables", i)
-		switch {
-		case r.Topic == "":
-			l.add(0, p+".topic", "required")
-		case !topicRe.MatchString(r.Topic):
-			l.add(0, p+".topic", "%q is not a valid Kafka topic name", r.Topic)
-		default:
-			// One topic feeding several tables needs routing rules, which
-			// do not exist yet; until then a second route is a mistake.
-			if j, dup := first[r.Topic]; dup {
-				l.add(0, p+".topic", "%q is already routed by tables[%d]", r.Topic, j)
-			} else {
-				first[r.Topic] = i
+		if len(r.AllTopics()) == 0 {
+			l.add(0, p+".topic", "required (or topics)")
+		}
+		checkTopic := func(path, topic string) {
+			switch {
+			case !topicRe.MatchString(topic):
+				l.add(0, path, "%q is not a valid Kafka topic name", topic)
+			default:
+				// One topic feeding several tables needs routing rules,
+				// which do not exist yet; until then a second route is a
+				// mistake.
+				if k, dup := first[topic]; dup {
+					l.add(0, path, "%q is already routed by tables[%d]", topic, k)
+				} else {
+					first[topic] = i
+				}
 			}
+		}
+		if r.Topic != "" {
+			checkTopic(p+".topic", r.Topic)
+		}
+		for k, topic := range r.Topics {
+			checkTopic(indexPath(p+".topics", k), topic)
 		}
 		switch {
 		case r.Table == "":
@@ -333,7 +344,7 @@ func (c *Config) validateQuarantine(l *errorList) {
 		l.add(0, "quarantine.dlq_topic", "%q is not a valid Kafka topic name", q.DLQTopic)
 	}
 	for i, r := range c.Tables {
-		if r.Topic == q.DLQTopic {
+		if slices.Contains(r.AllTopics(), q.DLQTopic) {
 			l.add(0, "quarantine.dlq_topic", "%q is consumed by tables[%d]: rejects would be read back as input", q.DLQTopic, i)
 		}
 	}

@@ -21,6 +21,8 @@ func TestValidationErrors(t *testing.T) {
 			path: "tables[1].rejects", contains: `"music.tracks__rejects" is already used by tables[0].rejects`},
 		{name: "rejects is another route's table", sets: []string{"tables[1].topic=plays", "tables[1].table=music.plays", "tables[1].rejects=music.tracks"},
 			path: "tables[1].rejects", contains: "already used by tables[0].table"},
+		{name: "topics entry", sets: []string{"tables[0].topics=a b"}, path: "tables[0].topics[0]", contains: "not a valid Kafka topic name"},
+		{name: "topics twice", sets: []string{"tables[0].topics=plays,tracks"}, path: "tables[0].topics[1]", contains: `"tracks" is already routed by tables[0]`},
 		{name: "format", sets: []string{"tables[0].format=xml"}, path: "tables[0].format", contains: "want avro or json"},
 		{name: "json needs a schema", sets: []string{"tables[0].format=json"}, path: "tables[0].value_schema", contains: "required for format json"},
 		{name: "avro takes no schema", sets: []string{"tables[0].value_schema={}"}, path: "tables[0].value_schema", contains: "only for format json"},
