@@ -8,9 +8,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/schema"
@@ -32,19 +32,10 @@ func TestCleanseSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for _, v := range []string{
+	e.sendValues(
 		`{"id": 1, "name": "  Ada   LOVELACE ", "email": "ada@example.com", "phone": "+44 20 7946 0958", "city": "  "}`,
 		`{"id": 2, "name": "grace hopper", "email": "grace@example.com", "phone": "12", "city": " New  York "}`,
-	} {
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	key := []byte("test-pii-key")
 	opts := withQuarantine(e.options())
 	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
@@ -112,18 +103,11 @@ func TestCleanseStepMustFitTheSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte(`{"id": 1, "name": "n", "email": "e"}`)}).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
+			e.sendValues(`{"id": 1, "name": "n", "email": "e"}`)
 			opts := e.options()
 			opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
 			opts.Cleanse = map[string][]ingest.CleanseStep{testTopic: {c.step}}
-			exited, err := e.start(opts).exited(60e9)
+			exited, err := e.start(opts).exited(time.Minute)
 			if !exited || !errors.Is(err, ingest.ErrCleanse) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("run: exited %v, %v; want ErrCleanse with %q", exited, err, c.want)
 			}

@@ -127,6 +127,30 @@ func (e *testEnv) options() ingest.Options {
 	}
 }
 
+// send produces records to the test topic (a record's Topic, when set,
+// wins) and waits for them to be acked.
+func (e *testEnv) send(recs ...*kgo.Record) {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// sendValues produces one keyless record per value to the test topic.
+func (e *testEnv) sendValues(values ...string) {
+	e.t.Helper()
+	recs := make([]*kgo.Record, len(values))
+	for i, v := range values {
+		recs[i] = &kgo.Record{Value: []byte(v)}
+	}
+	e.send(recs...)
+}
+
 // produce publishes n sample tracks and waits for them to be acked.
 func (e *testEnv) produce(n int64, seed int64) {
 	e.t.Helper()

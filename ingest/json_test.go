@@ -27,11 +27,6 @@ func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	var values []string
 	for i := range 30 {
 		values = append(values, fmt.Sprintf(`{"user_id": %d, "track": "t%d", "ms": %d, "at": "2024-05-0%dT10:00:00Z"}`, i, i, 1000*i, 1+i%9))
@@ -42,11 +37,7 @@ func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 		`<xml/>`,                                           // not JSON
 		`{"user_id": 1, "track": "t", "ms": -5, "at": 0}`,  // fails the rule
 	)
-	for _, v := range values {
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.sendValues(values...)
 	rules, err := schema.CompileRules([]schema.Rule{{Name: "non_negative_ms", Expr: "value.ms >= 0"}})
 	if err != nil {
 		t.Fatal(err)
@@ -117,16 +108,9 @@ func TestJSONSchemaThroughTheRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	send := func(id int, doc string) {
 		t.Helper()
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: music.AppendWire(nil, int32(id), []byte(doc))}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		e.send(&kgo.Record{Value: music.AppendWire(nil, int32(id), []byte(doc))})
 	}
 	for i := range 20 {
 		send(js.ID, fmt.Sprintf(`{"id": %d, "name": "n%d", "at": "2024-06-01T00:00:%02dZ"}`, i, i, i))
