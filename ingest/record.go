@@ -1,0 +1,246 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
+)
+
+// record routes one record into its table's batch, or into the route's
+// quarantine table when it cannot be ingested. Each table takes only
+// offsets at or above its own watermark (DESIGN.md §3 rule 2): after a
+// crash between the two commits of a route, one of them already holds
+// some of the records the other still needs.
+func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *kgo.Record, now time.Time) error {
+	q := ts.rejects
+	wantT := ts.accepts(tp, r.Offset)
+	wantQ := q != nil && q.accepts(tp, r.Offset)
+	if !wantT && !wantQ {
+		return nil // in every table already
+	}
+	if _, ok := p.firstSeen[tp]; !ok {
+		p.firstSeen[tp] = r.Offset
+	}
+	p.stats.consumed.Add(1)
+	rc := recordCtx{ts: ts, tp: tp, r: r, now: now, wantT: wantT, wantQ: wantQ}
+	if n := len(r.Key) + len(r.Value); n > p.opts.MaxRecordBytes {
+		return p.reject(ctx, &rc, schema.StageDecode, "too-large",
+			fmt.Errorf("record is %d bytes (key and value), above the limit of %d", n, p.opts.MaxRecordBytes))
+	}
+	var payload []byte
+	var ws *schema.WriterSchema
+	if ts.json != nil {
+		var err error
+		if p.jsonScratch, err = ts.json.Convert(p.jsonScratch[:0], r.Value); err != nil {
+			return p.reject(ctx, &rc, schema.StageDecode, "malformed-json", err)
+		}
+		payload, ws = p.jsonScratch, ts.jsonWS
+	} else {
+		id, body, err := schema.SplitWire(r.Value)
+		if err != nil {
+			return p.reject(ctx, &rc, schema.StageDecode, "wire", err)
+		}
+		rc.schemaID, rc.hasID = id, true
+		switch ws, err = p.writerSchema(ctx, int(id)); {
+		case errors.Is(err, schema.ErrUnknownSchema):
+			return p.reject(ctx, &rc, schema.StageDecode, "unknown-schema", err)
+		case errors.Is(err, schema.ErrUnsupportedSchema):
+			return p.reject(ctx, &rc, schema.StageDecode, "unsupported-schema", err)
+		case err != nil:
+			return err
+		}
+		payload = body
+		if ws.Proto != nil {
+			// A Protobuf record: message indexes, then the message, read
+			// with its Avro translation.
+			m, data, err := ws.Proto.Split(body)
+			if err == nil {
+				p.jsonScratch, err = m.Convert(p.jsonScratch[:0], data)
+			}
+			switch {
+			case errors.Is(err, schema.ErrUnsupportedSchema):
+				return p.reject(ctx, &rc, schema.StageDecode, "unsupported-schema", err)
+			case err != nil:
+				return p.reject(ctx, &rc, schema.StageDecode, "malformed-protobuf", err)
+			}
+			payload, ws = p.jsonScratch, m.Writer
+		} else if ws.JSON != nil {
+			// A JSON Schema record: the document after the header, read
+			// with the schema's Avro translation.
+			if p.jsonScratch, err = ws.JSON.Convert(p.jsonScratch[:0], body); err != nil {
+				return p.reject(ctx, &rc, schema.StageDecode, "malformed-json", err)
+			}
+			payload = p.jsonScratch
+		}
+	}
+	dec, err := p.decoder(ctx, ts, ws)
+	if err != nil {
+		var fatal *fatalError
+		switch {
+		case errors.As(err, &fatal), errors.Is(err, errResynced), ctx.Err() != nil:
+			return err
+		case errors.Is(err, schema.ErrIncompatible):
+			return p.reject(ctx, &rc, schema.StageDecode, "incompatible-schema", err)
+		}
+		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
+	}
+	if ts.rules != nil || ts.filter != nil || !wantT {
+		// Judge the record before anything is appended: decoding is all
+		// or nothing, and a rule failure must leave no row behind.
+		if err := dec.Check(payload); err != nil {
+			return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
+		}
+		if ts.rules != nil {
+			if stage, reason, err := p.validate(ts, ws, payload, &rc); err != nil {
+				return p.reject(ctx, &rc, stage, reason, err)
+			}
+		}
+		if ts.filter != nil {
+			keep, err := p.keep(ts, ws, payload, &rc)
+			if err != nil {
+				return p.reject(ctx, &rc, schema.StageTransform, "filter", err)
+			}
+			if !keep {
+				return p.filtered(&rc)
+			}
+		}
+	}
+	if !wantT {
+		// Only the quarantine table still needs a verdict on this offset;
+		// the table already holds it, since it is good.
+		q.cover(tp, r.Offset, now)
+		return nil
+	}
+	b := ts.open(now)
+	if err := dec.Decode(payload, b.builder); err != nil {
+		return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
+	}
+	schema.AppendMeta(b.builder, &schema.Meta{
+		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
+		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: now,
+	})
+	ts.cover(tp, r.Offset, now)
+	if wantQ {
+		q.cover(tp, r.Offset, now)
+	}
+	b.pending++
+	b.pendingB += int64(len(r.Value))
+	b.valueBytes += int64(len(r.Value))
+	return p.afterAppend(ctx, ts)
+}
+
+// validate runs the route's rules on a payload that passed Check. It
+// returns the stage and reason to reject the record with, or a nil error.
+func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
+	ev, err := p.evaluator(ts, ts.rules, ts.evaluators, ws, "validation rules")
+	if err != nil {
+		return schema.StageValidate, "rules", err
+	}
+	failed, err := p.eval(ev, payload, rc)
+	switch {
+	case failed != "":
+		if err == nil {
+			err = fmt.Errorf("rule %q is false", failed)
+		}
+		return schema.StageValidate, failed, err
+	case err != nil:
+		return schema.StageDecode, "malformed", err
+	}
+	return "", "", nil
+}
+
+// keep reports whether the route's filter keeps the record; an error
+// (the filter cannot read the schema, or fails at run time) is a
+// transform failure of the record.
+func (p *Pipeline) keep(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (bool, error) {
+	ev, err := p.evaluator(ts, ts.filter, ts.filterEvals, ws, "filter")
+	if err != nil {
+		return false, err
+	}
+	failed, err := p.eval(ev, payload, rc)
+	switch {
+	case failed == "":
+		return err == nil, err
+	case err != nil:
+		return false, err
+	}
+	return false, nil
+}
+
+// filtered passes over a record the route's filter drops: its offset is
+// consumed, and listed in the commit's bigfather.skipped so verify
+// accounts for it, but no table holds it.
+func (p *Pipeline) filtered(rc *recordCtx) error {
+	ts, tp, r := rc.ts, rc.tp, rc.r
+	p.m.filtered.WithLabelValues(ts.name).Inc()
+	if rc.wantQ {
+		ts.rejects.cover(tp, r.Offset, rc.now)
+	}
+	if rc.wantT {
+		ts.cover(tp, r.Offset, rc.now).skip(tp, r.Offset)
+	}
+	return nil
+}
+
+// evaluator binds rules to a writer schema once per schema.
+func (p *Pipeline) evaluator(ts *tableState, rules *schema.Rules, cache map[*schema.WriterSchema]*schema.RuleEvaluator,
+	ws *schema.WriterSchema, what string) (*schema.RuleEvaluator, error) {
+	if ev, ok := cache[ws]; ok {
+		return ev, nil
+	}
+	ev, err := rules.Bind(ws.Avro)
+	if err != nil {
+		// The expressions cannot read this writer schema (a path through a
+		// field of another kind, say): every record of it fails them.
+		err = fmt.Errorf("%s cannot read schema %d: %w", what, ws.ID, err)
+		p.opts.Logger.Error("expressions do not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+			"table", ts.name, "schema_id", ws.ID, "err", err)
+		return nil, err
+	}
+	cache[ws] = ev
+	return ev, nil
+}
+
+// eval runs ev on a record, with its metadata and headers in reused
+// scratch space.
+func (p *Pipeline) eval(ev *schema.RuleEvaluator, payload []byte, rc *recordCtx) (string, error) {
+	r := rc.r
+	p.hdrScratch = p.hdrScratch[:0]
+	for _, h := range r.Headers {
+		p.hdrScratch = append(p.hdrScratch, schema.Header{Key: h.Key, Value: h.Value})
+	}
+	p.metaScratch = schema.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now}
+	return ev.Eval(payload, &p.metaScratch, p.hdrScratch)
+}
+
+// afterAppend hands a full chunk to the Parquet writer and flushes when the
+// batches reach the record limit.
+func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
+	b := ts.b
+	if b.pending >= chunkRows {
+		if err := p.writeChunk(ctx, ts); err != nil {
+			return p.abandon(ctx, "write", err)
+		}
+	}
+	if b.rows+int64(b.pending) >= p.opts.FlushMaxRecords {
+		return p.flush(ctx, "records")
+	}
+	return nil
+}
+
+// recordCtx is one record on its way through record and reject.
+type recordCtx struct {
+	ts           *tableState
+	tp           table.TP
+	r            *kgo.Record
+	now          time.Time
+	wantT, wantQ bool
+	schemaID     int32
+	hasID        bool
+}

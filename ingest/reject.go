@@ -1,0 +1,162 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/schema"
+)
+
+// reject sends a record that cannot be ingested to the route's quarantine
+// table with the stage and reason; its offset still counts as consumed by
+// the data table, whose range covers it. A route without a quarantine
+// table passes the record over instead: counted, logged and listed in the
+// commit's summary, so that verify can account for it.
+func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason string, cause error) error {
+	ts, tp, r := rc.ts, rc.tp, rc.r
+	p.m.rejected.WithLabelValues(tp.Topic, stage, reason).Inc()
+	if stage == schema.StageDecode {
+		p.m.undecodable.WithLabelValues(tp.Topic, reason).Inc()
+	}
+	q := ts.rejects
+	dest := "quarantine"
+	if q == nil {
+		dest = "passed over"
+	}
+	if p.opts.DLQTopic != "" && (rc.wantQ || (q == nil && rc.wantT)) {
+		p.toDLQ(rc, stage, reason, cause)
+	}
+	p.opts.Logger.Warn("record rejected", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
+		"partition", tp.Partition, "offset", r.Offset, "stage", stage, "reason", reason, "to", dest, "err", cause)
+	if q == nil {
+		if ts.tbl == nil {
+			// No table yet, so nothing to commit the skip to: the next
+			// decodable record creates the table, and its batch covers this
+			// offset too.
+			return nil
+		}
+		ts.cover(tp, r.Offset, rc.now).skip(tp, r.Offset)
+		return nil
+	}
+	if rc.wantT && ts.tbl != nil {
+		ts.cover(tp, r.Offset, rc.now)
+	}
+	if !rc.wantQ {
+		return nil // quarantined by an earlier commit
+	}
+	qb := q.cover(tp, r.Offset, rc.now)
+	rej := schema.Reject{Value: r.Value, SchemaID: rc.schemaID, HasID: rc.hasID, Stage: stage, Reason: reason, Message: cause.Error()}
+	if reason == "too-large" && len(rej.Value) > maxRejectValue {
+		// The record stays in Kafka at its offset; the quarantine row keeps
+		// a prefix to look at, not a second copy of the oversized payload.
+		rej.Value = rej.Value[:maxRejectValue]
+		rej.Message += fmt.Sprintf(" (raw_value keeps the first %d bytes)", maxRejectValue)
+	}
+	for _, h := range r.Headers {
+		rej.Headers = append(rej.Headers, schema.Header{Key: h.Key, Value: h.Value})
+	}
+	schema.AppendReject(qb.builder, &schema.Meta{
+		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
+		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now,
+	}, &rej)
+	n := int64(len(rej.Value) + len(r.Key) + len(rej.Message))
+	qb.pending++
+	qb.pendingB += n
+	qb.valueBytes += int64(len(r.Value))
+	return p.afterAppend(ctx, q)
+}
+
+// maxRejectValue is how much of an oversized record's value its
+// quarantine row and its DLQ record keep.
+const maxRejectValue = 64 << 10
+
+// DLQ headers added to every rejected record produced to the DLQ topic,
+// after the record's own headers.
+const (
+	HeaderDLQTopic     = "bigfather.topic"
+	HeaderDLQPartition = "bigfather.partition"
+	HeaderDLQOffset    = "bigfather.offset"
+	HeaderDLQStage     = "bigfather.stage"
+	HeaderDLQReason    = "bigfather.reason"
+	HeaderDLQError     = "bigfather.error"
+	// HeaderDLQTruncated is "true" on an oversized record whose value was
+	// cut to its first 64 KiB; the whole record stays at its offset.
+	HeaderDLQTruncated = "bigfather.truncated"
+)
+
+// checkDLQ fails fast when the DLQ topic does not exist: producing to it
+// would fail every flush that has a reject.
+func (p *Pipeline) checkDLQ(ctx context.Context) error {
+	if p.opts.DLQTopic == "" {
+		return nil
+	}
+	tds, err := p.adm.ListTopics(ctx, p.opts.DLQTopic)
+	if err != nil {
+		return fmt.Errorf("dlq topic %s: %w", p.opts.DLQTopic, err)
+	}
+	if td, ok := tds[p.opts.DLQTopic]; !ok || td.Err != nil {
+		return fmt.Errorf("%w: dlq topic %s does not exist; create it, or unset it", ErrConfig, p.opts.DLQTopic)
+	}
+	return nil
+}
+
+// toDLQ queues a rejected record for the DLQ topic.
+func (p *Pipeline) toDLQ(rc *recordCtx, stage, reason string, cause error) {
+	r := rc.r
+	out := &kgo.Record{Topic: p.opts.DLQTopic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	out.Headers = append(make([]kgo.RecordHeader, 0, len(r.Headers)+7), r.Headers...)
+	out.Headers = append(out.Headers,
+		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		kgo.RecordHeader{Key: HeaderDLQStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(cause.Error())},
+	)
+	if reason == "too-large" && len(out.Value) > maxRejectValue {
+		out.Value = out.Value[:maxRejectValue]
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: HeaderDLQTruncated, Value: []byte("true")})
+	}
+	p.dlq = append(p.dlq, out)
+	p.dlqBytes += int64(len(out.Key) + len(out.Value))
+}
+
+// produceDLQ sends the queued rejects to the DLQ topic and waits for them.
+// A record the broker refuses for good (too large, invalid) is counted,
+// logged and dropped: it is in quarantine, and retrying would stall the
+// pipeline forever. Any other failure fails the flush, which re-reads the
+// batch and produces its rejects again (at least once).
+func (p *Pipeline) produceDLQ(ctx context.Context) error {
+	if len(p.dlq) == 0 {
+		return nil
+	}
+	var failed error
+	for _, res := range p.cl.ProduceSync(ctx, p.dlq...) {
+		tooLarge := errors.Is(res.Err, kerr.MessageTooLarge) || errors.Is(res.Err, kerr.RecordListTooLarge)
+		invalid := errors.Is(res.Err, kerr.InvalidRecord) || errors.Is(res.Err, kerr.CorruptMessage)
+		switch {
+		case res.Err == nil:
+			p.m.dlqProduced.Inc()
+		case tooLarge || invalid:
+			label := "invalid"
+			if tooLarge {
+				label = "too-large"
+			}
+			p.m.dlqDropped.WithLabelValues(label).Inc()
+			p.opts.Logger.Error("DLQ topic refused a rejected record; it stays in quarantine", "pipeline", p.opts.Pipeline,
+				"topic", p.opts.DLQTopic, "err", res.Err)
+		case failed == nil:
+			failed = fmt.Errorf("produce rejects to DLQ topic %s: %w", p.opts.DLQTopic, res.Err)
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	p.dlq, p.dlqBytes = nil, 0
+	return nil
+}
