@@ -15,6 +15,7 @@ import (
 
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
@@ -149,6 +150,28 @@ func (e *testEnv) sendValues(values ...string) {
 		recs[i] = &kgo.Record{Value: []byte(v)}
 	}
 	e.send(recs...)
+}
+
+// producedTracks regenerates the n tracks produce(n, seed) published, for
+// tests to compute what the pipeline should decide about them.
+func producedTracks(t *testing.T, n int, seed int64) []music.Track {
+	t.Helper()
+	sch, err := avro.Parse(music.TrackSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := music.NewGenerator(seed)
+	out := make([]music.Track, n)
+	for i := range out {
+		payload, err := gen.Next(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := avro.Unmarshal(sch, payload, &out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 // produce publishes n sample tracks and waits for them to be acked.

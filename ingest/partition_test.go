@@ -9,10 +9,8 @@ import (
 
 	iceberg "github.com/apache/iceberg-go"
 	icebergtable "github.com/apache/iceberg-go/table"
-	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
 )
 
@@ -71,14 +69,7 @@ func TestPartitionedTable(t *testing.T) {
 	}
 	defer got.Release()
 	var want int64
-	sch, _ := avro.Parse(music.TrackSchema())
-	gen := music.NewGenerator(9)
-	for range n {
-		p, _ := gen.Next(nil)
-		var tr music.Track
-		if err := avro.Unmarshal(sch, p, &tr); err != nil {
-			t.Fatal(err)
-		}
+	for _, tr := range producedTracks(t, n, 9) {
 		if tr.Genre == "ROCK" {
 			want++
 		}

@@ -6,10 +6,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	icebergtable "github.com/apache/iceberg-go/table"
-	"github.com/hamba/avro/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
 )
 
@@ -22,21 +20,8 @@ func TestValidationRulesQuarantineFailures(t *testing.T) {
 	e.produce(n, seed)
 
 	// What the rules should decide, from the same generator.
-	sch, err := avro.Parse(music.TrackSchema())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen := music.NewGenerator(seed)
 	short := 0
-	for range n {
-		payload, err := gen.Next(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tr music.Track
-		if err := avro.Unmarshal(sch, payload, &tr); err != nil {
-			t.Fatal(err)
-		}
+	for _, tr := range producedTracks(t, n, seed) {
 		if tr.DurationMS < 180_000 {
 			short++
 		}
@@ -99,21 +84,8 @@ func TestFilterDropsRecords(t *testing.T) {
 	e := newTestEnv(t, 2)
 	const n, seed = 400, 5
 	e.produce(n, seed)
-	sch, err := avro.Parse(music.TrackSchema())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen := music.NewGenerator(seed)
 	dropped, errs := 0, 0
-	for range n {
-		payload, err := gen.Next(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tr music.Track
-		if err := avro.Unmarshal(sch, payload, &tr); err != nil {
-			t.Fatal(err)
-		}
+	for _, tr := range producedTracks(t, n, seed) {
 		switch {
 		case tr.Genre == "POP":
 			dropped++ // false && error is false in CEL: no error for a POP track without album
