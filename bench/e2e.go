@@ -110,8 +110,7 @@ func runE2E(ctx context.Context, cfg *Config, env e2eEnv, prog *progress) (Stage
 	p, err := ingest.New(ingest.Options{
 		Pipeline:        res.Pipeline,
 		Brokers:         env.brokers,
-		Routes:          map[string]icebergtable.Identifier{ld.topic: dataID},
-		Rejects:         map[string]icebergtable.Identifier{ld.topic: rejID},
+		Tables:          []ingest.TableOptions{{ID: dataID, Topics: []string{ld.topic}, Rejects: rejID}},
 		FlushMaxLatency: cfg.FlushMaxLatency,
 		FlushMaxRecords: cfg.FlushMaxRecords,
 		TargetFileSize:  cfg.TargetFileSize,

@@ -41,11 +41,19 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 		return nil, fmt.Errorf("list log end offsets: %w", err)
 	}
 	for topic, parts := range offs {
-		ts := p.tables[topic]
-		if ts == nil {
+		rt, err := p.routeOf(topic)
+		if err != nil {
+			// A new topic matched the patterns of tables that cannot share
+			// it: nothing of it is ingested until the config is fixed.
+			for part := range parts {
+				p.halt(table.TP{Topic: topic, Partition: part}, err)
+			}
 			continue
 		}
-		views, err := p.loadRoute(ctx, ts)
+		if rt == nil {
+			continue
+		}
+		views, err := p.loadRoute(ctx, rt)
 		if err != nil {
 			return nil, err
 		}
@@ -53,10 +61,10 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 			tp := table.TP{Topic: topic, Partition: part}
 			p.unhalt(tp)
 			adopt(views, tp)
-			for _, t := range ts.route() {
+			for _, t := range rt.all {
 				delete(t.gaps, tp)
 			}
-			w, ok := resumeAt(ts, tp)
+			w, ok := rt.resumeAt(tp)
 			if !ok {
 				parts[part] = p.startOffset()
 				continue
@@ -64,20 +72,6 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 			parts[part] = kgo.NoResetOffset().At(w)
 			so, sok := starts.Lookup(topic, part)
 			eo, eok := ends.Lookup(topic, part)
-			// A quarantine table behind its data table holds no pending
-			// rejects there (route.go, rule 2): the records it would re-read
-			// are all in the data table, so losing them to retention loses
-			// nothing.
-			lossAt := w
-			if tw, ok := ts.wm[tp]; ok {
-				lossAt = tw
-			}
-			if sok && so.Err == nil && w < so.Offset && lossAt >= so.Offset {
-				p.opts.Logger.Info("quarantine table resumes at the log start; the records before it are in the data table",
-					"pipeline", p.opts.Pipeline, "topic", topic, "partition", part, "offset", w, "log_start", so.Offset)
-				parts[part] = kgo.NoResetOffset().At(so.Offset)
-				continue
-			}
 			switch {
 			case eok && eo.Err == nil && w > eo.Offset:
 				p.halt(tp, fmt.Errorf("%w: %s: watermark %d is above the log end %d: the topic was recreated or the cluster rebuilt; "+
@@ -85,7 +79,7 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 			case sok && so.Err == nil && w < so.Offset && p.opts.OnGap == OnGapSkip:
 				p.opts.Logger.Warn("skipping deleted records (on_gap: skip)", "pipeline", p.opts.Pipeline,
 					"topic", topic, "partition", part, "offset", w, "log_start", so.Offset)
-				for _, t := range ts.route() {
+				for _, t := range rt.all {
 					if tw, ok := t.wm[tp]; ok && tw < so.Offset {
 						t.gaps[tp] = [2]int64{tw, so.Offset}
 					}
@@ -170,11 +164,11 @@ func (p *Pipeline) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 
 func (p *Pipeline) forget(tps map[string][]int32) {
 	for topic, parts := range tps {
-		ts := p.tables[topic]
+		rt := p.routes[topic]
 		for _, part := range parts {
 			tp := table.TP{Topic: topic, Partition: part}
-			if ts != nil {
-				for _, t := range ts.route() {
+			if rt != nil {
+				for _, t := range rt.all {
 					delete(t.wm, tp)
 					delete(t.origins, tp)
 					delete(t.gaps, tp)

@@ -47,14 +47,14 @@ type tableState struct {
 	// "filter", with its own bound evaluators.
 	filter      *schema.Rules
 	filterEvals map[*schema.WriterSchema]*schema.RuleEvaluator
-	// json converts the route's plain JSON records to Avro of jsonWS, the
-	// declared schema; nil for registry-framed Avro.
-	json    *schema.JSONRecords
-	jsonWS  *schema.WriterSchema
-	wm      table.Offsets         // W[T][tp] for assigned partitions
-	origins table.Offsets         // where each partition's first commit started
-	gaps    map[table.TP][2]int64 // on_gap=skip jumps not yet committed
-	b       *batch
+	// route takes the records of the table's topics that go to it (one
+	// rule, named "route"; nil: all), with its own bound evaluators.
+	route      *schema.Rules
+	routeEvals map[*schema.WriterSchema]*schema.RuleEvaluator
+	wm         table.Offsets         // W[T][tp] for assigned partitions
+	origins    table.Offsets         // where each partition's first commit started
+	gaps       map[table.TP][2]int64 // on_gap=skip jumps not yet committed
+	b          *batch
 
 	// rejects is the quarantine table of a data table's route, nil when
 	// the route has none; isRejects marks the quarantine table itself.
@@ -71,6 +71,9 @@ type tableState struct {
 	rejects    *tableState
 	isRejects  bool
 	lastCommit time.Time
+	// fresh marks a quarantine table this process created and has not
+	// committed to since (route.go, rule 3).
+	fresh bool
 }
 
 // batch is everything one commit to one table will carry.
@@ -109,6 +112,7 @@ func newTableState(id icebergtable.Identifier) *tableState {
 		incompatible: make(map[*schema.WriterSchema]error),
 		evaluators:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
 		filterEvals:  make(map[*schema.WriterSchema]*schema.RuleEvaluator),
+		routeEvals:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
 		wm:           table.Offsets{},
 		origins:      table.Offsets{},
 		gaps:         make(map[table.TP][2]int64),

@@ -39,14 +39,14 @@ func TestCleanseSteps(t *testing.T) {
 	key := []byte("test-pii-key")
 	opts := withQuarantine(e.options())
 	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
-	opts.Cleanse = map[string][]ingest.CleanseStep{testTopic: {
+	opts.Tables[0].Cleanse = []ingest.CleanseStep{
 		{Op: ingest.CleanseTrim, Columns: []string{"name", "city"}},
 		{Op: ingest.CleanseUpper, Columns: []string{"name"}},
 		{Op: ingest.CleanseLower, Columns: []string{"email"}},
 		{Op: ingest.CleanseHash, Columns: []string{"email"}, Key: key},
 		{Op: ingest.CleanseMask, Columns: []string{"phone"}, KeepLast: 4},
 		{Op: ingest.CleanseEmptyToNull, Columns: []string{"city"}},
-	}}
+	}
 	r := e.start(opts)
 	e.waitWatermarks(2)
 	if err := r.stop(); err != nil {
@@ -106,7 +106,7 @@ func TestCleanseStepMustFitTheSchema(t *testing.T) {
 			e.sendValues(`{"id": 1, "name": "n", "email": "e"}`)
 			opts := e.options()
 			opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
-			opts.Cleanse = map[string][]ingest.CleanseStep{testTopic: {c.step}}
+			opts.Tables[0].Cleanse = []ingest.CleanseStep{c.step}
 			exited, err := e.start(opts).exited(time.Minute)
 			if !exited || !errors.Is(err, ingest.ErrCleanse) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("run: exited %v, %v; want ErrCleanse with %q", exited, err, c.want)

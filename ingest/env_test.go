@@ -112,7 +112,7 @@ func (e *testEnv) options() ingest.Options {
 	return ingest.Options{
 		Pipeline:        testPipeline,
 		Brokers:         e.cluster.Brokers(),
-		Routes:          map[string]icebergtable.Identifier{testTopic: testTable},
+		Tables:          []ingest.TableOptions{{ID: testTable, Topics: []string{testTopic}}},
 		FlushMaxLatency: 300 * time.Millisecond,
 		FlushMaxRecords: 2000,
 		ShutdownTimeout: 10 * time.Second,

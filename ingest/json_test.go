@@ -44,7 +44,7 @@ func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 	}
 	opts := withQuarantine(e.options())
 	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
-	opts.Rules = map[string]*schema.Rules{testTopic: rules}
+	opts.Tables[0].Rules = rules
 	r := e.start(opts)
 	e.waitWatermarks(int64(len(values)))
 	if err := r.stop(); err != nil {

@@ -14,6 +14,7 @@ type metrics struct {
 	incompatible  *prometheus.CounterVec // table
 	dlqProduced   prometheus.Counter
 	filtered      *prometheus.CounterVec   // table
+	unrouted      *prometheus.CounterVec   // topic
 	dlqDropped    *prometheus.CounterVec   // reason
 	commits       *prometheus.CounterVec   // table
 	commitDur     *prometheus.HistogramVec // table
@@ -47,6 +48,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		filtered: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_ingest_filtered_records_total", Help: "Records dropped by a route's filter (their offsets still count as consumed).",
 		}, []string{"table"}),
+		unrouted: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "bigfather_ingest_unrouted_records_total", Help: "Records no table's route took, dropped (unrouted: drop; their offsets still count as consumed).",
+		}, []string{"topic"}),
 		dlqProduced: f.NewCounter(prometheus.CounterOpts{
 			Name: "bigfather_ingest_dlq_records_total", Help: "Rejected records produced to the DLQ topic.",
 		}),

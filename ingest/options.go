@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,33 +62,22 @@ type Options struct {
 	// (session and rebalance timeouts, for instance).
 	KafkaOpts []kgo.Opt
 
-	Routes map[string]icebergtable.Identifier // required: topic → table
-	// Rejects maps a topic to its quarantine table: every record of the
-	// topic that cannot be ingested lands there, with the reason, under the
-	// same exactly-once protocol. A topic without one passes such records
-	// over (counted, logged, listed in the commit's bigfather.skipped).
-	Rejects map[string]icebergtable.Identifier
+	// Tables are the target tables and what feeds each: its topics, its
+	// quarantine table, the route condition choosing its records, its
+	// rules, filter, cleanse steps and partition spec. At least one.
+	Tables []TableOptions
 	// JSON maps a topic whose values are plain JSON (no registry, no wire
 	// header) to the converter of its declared schema; other topics carry
 	// Confluent-framed Avro.
 	JSON map[string]*schema.JSONRecords
-	// Rules maps a topic to its compiled validation rules (nil: none). A
-	// record failing one is rejected at the validate stage with the rule's
-	// name as the reason.
-	Rules map[string]*schema.Rules
-	// Filters maps a topic to its filter, compiled as one rule named
-	// "filter": a record for which it is false is dropped (counted, its
-	// offset consumed and listed in the commit's bigfather.skipped).
-	Filters map[string]*schema.Rules
-	// Cleanse maps a topic to the cleanse steps applied, in order, to its
-	// table's string columns before encoding (trim, case, empty to null,
-	// HMAC hashing, masking). A step that does not fit the table schema
-	// stops the pipeline when the table is loaded or created.
-	Cleanse map[string][]CleanseStep
-	// PartitionBy maps a topic to the partition spec terms of its table
-	// ("day(released_at)", "bucket(16, isrc)", "genre"), applied when the
-	// table is created; an existing table keeps its own spec.
-	PartitionBy map[string][]string
+	// Unrouted is what happens to a record of a topic feeding several
+	// tables when no table's route condition takes it: UnroutedQuarantine
+	// (default) sends it to the route's quarantine table, UnroutedDrop
+	// passes over it (counted, listed in the commit's bigfather.skipped).
+	Unrouted string
+	// MetadataMaxAge bounds how long a new topic matching a table's
+	// TopicPatterns waits to be picked up. Default 30s.
+	MetadataMaxAge time.Duration
 	// MaxOpenFiles bounds the data files a table's batch writes at once
 	// (one per partition value it touches); past it the file holding the
 	// most unwritten bytes is closed. Default 64.
@@ -143,6 +134,48 @@ func (h Hooks) at(point string) {
 	}
 }
 
+// TableOptions is one target table and what feeds it.
+type TableOptions struct {
+	ID icebergtable.Identifier // required
+	// Topics feed the table; TopicPatterns feed it every topic whose whole
+	// name matches one of them, including topics created while running.
+	Topics        []string
+	TopicPatterns []*regexp.Regexp
+	// Rejects is the quarantine table: every record routed here that
+	// cannot be ingested lands there, with the reason, under the same
+	// exactly-once protocol. Nil: such records are passed over (counted,
+	// logged, listed in the commit's bigfather.skipped).
+	Rejects icebergtable.Identifier
+	// Route chooses the records of the topics that go to this table, as
+	// one rule named "route"; nil takes every record. A topic feeding
+	// several tables tries their routes in the order of Tables, and the
+	// first that is true takes the record.
+	Route *schema.Rules
+	// Rules are the table's validation rules (nil: none). A record failing
+	// one is rejected at the validate stage with the rule's name as the
+	// reason.
+	Rules *schema.Rules
+	// Filter drops a record for which it is false (one rule named
+	// "filter"): counted, its offset consumed and listed in the commit's
+	// bigfather.skipped.
+	Filter *schema.Rules
+	// Cleanse steps apply, in order, to the table's string columns before
+	// encoding (trim, case, empty to null, HMAC hashing, masking). A step
+	// that does not fit the table schema stops the pipeline when the table
+	// is loaded or created.
+	Cleanse []CleanseStep
+	// PartitionBy is the partition spec terms ("day(released_at)",
+	// "bucket(16, isrc)", "genre"), applied when the table is created; an
+	// existing table keeps its own spec.
+	PartitionBy []string
+}
+
+// What happens to a record no route takes.
+const (
+	UnroutedQuarantine = "quarantine"
+	UnroutedDrop       = "drop"
+)
+
 // ErrConfig is wrapped by every validation error of Options.
 var ErrConfig = errors.New("invalid ingest options")
 
@@ -173,6 +206,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.IdleCommitInterval <= 0 {
 		o.IdleCommitInterval = time.Minute
+	}
+	if o.Unrouted == "" {
+		o.Unrouted = UnroutedQuarantine
+	}
+	if o.MetadataMaxAge <= 0 {
+		o.MetadataMaxAge = 30 * time.Second
 	}
 	if o.MaxOpenFiles <= 0 {
 		o.MaxOpenFiles = 64
@@ -206,30 +245,54 @@ func (o *Options) validate() error {
 	if len(o.Brokers) == 0 {
 		bad("brokers", "required")
 	}
-	if len(o.Routes) == 0 {
-		bad("routes", "at least one topic → table route is required")
+	if len(o.Tables) == 0 {
+		bad("tables", "at least one table is required")
 	}
-	if _, ok := o.Routes[o.DLQTopic]; ok && o.DLQTopic != "" {
-		bad("dlq_topic", fmt.Sprintf("%q is a consumed topic: rejects would be read back as input", o.DLQTopic))
-	}
-	for topic := range o.Rules {
-		if _, ok := o.Routes[topic]; !ok {
-			bad("rules", fmt.Sprintf("topic %q has rules but no route", topic))
-		}
+	if o.Unrouted != UnroutedQuarantine && o.Unrouted != UnroutedDrop {
+		bad("unrouted", fmt.Sprintf("%q is not quarantine or drop", o.Unrouted))
 	}
 	rejectsOf := map[string]string{} // data table → its quarantine table
-	for topic, id := range o.Rejects {
-		data, ok := o.Routes[topic]
-		d, r := strings.Join(data, "."), strings.Join(id, ".")
-		switch {
-		case !ok:
-			bad("rejects", fmt.Sprintf("topic %q has a quarantine table but no route", topic))
-		case r == d:
-			bad("rejects", fmt.Sprintf("topic %q: the quarantine table is the data table %s", topic, r))
-		case rejectsOf[d] != "" && rejectsOf[d] != r:
-			bad("rejects", fmt.Sprintf("table %s has two quarantine tables, %s and %s", d, rejectsOf[d], r))
-		default:
-			rejectsOf[d] = r
+	isData := map[string]bool{}
+	for i, t := range o.Tables {
+		if len(t.ID) == 0 {
+			bad(fmt.Sprintf("tables[%d]", i), "no table identifier")
+			continue
+		}
+		d := strings.Join(t.ID, ".")
+		if isData[d] {
+			bad(fmt.Sprintf("tables[%d]", i), fmt.Sprintf("table %s is listed twice; list all its topics in one entry", d))
+		}
+		isData[d] = true
+		if len(t.Topics)+len(t.TopicPatterns) == 0 {
+			bad(fmt.Sprintf("tables[%d]", i), fmt.Sprintf("table %s has no topic", d))
+		}
+		for _, topic := range t.Topics {
+			if topic == o.DLQTopic && topic != "" {
+				bad("dlq_topic", fmt.Sprintf("%q is a consumed topic: rejects would be read back as input", o.DLQTopic))
+			}
+		}
+		if t.Rejects != nil {
+			r := strings.Join(t.Rejects, ".")
+			switch {
+			case r == d:
+				bad(fmt.Sprintf("tables[%d].rejects", i), fmt.Sprintf("the quarantine table is the data table %s", r))
+			case rejectsOf[d] != "" && rejectsOf[d] != r:
+				bad(fmt.Sprintf("tables[%d].rejects", i), fmt.Sprintf("table %s has two quarantine tables, %s and %s", d, rejectsOf[d], r))
+			default:
+				rejectsOf[d] = r
+			}
+		}
+	}
+	for d, r := range rejectsOf {
+		if isData[r] {
+			bad("rejects", fmt.Sprintf("quarantine table %s of %s is also a data table", r, d))
+		}
+	}
+	// Every literal topic's route must be well formed; topics matched by a
+	// pattern are checked when they appear.
+	for _, topic := range o.literalTopics() {
+		if _, err := o.routeTables(topic); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	switch o.StartKind {
@@ -254,4 +317,48 @@ func (o *Options) validate() error {
 		bad("schema_registry", "required")
 	}
 	return errors.Join(errs...)
+}
+
+// literalTopics returns the topics named outright, sorted.
+func (o *Options) literalTopics() []string {
+	var out []string
+	for _, t := range o.Tables {
+		out = append(out, t.Topics...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// routeTables returns the indexes in Tables of the tables topic feeds, in
+// order. With several, each but the last needs a route condition, or the
+// ones after it could never take a record; and at least one of them needs a
+// quarantine table, the route's anchor (route.go).
+func (o *Options) routeTables(topic string) ([]int, error) {
+	var idx []int
+	for i, t := range o.Tables {
+		if slices.Contains(t.Topics, topic) || matchesAny(t.TopicPatterns, topic) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) < 2 {
+		return idx, nil
+	}
+	hasRejects := false
+	for k, i := range idx {
+		t := o.Tables[i]
+		if t.Route == nil && k < len(idx)-1 {
+			return nil, fmt.Errorf("%w: tables[%d]: topic %q feeds several tables and %s has no route, so the tables after it would get nothing",
+				ErrConfig, i, topic, strings.Join(t.ID, "."))
+		}
+		hasRejects = hasRejects || t.Rejects != nil
+	}
+	if !hasRejects {
+		return nil, fmt.Errorf("%w: topic %q feeds several tables and none has a quarantine table; a routed topic needs one", ErrConfig, topic)
+	}
+	return idx, nil
+}
+
+// matchesAny reports whether a pattern matches topic.
+func matchesAny(res []*regexp.Regexp, topic string) bool {
+	return slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(topic) })
 }

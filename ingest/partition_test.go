@@ -33,7 +33,7 @@ func TestPartitionedTable(t *testing.T) {
 	const n = 1200
 	e.produce(n, 9)
 	opts := withQuarantine(e.options())
-	opts.PartitionBy = map[string][]string{testTopic: {"month(released_at)", "genre"}}
+	opts.Tables[0].PartitionBy = []string{"month(released_at)", "genre"}
 	r := e.start(opts)
 	e.waitWatermarks(n)
 	if err := r.stop(); err != nil {
@@ -99,7 +99,7 @@ func TestManyPartitionValuesStayBounded(t *testing.T) {
 	}
 	opts := withQuarantine(e.options())
 	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
-	opts.PartitionBy = map[string][]string{testTopic: {"user_id"}} // 5,000 distinct values
+	opts.Tables[0].PartitionBy = []string{"user_id"} // 5,000 distinct values
 	opts.MaxOpenFiles = 16
 	opts.MemoryBudget = 8 << 20
 	opts.FlushMaxRecords = n

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,8 +32,11 @@ type Pipeline struct {
 
 	// mu guards everything below. The poll loop holds it while it
 	// processes a poll; group callbacks take it to seek, commit or drop.
-	mu       sync.Mutex
-	tables   map[string]*tableState // by topic
+	mu sync.Mutex
+	// routes are by topic, built when a topic is first assigned; byTable
+	// holds every table state, by name, shared by the routes feeding it.
+	routes   map[string]*topicRoute
+	byTable  map[string]*tableState
 	halted   map[table.TP]error
 	toPause  map[string][]int32
 	toResume map[string][]int32
@@ -83,7 +85,8 @@ func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
 		opts:      opts,
 		m:         newMetrics(opts.Registerer),
-		tables:    make(map[string]*tableState),
+		routes:    make(map[string]*topicRoute),
+		byTable:   make(map[string]*tableState),
 		halted:    make(map[table.TP]error),
 		toPause:   make(map[string][]int32),
 		toResume:  make(map[string][]int32),
@@ -91,34 +94,23 @@ func New(opts Options) (*Pipeline, error) {
 		firstSeen: make(map[table.TP]int64),
 	}
 	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
-	// Topics routed to the same table share its state: one batch, one
-	// commit per flush, each topic's partitions with their own watermarks.
-	byTable := map[string]*tableState{}
-	for _, topic := range slices.Sorted(maps.Keys(opts.Routes)) {
-		id := opts.Routes[topic]
-		if ts, ok := byTable[strings.Join(id, ".")]; ok {
-			p.tables[topic] = ts
-			continue
-		}
-		ts := newTableState(id)
-		byTable[ts.name] = ts
-		ts.rules = opts.Rules[topic]
-		ts.filter = opts.Filters[topic]
-		ts.partitionBy = opts.PartitionBy[topic]
-		ts.cleanseSteps = opts.Cleanse[topic]
-		if j := opts.JSON[topic]; j != nil {
-			// The declared schema stands in for a registry schema; id 0 is
-			// one the registry never assigns.
-			ts.json, ts.jsonWS = j, &schema.WriterSchema{ID: 0, Avro: j.Schema()}
-		}
-		if rid, ok := opts.Rejects[topic]; ok {
-			q, err := newRejectsState(rid)
+	for _, t := range opts.Tables {
+		ts := newTableState(t.ID)
+		ts.rules, ts.filter, ts.route = t.Rules, t.Filter, t.Route
+		ts.partitionBy, ts.cleanseSteps = t.PartitionBy, t.Cleanse
+		if t.Rejects != nil {
+			q, err := newRejectsState(t.Rejects)
 			if err != nil {
 				return nil, err
 			}
 			ts.rejects = q
 		}
-		p.tables[topic] = ts
+		p.byTable[ts.name] = ts
+	}
+	for _, topic := range opts.literalTopics() {
+		if _, err := p.routeOf(topic); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -149,7 +141,6 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ClientID(o.ClientID),
 		kgo.ConsumerGroup(o.Group),
-		kgo.ConsumeTopics(slices.Sorted(maps.Keys(o.Routes))...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxBytes(o.FetchMaxBytes),
 		// Group offsets are advisory (rule 2): seeking comes from the
@@ -164,6 +155,7 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.WithLogger(kslog.New(o.Logger.With("component", "kafka"))),
 		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer))),
 	}
+	kopts = append(kopts, p.subscription()...)
 	if o.DLQTopic != "" {
 		// Room for the largest reject the DLQ gets (oversized ones are cut
 		// to maxRejectValue), plus headers.
@@ -176,6 +168,27 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kopts = append(kopts, kgo.SASL(o.SASL))
 	}
 	return append(kopts, o.KafkaOpts...)
+}
+
+// subscription is the topics to consume: by name, or, when a table
+// takes topics by pattern, every topic matching a pattern or a name (the
+// names quoted), re-evaluated on every metadata refresh so that new topics
+// are picked up.
+func (p *Pipeline) subscription() []kgo.Opt {
+	var patterns []string
+	for _, t := range p.opts.Tables {
+		for _, re := range t.TopicPatterns {
+			patterns = append(patterns, re.String())
+		}
+	}
+	topics := p.opts.literalTopics()
+	if len(patterns) == 0 {
+		return []kgo.Opt{kgo.ConsumeTopics(topics...)}
+	}
+	for _, t := range topics {
+		patterns = append(patterns, "^"+regexp.QuoteMeta(t)+"$")
+	}
+	return []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics(patterns...), kgo.MetadataMaxAge(p.opts.MetadataMaxAge)}
 }
 
 // Run consumes until ctx is done or a fatal error occurs. On return every
@@ -290,12 +303,12 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		tp := table.TP{Topic: fp.Topic, Partition: fp.Partition}
 		p.hw[tp] = fp.HighWatermark
-		ts := p.tables[fp.Topic]
-		if ts == nil || p.halted[tp] != nil {
+		rt := p.routes[fp.Topic]
+		if rt == nil || p.halted[tp] != nil {
 			return
 		}
 		for _, r := range fp.Records {
-			if err = p.record(ctx, ts, tp, r, now); err != nil {
+			if err = p.record(ctx, rt, tp, r, now); err != nil {
 				return
 			}
 		}
@@ -342,8 +355,8 @@ func (p *Pipeline) maybeFlush(ctx context.Context) error {
 // that are no longer in any batch.
 var errResynced = errors.New("batches dropped and partitions re-seeked")
 
-// flush seals and commits every open batch, quarantine tables first (see
-// route.go), then commits the advisory Kafka group offsets. A batch that
+// flush seals and commits every open batch, data tables before quarantine
+// tables (see route.go), then commits the advisory Kafka group offsets. A batch that
 // only advances a watermark may be carried over instead (mustCommit). If any
 // batch fails to seal or commit, flush drops all batches not yet
 // committed, re-seeks every owned partition from its tables, and returns
@@ -379,6 +392,9 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 	}
 	if failure == nil {
 		p.opts.Hooks.at("after-upload")
+		for _, ts := range p.allTables() {
+			ts.fresh = false // committing from now on (route.go, rule 3)
+		}
 		for _, ts := range open {
 			if failure = p.commitTable(ctx, ts); failure != nil {
 				break
@@ -423,25 +439,29 @@ func (p *Pipeline) dropAll(cause error) {
 // assigned.
 func (p *Pipeline) resync(ctx context.Context) error {
 	set := make(map[string]map[int32]kgo.EpochOffset)
-	for topic, ts := range p.tables {
-		views, err := p.loadRoute(ctx, ts)
+	err := p.eachRoute(func(rt *topicRoute) error {
+		views, err := p.loadRoute(ctx, rt)
 		if err != nil {
 			return fmt.Errorf("re-seek: %w", err)
 		}
 		for tp, first := range p.firstSeen {
-			if tp.Topic != topic {
+			if tp.Topic != rt.topic {
 				continue
 			}
 			adopt(views, tp)
-			off, ok := resumeAt(ts, tp)
+			off, ok := rt.resumeAt(tp)
 			if !ok {
 				off = first
 			}
-			if set[topic] == nil {
-				set[topic] = make(map[int32]kgo.EpochOffset)
+			if set[rt.topic] == nil {
+				set[rt.topic] = make(map[int32]kgo.EpochOffset)
 			}
-			set[topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+			set[rt.topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(set) > 0 {
 		p.cl.SetOffsets(set)
@@ -475,16 +495,16 @@ func (p *Pipeline) loadTable(ctx context.Context, id icebergtable.Identifier) (*
 // that lag tools see progress. They are advisory: failure is only logged.
 func (p *Pipeline) commitGroupOffsets(ctx context.Context) {
 	offs := make(map[string]map[int32]kgo.EpochOffset)
-	for topic, ts := range p.tables {
-		for tp := range ts.wm {
-			w, ok := resumeAt(ts, tp)
-			if tp.Topic != topic || !ok {
-				continue
+	for tp := range p.hw {
+		rt := p.routes[tp.Topic]
+		if rt == nil {
+			continue
+		}
+		if w, ok := rt.resumeAt(tp); ok {
+			if offs[tp.Topic] == nil {
+				offs[tp.Topic] = make(map[int32]kgo.EpochOffset)
 			}
-			if offs[topic] == nil {
-				offs[topic] = make(map[int32]kgo.EpochOffset)
-			}
-			offs[topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: w}
+			offs[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: w}
 		}
 	}
 	if len(offs) == 0 {
@@ -500,11 +520,11 @@ func (p *Pipeline) commitGroupOffsets(ctx context.Context) {
 func (p *Pipeline) updateLag() {
 	var total int64
 	for tp, hw := range p.hw {
-		ts := p.tables[tp.Topic]
-		if ts == nil {
+		rt := p.routes[tp.Topic]
+		if rt == nil {
 			continue
 		}
-		w, ok := ts.wm[tp]
+		w, ok := rt.resumeAt(tp)
 		if !ok {
 			continue
 		}

@@ -311,7 +311,7 @@ func TestOffsetGapsFromTransactionsAndCompaction(t *testing.T) {
 	e.cluster.Kafka().Compact()
 
 	opts := e.options()
-	opts.Routes = map[string]icebergtable.Identifier{testTopic: testTable, compacted: {"music", "compacted"}}
+	opts.Tables = append(opts.Tables, ingest.TableOptions{ID: icebergtable.Identifier{"music", "compacted"}, Topics: []string{compacted}})
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg
 	r := e.start(opts)
@@ -485,8 +485,7 @@ func TestTwoTopicsFeedOneTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := withQuarantine(e.options())
-	opts.Routes[other] = testTable
-	opts.Rejects[other] = testRejects
+	opts.Tables[0].Topics = append(opts.Tables[0].Topics, other)
 	r := e.start(opts)
 	e.waitWatermarks(1200)
 	if err := r.stop(); err != nil {

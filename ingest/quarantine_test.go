@@ -26,7 +26,7 @@ var testRejects = icebergtable.Identifier{"music", "tracks__rejects"}
 
 // withQuarantine routes the test topic's rejects to testRejects.
 func withQuarantine(o ingest.Options) ingest.Options {
-	o.Rejects = map[string]icebergtable.Identifier{testTopic: testRejects}
+	o.Tables[0].Rejects = testRejects
 	return o
 }
 
@@ -48,10 +48,13 @@ type rejectAt struct {
 	offset    int64
 }
 
-func (e *testEnv) readRejects() map[rejectAt]rejectRow {
+func (e *testEnv) readRejects() map[rejectAt]rejectRow { return e.readRejectsOf(testRejects) }
+
+// readRejectsOf reads the quarantine table id back.
+func (e *testEnv) readRejectsOf(id icebergtable.Identifier) map[rejectAt]rejectRow {
 	e.t.Helper()
 	ctx := context.Background()
-	tbl, err := e.cat.LoadTable(ctx, testRejects)
+	tbl, err := e.cat.LoadTable(ctx, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -217,11 +220,11 @@ func TestPoisonPillsGoToQuarantine(t *testing.T) {
 	}
 }
 
-// The quarantine table commits before the data table. When the data
-// table's commit fails after the quarantine table's succeeded, the batch is
-// dropped and re-read: the quarantine table keeps its rejects once, the
-// table gets the good records, and EO holds across both.
-func TestQuarantineCommitsBeforeTheTable(t *testing.T) {
+// The quarantine table commits after the data table. When the quarantine
+// table's commit fails after the data table's succeeded, the batch is
+// dropped and re-read: the data table keeps its records once, the
+// quarantine table gets the rejects, and EO holds across both.
+func TestQuarantineCommitsAfterTheTable(t *testing.T) {
 	e := newTestEnv(t, 1)
 	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
 	e.produce(30, 1)
@@ -238,20 +241,27 @@ func TestQuarantineCommitsBeforeTheTable(t *testing.T) {
 	e.produce(30, 2)
 	opts := withQuarantine(e.options())
 	opts.Catalog = faulty
-	opts.FlushMaxLatency = time.Hour // one flush, at the record limit
-	opts.FlushMaxRecords = 60        // the table's 60 good records fill the batch at the last offset
-	// Commits in order: the quarantine table's goes through, then every
-	// attempt of the table's fails unapplied until the committer gives up
-	// (it retries an unknown outcome up to 10 times after reconciling).
+	opts.FlushMaxLatency = 2 * time.Second // the first flush at the record limit, then the re-read quarantine batch on time
+	opts.FlushMaxRecords = 60              // the table's 60 good records fill the batch at the last offset
+	// Commits in order: the table's goes through, then every attempt of the
+	// quarantine table's (the route's anchor) fails unapplied until the
+	// committer gives up (it retries an unknown outcome up to 10 times
+	// after reconciling).
 	faulty.PassFirst.Store(1)
 	faulty.FailBefore.Store(11)
 	r := e.start(opts)
-	e.waitWatermarks(63)
+	deadline := time.Now().Add(60 * time.Second)
+	for e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 63 {
+		if time.Now().After(deadline) {
+			t.Fatal("the quarantine table never committed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
 	if n := faulty.Commits.Load(); n < 13 {
-		t.Fatalf("%d commits: the table's commit was not tried again after the re-seek", n)
+		t.Fatalf("%d commits: the quarantine table's commit was not tried again after the re-seek", n)
 	}
 	if rw := e.watermarksOf(testRejects); rw[table.TP{Topic: testTopic, Partition: 0}] != 63 {
 		t.Fatalf("quarantine watermark %v, want 63", rw)

@@ -6,41 +6,39 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 )
 
-// record routes one record into its table's batch, or into the route's
-// quarantine table when it cannot be ingested. Each table takes only
-// offsets at or above its own watermark (DESIGN.md §3 rule 2): after a
-// crash between the two commits of a route, one of them already holds
-// some of the records the other still needs.
-func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *kgo.Record, now time.Time) error {
-	q := ts.rejects
-	wantT := ts.accepts(tp, r.Offset)
-	wantQ := q != nil && q.accepts(tp, r.Offset)
-	if !wantT && !wantQ {
+// record routes one record into the batch of the table it goes to, or
+// into a quarantine table when it cannot be ingested. Each table takes
+// only offsets at or above its own watermark (DESIGN.md §3 rule 2): after
+// a crash between the commits of a route, some tables already hold
+// records the others still need.
+func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *kgo.Record, now time.Time) error {
+	if !rt.pending(tp, r.Offset) {
 		return nil // in every table already
 	}
 	if _, ok := p.firstSeen[tp]; !ok {
 		p.firstSeen[tp] = r.Offset
 	}
 	p.stats.consumed.Add(1)
-	rc := recordCtx{ts: ts, tp: tp, r: r, now: now, wantT: wantT, wantQ: wantQ}
+	rc := recordCtx{rt: rt, tp: tp, r: r, now: now, q: rt.quarantine}
 	if n := len(r.Key) + len(r.Value); n > p.opts.MaxRecordBytes {
 		return p.reject(ctx, &rc, schema.StageDecode, "too-large",
 			fmt.Errorf("record is %d bytes (key and value), above the limit of %d", n, p.opts.MaxRecordBytes))
 	}
 	var payload []byte
 	var ws *schema.WriterSchema
-	if ts.json != nil {
+	if rt.json != nil {
 		var err error
-		if p.jsonScratch, err = ts.json.Convert(p.jsonScratch[:0], r.Value); err != nil {
+		if p.jsonScratch, err = rt.json.Convert(p.jsonScratch[:0], r.Value); err != nil {
 			return p.reject(ctx, &rc, schema.StageDecode, "malformed-json", err)
 		}
-		payload, ws = p.jsonScratch, ts.jsonWS
+		payload, ws = p.jsonScratch, rt.jsonWS
 	} else {
 		id, body, err := schema.SplitWire(r.Value)
 		if err != nil {
@@ -79,6 +77,19 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 			payload = p.jsonScratch
 		}
 	}
+	ts, err := p.choose(&rc, ws, payload)
+	switch {
+	case errors.Is(err, schema.ErrMalformed):
+		return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
+	case ts == nil && p.opts.Unrouted == UnroutedDrop:
+		return p.passOver(&rc, p.m.unrouted)
+	case ts == nil:
+		if err == nil {
+			err = errors.New("no table's route takes the record")
+		}
+		return p.reject(ctx, &rc, schema.StageRoute, "unrouted", err)
+	}
+	rc.ts, rc.q = ts, ts.rejects
 	dec, err := p.decoder(ctx, ts, ws)
 	if err != nil {
 		var fatal *fatalError
@@ -90,6 +101,7 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 		}
 		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
 	}
+	wantT := ts.accepts(tp, r.Offset)
 	if ts.rules != nil || ts.filter != nil || !wantT {
 		// Judge the record before anything is appended: decoding is all
 		// or nothing, and a rule failure must leave no row behind.
@@ -107,14 +119,14 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 				return p.reject(ctx, &rc, schema.StageTransform, "filter", err)
 			}
 			if !keep {
-				return p.filtered(&rc)
+				return p.passOver(&rc, p.m.filtered)
 			}
 		}
 	}
 	if !wantT {
-		// Only the quarantine table still needs a verdict on this offset;
-		// the table already holds it, since it is good.
-		q.cover(tp, r.Offset, now)
+		// The table already holds this good record; the others of the
+		// route only need to know it is not theirs.
+		rc.coverOthers(ts)
 		return nil
 	}
 	b := ts.open(now)
@@ -126,13 +138,61 @@ func (p *Pipeline) record(ctx context.Context, ts *tableState, tp table.TP, r *k
 		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: now,
 	})
 	ts.cover(tp, r.Offset, now)
-	if wantQ {
-		q.cover(tp, r.Offset, now)
-	}
+	rc.coverOthers(ts)
 	b.pending++
 	b.pendingB += int64(len(r.Value))
 	b.valueBytes += int64(len(r.Value))
 	return p.afterAppend(ctx, ts)
+}
+
+// pending reports whether some table of the route does not hold offset
+// off of tp yet.
+func (rt *topicRoute) pending(tp table.TP, off int64) bool {
+	for _, t := range rt.all {
+		if t.accepts(tp, off) {
+			return true
+		}
+	}
+	return false
+}
+
+// coverOthers records off as consumed in every table of the route that
+// still needs a verdict on it, except holder, which holds the record or
+// lists it. A data table not created yet gets nothing: the batch that
+// creates it starts from its first record.
+func (rc *recordCtx) coverOthers(holder *tableState) {
+	for _, t := range rc.rt.all {
+		if t != holder && (t.tbl != nil || t.isRejects) && t.accepts(rc.tp, rc.r.Offset) {
+			t.cover(rc.tp, rc.r.Offset, rc.now)
+		}
+	}
+}
+
+// choose returns the data table a record goes to: the first of the
+// route's tables whose route takes it. Nil means no route takes it; the
+// error is then the first route that failed on the record, if any.
+func (p *Pipeline) choose(rc *recordCtx, ws *schema.WriterSchema, payload []byte) (*tableState, error) {
+	var firstErr error
+	for _, ts := range rc.rt.tables {
+		if ts.route == nil {
+			return ts, nil
+		}
+		ev, err := p.evaluator(ts, ts.route, ts.routeEvals, ws, "route of "+ts.name)
+		if err == nil {
+			var failed string
+			failed, err = p.eval(ev, payload, rc)
+			switch {
+			case failed == "" && err != nil:
+				return nil, err // the payload does not decode
+			case failed == "":
+				return ts, nil
+			}
+		}
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("route of %s: %w", ts.name, err)
+		}
+	}
+	return nil, firstErr
 }
 
 // validate runs the route's rules on a payload that passed Check. It
@@ -173,19 +233,27 @@ func (p *Pipeline) keep(ts *tableState, ws *schema.WriterSchema, payload []byte,
 	return false, nil
 }
 
-// filtered passes over a record the route's filter drops: its offset is
+// passOver drops a record a filter or the routing leaves out, counting it
+// in c by table (or topic, when no table was chosen): its offset is
 // consumed, and listed in the commit's bigfather.skipped so verify
 // accounts for it, but no table holds it.
-func (p *Pipeline) filtered(rc *recordCtx) error {
-	ts, tp, r := rc.ts, rc.tp, rc.r
-	p.m.filtered.WithLabelValues(ts.name).Inc()
-	if rc.wantQ {
-		ts.rejects.cover(tp, r.Offset, rc.now)
+func (p *Pipeline) passOver(rc *recordCtx, c *prometheus.CounterVec) error {
+	label := rc.tp.Topic
+	if rc.ts != nil {
+		label = rc.ts.name
 	}
-	if rc.wantT {
-		ts.cover(tp, r.Offset, rc.now).skip(tp, r.Offset)
-	}
+	c.WithLabelValues(label).Inc()
+	rc.skip()
 	return nil
+}
+
+// skip lists the record in the anchor's commit, unless the anchor already
+// holds its offset, and covers it in the other tables.
+func (rc *recordCtx) skip() {
+	if a := rc.rt.anchor; a.accepts(rc.tp, rc.r.Offset) {
+		rc.rt.skip(rc.tp, rc.r.Offset, rc.now)
+	}
+	rc.coverOthers(rc.rt.anchor)
 }
 
 // evaluator binds rules to a writer schema once per schema.
@@ -236,11 +304,14 @@ func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
 
 // recordCtx is one record on its way through record and reject.
 type recordCtx struct {
-	ts           *tableState
-	tp           table.TP
-	r            *kgo.Record
-	now          time.Time
-	wantT, wantQ bool
-	schemaID     int32
-	hasID        bool
+	rt *topicRoute
+	// ts is the data table chosen for the record, nil before routing; q
+	// is where it goes if rejected: ts's quarantine table, or the route's
+	// before a table is chosen (nil: passed over).
+	ts, q    *tableState
+	tp       table.TP
+	r        *kgo.Record
+	now      time.Time
+	schemaID int32
+	hasID    bool
 }

@@ -12,41 +12,33 @@ import (
 	"github.com/bigfather/bigfather/schema"
 )
 
-// reject sends a record that cannot be ingested to the route's quarantine
-// table with the stage and reason; its offset still counts as consumed by
-// the data table, whose range covers it. A route without a quarantine
-// table passes the record over instead: counted, logged and listed in the
-// commit's summary, so that verify can account for it.
+// reject sends a record that cannot be ingested to its quarantine table
+// with the stage and reason; its offset still counts as consumed by the
+// other tables of the route, whose ranges cover it. Without a quarantine
+// table the record is passed over instead: counted, logged and listed in
+// the commit's summary, so that verify can account for it.
 func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason string, cause error) error {
-	ts, tp, r := rc.ts, rc.tp, rc.r
+	tp, r, q := rc.tp, rc.r, rc.q
 	p.m.rejected.WithLabelValues(tp.Topic, stage, reason).Inc()
 	if stage == schema.StageDecode {
 		p.m.undecodable.WithLabelValues(tp.Topic, reason).Inc()
 	}
-	q := ts.rejects
-	dest := "quarantine"
+	dest, holder := "quarantine", q
 	if q == nil {
-		dest = "passed over"
+		dest, holder = "passed over", rc.rt.anchor
 	}
-	if p.opts.DLQTopic != "" && (rc.wantQ || (q == nil && rc.wantT)) {
+	fresh := holder.accepts(tp, r.Offset) // not judged by an earlier commit
+	if p.opts.DLQTopic != "" && fresh {
 		p.toDLQ(rc, stage, reason, cause)
 	}
 	p.opts.Logger.Warn("record rejected", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
 		"partition", tp.Partition, "offset", r.Offset, "stage", stage, "reason", reason, "to", dest, "err", cause)
 	if q == nil {
-		if ts.tbl == nil {
-			// No table yet, so nothing to commit the skip to: the next
-			// decodable record creates the table, and its batch covers this
-			// offset too.
-			return nil
-		}
-		ts.cover(tp, r.Offset, rc.now).skip(tp, r.Offset)
+		rc.skip()
 		return nil
 	}
-	if rc.wantT && ts.tbl != nil {
-		ts.cover(tp, r.Offset, rc.now)
-	}
-	if !rc.wantQ {
+	rc.coverOthers(q)
+	if !fresh {
 		return nil // quarantined by an earlier commit
 	}
 	qb := q.cover(tp, r.Offset, rc.now)

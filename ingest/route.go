@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -11,86 +12,160 @@ import (
 	"github.com/bigfather/bigfather/table"
 )
 
-// A route is the tables one topic's records go to: the data table and,
-// when configured, its quarantine table. Each keeps its own watermark
-// (DESIGN.md §3 rule 2), and Iceberg cannot commit two tables atomically,
-// so after a crash one may be ahead of the other. Three rules keep every
-// offset in exactly one of them:
+// A route is the tables one topic's records go to: the data tables it
+// feeds (one, or several chosen per record by their route conditions) and
+// their quarantine tables. Each table keeps its own watermark (DESIGN.md
+// §3 rule 2), and Iceberg cannot commit two tables atomically, so after a
+// crash some may be ahead of others. Three rules keep every offset in
+// exactly one of them:
 //
 //  1. Each table takes only offsets at or above its own watermark
-//     (tableState.accepts), and the verdict on a record (good or rejected)
-//     is deterministic, so re-reading offsets one table already holds adds
-//     nothing to it.
-//  2. A flush commits the quarantine table before the data table. A data
-//     table's commit therefore never runs ahead of rejects it did not get:
-//     if the data table has a watermark and the quarantine table none, the
-//     quarantine table was added to the route later and starts there.
-//  3. A partition resumes from the lowest watermark of the route. A data
-//     table with no watermark while its quarantine table has one (every
-//     record so far was rejected, or the crash came between the two first
-//     commits) resumes from where the quarantine table's first commit
-//     started (its origin), so no good record is skipped.
-
-// route returns the tables of ts's route, the quarantine table first, in
-// commit order.
-func (ts *tableState) route() []*tableState {
-	if ts.rejects == nil {
-		return []*tableState{ts}
-	}
-	return []*tableState{ts.rejects, ts}
+//     (tableState.accepts), and the verdict on a record (which table, or
+//     rejected) is deterministic, so re-reading offsets a table already
+//     holds adds nothing to it.
+//  2. A flush commits every data table before every quarantine table
+//     (allTables), so each route has a table that commits after all its
+//     others: its anchor, the last of the route in that order. When the
+//     anchor commits a watermark, every other table of the route already
+//     committed what it holds below it.
+//  3. A partition resumes from the lowest watermark of the route's tables
+//     when the anchor has one: a table with none held nothing below the
+//     anchor's. When the anchor has none, a crash may have come between
+//     the first commits of the others, so each counts from where its first
+//     commit started (its origin), unless this process created the anchor
+//     and has not committed since: then it is new to the route and owes
+//     nothing.
+type topicRoute struct {
+	topic string
+	// tables are the data tables, in the order their routes are tried.
+	tables []*tableState
+	// quarantine takes the records rejected before a table is chosen and
+	// those no route takes; nil passes over them.
+	quarantine *tableState
+	anchor     *tableState
+	all        []*tableState // every table of the route, in commit order
+	// json converts the topic's plain JSON records to Avro of jsonWS, the
+	// declared schema; nil for registry-framed records.
+	json   *schema.JSONRecords
+	jsonWS *schema.WriterSchema
 }
 
-// allTables returns every table state in commit order: quarantine tables
-// first, then data tables, each group by name.
+// routeOf returns topic's route, building it on first use; nil when no
+// table takes the topic.
+func (p *Pipeline) routeOf(topic string) (*topicRoute, error) {
+	if rt, ok := p.routes[topic]; ok {
+		return rt, nil
+	}
+	idx, err := p.opts.routeTables(topic)
+	if err != nil {
+		return nil, err
+	}
+	if len(idx) == 0 || topic == p.opts.DLQTopic {
+		p.routes[topic] = nil
+		return nil, nil
+	}
+	rt := &topicRoute{topic: topic}
+	seen := map[*tableState]bool{}
+	for _, i := range idx {
+		ts := p.byTable[strings.Join(p.opts.Tables[i].ID, ".")]
+		rt.tables = append(rt.tables, ts)
+		if rt.quarantine == nil {
+			rt.quarantine = ts.rejects
+		}
+		for _, t := range []*tableState{ts, ts.rejects} {
+			if t != nil && !seen[t] {
+				seen[t] = true
+				rt.all = append(rt.all, t)
+			}
+		}
+	}
+	slices.SortFunc(rt.all, commitOrder)
+	rt.anchor = rt.all[len(rt.all)-1]
+	if j := p.opts.JSON[topic]; j != nil {
+		// The declared schema stands in for a registry schema; id 0 is
+		// one the registry never assigns.
+		rt.json, rt.jsonWS = j, &schema.WriterSchema{ID: 0, Avro: j.Schema()}
+	}
+	p.routes[topic] = rt
+	return rt, nil
+}
+
+// commitOrder orders tables as flushes commit them (rule 2): data tables
+// before quarantine tables, each by name.
+func commitOrder(a, b *tableState) int {
+	if a.isRejects != b.isRejects {
+		if a.isRejects {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(a.name, b.name)
+}
+
+// allTables returns every table state in commit order.
 func (p *Pipeline) allTables() []*tableState {
-	var rej, data []*tableState
-	seen := make(map[*tableState]bool, len(p.tables))
-	for _, ts := range p.tables {
-		if seen[ts] {
-			continue // fed by several topics
-		}
-		seen[ts] = true
-		data = append(data, ts)
+	out := make([]*tableState, 0, 2*len(p.byTable))
+	for _, ts := range p.byTable {
+		out = append(out, ts)
 		if ts.rejects != nil {
-			rej = append(rej, ts.rejects)
+			out = append(out, ts.rejects)
 		}
 	}
-	byName := func(a, b *tableState) int { return strings.Compare(a.name, b.name) }
-	slices.SortFunc(rej, byName)
-	slices.SortFunc(data, byName)
-	return append(rej, data...)
+	slices.SortFunc(out, commitOrder)
+	return slices.CompactFunc(out, func(a, b *tableState) bool { return a == b })
 }
 
-// resumeAt is where tp resumes for the route of data table ts (rule 3),
-// given each table's loaded watermarks and origins; ok is false when no
-// table of the route has a watermark, so the configured start applies.
-func resumeAt(ts *tableState, tp table.TP) (off int64, ok bool) {
-	w, hasW := ts.wm[tp]
-	if ts.rejects == nil {
-		return w, hasW
-	}
-	qw, hasQ := ts.rejects.wm[tp]
-	switch {
-	case hasW && hasQ:
-		return min(w, qw), true
-	case hasW:
-		return w, true // quarantine added to the route later: it starts here
-	case hasQ:
-		if o, ok := ts.rejects.origins[tp]; ok && o < qw {
-			return o, true
+// eachRoute calls fn for every route with a table, by topic.
+func (p *Pipeline) eachRoute(fn func(rt *topicRoute) error) error {
+	for _, topic := range slices.Sorted(maps.Keys(p.routes)) {
+		if rt := p.routes[topic]; rt != nil {
+			if err := fn(rt); err != nil {
+				return err
+			}
 		}
-		return qw, true
 	}
-	return 0, false
+	return nil
 }
 
-// loadRoute reloads every table of ts's route and returns their
-// watermarks and origins by table, without touching ts's in-memory view.
+// resumeAt is where tp resumes (rule 3), given each table's loaded
+// watermarks and origins; ok is false when no table of the route has a
+// watermark, so the configured start applies.
+func (rt *topicRoute) resumeAt(tp table.TP) (off int64, ok bool) {
+	_, anchored := rt.anchor.wm[tp]
+	useOrigins := !anchored && !rt.anchor.fresh
+	for _, t := range rt.all {
+		w, has := t.wm[tp]
+		if !has {
+			continue
+		}
+		if o, hasO := t.origins[tp]; useOrigins && hasO && o < w {
+			w = o
+		}
+		if !ok || w < off {
+			off, ok = w, true
+		}
+	}
+	return off, ok
+}
+
+// skip passes over a record no table of the route holds: its offset is
+// listed in the anchor's commit (bigfather.skipped) so verify accounts for
+// it. An anchor with no table yet (a lone data table before its first good
+// record) has nothing to commit it to: the batch that creates the table
+// covers the offset, from the watermark.
+func (rt *topicRoute) skip(tp table.TP, off int64, now time.Time) {
+	if a := rt.anchor; a.tbl != nil {
+		a.cover(tp, off, now).skip(tp, off)
+	}
+}
+
+// loadRoute reloads every table of rt and returns their watermarks and
+// origins by table, without touching the tables' in-memory views.
 // A missing quarantine table is created: its layout is fixed, and a table
 // that exists can be queried (empty) as soon as the pipeline runs.
-func (p *Pipeline) loadRoute(ctx context.Context, ts *tableState) (map[*tableState]routeView, error) {
-	out := make(map[*tableState]routeView, 2)
-	for _, t := range ts.route() {
+func (p *Pipeline) loadRoute(ctx context.Context, rt *topicRoute) (map[*tableState]routeView, error) {
+	out := make(map[*tableState]routeView, len(rt.all))
+	for _, t := range rt.all {
 		tbl, err := p.loadTable(ctx, t.id)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", t.name, err)
@@ -99,6 +174,7 @@ func (p *Pipeline) loadRoute(ctx context.Context, ts *tableState) (map[*tableSta
 			if tbl, err = table.EnsureTable(ctx, p.opts.Catalog, t.id, schema.RejectsSchema(), nil); err != nil {
 				return nil, fmt.Errorf("create quarantine table %s: %w", t.name, err)
 			}
+			t.fresh = true
 			p.opts.Logger.Info("quarantine table ready", "table", t.name, "location", tbl.Location())
 		}
 		v := routeView{wm: table.Offsets{}, origins: table.Offsets{}}

@@ -39,7 +39,7 @@ func TestValidationRulesQuarantineFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := withQuarantine(e.options())
-	opts.Rules = map[string]*schema.Rules{testTopic: rules}
+	opts.Tables[0].Rules = rules
 	r := e.start(opts)
 	e.waitWatermarks(n)
 	if err := r.stop(); err != nil {
@@ -102,7 +102,7 @@ func TestFilterDropsRecords(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	opts := withQuarantine(e.options())
-	opts.Filters = map[string]*schema.Rules{testTopic: filter}
+	opts.Tables[0].Filter = filter
 	opts.Registerer = reg
 	r := e.start(opts)
 	e.waitWatermarks(n)

@@ -25,6 +25,9 @@ type PartitionReport struct {
 	Watermark int64  `json:"watermark"` // W of the data table: next offset to consume
 	// RejectsWatermark is W of the quarantine table, when there is one.
 	RejectsWatermark *int64 `json:"rejects_watermark,omitempty"`
+	// Watermarks are the watermarks by table, when more than a table and
+	// its quarantine table were checked together.
+	Watermarks map[string]int64 `json:"watermarks,omitempty"`
 	// CheckedTo is where completeness was checked up to: the lowest
 	// watermark of the tables. Above it one table may be ahead of the other
 	// after a crash between their commits; the next run fills the gap.
@@ -40,8 +43,11 @@ type PartitionReport struct {
 
 // Report is the result of Verify.
 type Report struct {
-	Table        string            `json:"table"`
-	Rejects      string            `json:"rejects,omitempty"`
+	Table   string `json:"table"`
+	Rejects string `json:"rejects,omitempty"`
+	// Tables are all the tables checked together, when more than a table
+	// and its quarantine table.
+	Tables       []string          `json:"tables,omitempty"`
 	Pipeline     string            `json:"pipeline"`
 	Snapshot     int64             `json:"snapshot"`
 	KafkaChecked bool              `json:"kafka_checked"`
@@ -66,9 +72,11 @@ func Verify(ctx context.Context, tbl *icebergtable.Table, pipeline string, deliv
 
 // tableView is what Verify reads of one table.
 type tableView struct {
-	wm   Offsets
-	hist *pipelineHistory
-	rows map[TP][]int64 // sorted
+	name      string
+	isRejects bool
+	wm        Offsets
+	hist      *pipelineHistory
+	rows      map[TP][]int64 // sorted
 }
 
 func readView(ctx context.Context, tbl *icebergtable.Table, pipeline string) (*tableView, error) {
@@ -95,41 +103,54 @@ func readView(ctx context.Context, tbl *icebergtable.Table, pipeline string) (*t
 // together (rejects may be nil): every delivered offset below both
 // watermarks is in exactly one of them, exactly once, or was passed over.
 func VerifyRoute(ctx context.Context, tbl, rejects *icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
-	rep := &Report{Table: ident(tbl), Pipeline: pipeline, Snapshot: currentSnapshotID(tbl.Metadata()), KafkaChecked: delivered != nil}
-	data, err := readView(ctx, tbl, pipeline)
-	if err != nil {
-		return nil, err
-	}
-	views := []*tableView{data}
-	var rej *tableView
+	var rej []*icebergtable.Table
 	if rejects != nil {
-		rep.Rejects = ident(rejects)
-		if rej, err = readView(ctx, rejects, pipeline); err != nil {
+		rej = append(rej, rejects)
+	}
+	return VerifyTables(ctx, []*icebergtable.Table{tbl}, rej, pipeline, delivered)
+}
+
+// VerifyTables is Verify over tables fed by the same topics (data tables
+// one topic routes records between, and their quarantine tables): for each
+// partition, every delivered offset below the lowest watermark of the
+// tables that have one is in exactly one table, exactly once, or was
+// passed over. The report is named after data[0].
+func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
+	rep := &Report{Table: ident(data[0]), Pipeline: pipeline, Snapshot: currentSnapshotID(data[0].Metadata()), KafkaChecked: delivered != nil}
+	var views []*tableView
+	var names []string
+	for i, tbl := range append(slices.Clip(data), rejects...) {
+		v, err := readView(ctx, tbl, pipeline)
+		if err != nil {
 			return nil, err
 		}
-		views = append(views, rej)
+		v.name, v.isRejects = ident(tbl), i >= len(data)
+		views = append(views, v)
+		names = append(names, v.name)
+	}
+	if len(rejects) > 0 {
+		rep.Rejects = ident(rejects[0])
+	}
+	if len(views) > 2 {
+		rep.Tables = names
 	}
 	tps := Offsets{}
-	for i, v := range views {
-		name := rep.Table
-		if i > 0 {
-			name = rep.Rejects
-		}
+	for _, v := range views {
 		for _, m := range v.hist.monoViolations {
-			rep.Violations = append(rep.Violations, name+": "+m)
+			rep.Violations = append(rep.Violations, v.name+": "+m)
 		}
 		for tp := range v.wm {
 			tps[tp] = 0
 		}
 		for tp := range v.rows {
 			if _, ok := v.wm[tp]; !ok {
-				rep.Violations = append(rep.Violations, fmt.Sprintf("%s: %s: rows present but the pipeline has no watermark", name, tp))
+				rep.Violations = append(rep.Violations, fmt.Sprintf("%s: %s: rows present but the pipeline has no watermark", v.name, tp))
 			}
 			tps[tp] = 0
 		}
 	}
 	for _, tp := range tps.SortedTPs() {
-		pr, err := verifyPartition(ctx, tp, data, rej, delivered)
+		pr, err := verifyPartition(ctx, tp, views, delivered)
 		if err != nil {
 			return nil, err
 		}
@@ -145,20 +166,14 @@ func VerifyRoute(ctx context.Context, tbl, rejects *icebergtable.Table, pipeline
 	return rep, nil
 }
 
-func verifyPartition(ctx context.Context, tp TP, data, rej *tableView, delivered DeliveredFunc) (PartitionReport, error) {
-	pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition, Watermark: data.wm[tp]}
-	views := []*tableView{data}
-	if rej != nil {
-		views = append(views, rej)
-		if w, ok := rej.wm[tp]; ok {
-			pr.RejectsWatermark = &w
-		}
-	}
+func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered DeliveredFunc) (PartitionReport, error) {
+	pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition}
 	// Each table on its own: no offset twice, none at or above its W.
 	var all, skipped []int64
 	var gaps [][2]int64
 	first, checkedTo, top, seen := int64(0), int64(0), int64(0), false
-	for i, v := range views {
+	dataW, rejW := false, false
+	for _, v := range views {
 		offs := v.rows[tp]
 		w, hasW := v.wm[tp]
 		for j, o := range offs {
@@ -169,16 +184,28 @@ func verifyPartition(ctx context.Context, tp TP, data, rej *tableView, delivered
 				pr.Beyond = appendCapped(pr.Beyond, o)
 			}
 		}
-		if i == 0 {
-			pr.Rows = int64(len(offs))
+		if v.isRejects {
+			pr.Rejects += int64(len(offs))
 		} else {
-			pr.Rejects = int64(len(offs))
+			pr.Rows += int64(len(offs))
 		}
 		all = append(all, offs...)
 		skipped = append(skipped, v.hist.skipped[tp]...)
 		gaps = append(gaps, v.hist.gaps[tp]...)
 		if !hasW {
 			continue
+		}
+		switch {
+		case len(views) > 2:
+			if pr.Watermarks == nil {
+				pr.Watermarks = map[string]int64{}
+			}
+			pr.Watermarks[v.name] = w
+		case v.isRejects && !rejW:
+			pr.RejectsWatermark, rejW = &w, true
+		}
+		if !v.isRejects && !dataW {
+			pr.Watermark, dataW = w, true
 		}
 		f, ok := v.hist.first[tp]
 		if !ok {
@@ -195,20 +222,13 @@ func verifyPartition(ctx context.Context, tp TP, data, rej *tableView, delivered
 	}
 	pr.Skipped = int64(len(skipped))
 	pr.First, pr.CheckedTo = first, checkedTo
-	// Across the tables: an offset in the table and in its quarantine is a
-	// duplicate too.
-	if rej != nil {
-		inData := make(map[int64]struct{}, len(data.rows[tp]))
-		for _, o := range data.rows[tp] {
-			inData[o] = struct{}{}
-		}
-		for _, o := range rej.rows[tp] {
-			if _, ok := inData[o]; ok {
-				pr.Duplicates = appendCapped(pr.Duplicates, o)
-			}
+	// Across the tables: an offset in two of them is a duplicate too.
+	slices.Sort(all)
+	for i := 1; i < len(all); i++ {
+		if all[i] == all[i-1] && !slices.Contains(pr.Duplicates, all[i]) {
+			pr.Duplicates = appendCapped(pr.Duplicates, all[i])
 		}
 	}
-	slices.Sort(all)
 	if delivered != nil && top > first {
 		want, err := delivered(ctx, tp, first, top)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,23 +56,30 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	var reports []*table.Report
-	for _, name := range selectTables(cfg, tables) {
-		tbl, err := loadNamed(ctx, e.cat, name)
-		if err != nil {
-			return err
-		}
-		// A route's quarantine table is verified with it: EO holds across
-		// the two, every offset in exactly one.
-		var rejects *icebergtable.Table
-		if rname := rejectsOf(cfg, name); rname != "" {
-			rejects, err = loadOptional(ctx, e.cat, rname)
+	for _, group := range verifyGroups(cfg, selectTables(cfg, tables)) {
+		// The tables one topic feeds, and their quarantine tables, are
+		// verified together: EO holds across them, every offset in exactly
+		// one.
+		var data, rejects []*icebergtable.Table
+		for _, name := range group {
+			tbl, err := loadNamed(ctx, e.cat, name)
 			if err != nil {
 				return err
 			}
+			data = append(data, tbl)
+			if rname := rejectsOf(cfg, name); rname != "" {
+				rej, err := loadOptional(ctx, e.cat, rname)
+				if err != nil {
+					return err
+				}
+				if rej != nil {
+					rejects = append(rejects, rej)
+				}
+			}
 		}
-		rep, err := table.VerifyRoute(ctx, tbl, rejects, cfg.Pipeline, delivered)
+		rep, err := table.VerifyTables(ctx, data, rejects, cfg.Pipeline, delivered)
 		if err != nil {
-			return fmt.Errorf("verify %s: %w", name, err)
+			return fmt.Errorf("verify %s: %w", strings.Join(group, ", "), err)
 		}
 		reports = append(reports, rep)
 	}
@@ -101,7 +110,10 @@ func printReport(w io.Writer, r *table.Report) {
 		kafka = "no (table-only checks)"
 	}
 	fmt.Fprintf(w, "table %s  pipeline %s  snapshot %d  compared with Kafka: %s\n", r.Table, r.Pipeline, r.Snapshot, kafka)
-	if r.Rejects != "" {
+	switch {
+	case len(r.Tables) > 0:
+		fmt.Fprintf(w, "tables %s (checked together: every offset in exactly one)\n", strings.Join(r.Tables, ", "))
+	case r.Rejects != "":
 		fmt.Fprintf(w, "quarantine %s (checked together: every offset in exactly one)\n", r.Rejects)
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -157,6 +169,61 @@ func selectTables(cfg *config.Config, flagged []string) []string {
 		out = append(out, t.Table)
 	}
 	return out
+}
+
+// verifyGroups splits names into the groups verified together: tables
+// that share a topic (named, or matched by another's topic pattern) are in
+// one group, in config order. A table not in the config is a group alone.
+func verifyGroups(cfg *config.Config, names []string) [][]string {
+	idx := map[string]int{}
+	for i, t := range cfg.Tables {
+		idx[t.Table] = i
+	}
+	shares := func(a, b config.TableRoute) bool {
+		for _, topic := range a.AllTopics() {
+			if slices.Contains(b.AllTopics(), topic) {
+				return true
+			}
+			for _, pat := range b.TopicPatterns {
+				if re, err := regexp.Compile("^(?:" + pat + ")$"); err == nil && re.MatchString(topic) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var groups [][]string
+	done := map[string]bool{}
+	for _, name := range names {
+		if done[name] {
+			continue
+		}
+		done[name] = true
+		group := []string{name}
+		_, known := idx[name]
+		for known {
+			// Grow the group until no other selected table shares a topic
+			// with one in it.
+			grown := false
+			for _, other := range names {
+				j, ok := idx[other]
+				if done[other] || !ok {
+					continue
+				}
+				for _, g := range group {
+					if gi := idx[g]; shares(cfg.Tables[gi], cfg.Tables[j]) || shares(cfg.Tables[j], cfg.Tables[gi]) {
+						group, done[other], grown = append(group, other), true, true
+						break
+					}
+				}
+			}
+			if !grown {
+				break
+			}
+		}
+		groups = append(groups, group)
+	}
+	return groups
 }
 
 // rejectsOf returns the quarantine table of the route whose table is name,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -79,50 +80,9 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 	if err != nil {
 		return nil, fmt.Errorf("kafka.tls: %w", err)
 	}
-	routes := make(map[string]icebergtable.Identifier, len(cfg.Tables))
-	rejects := make(map[string]icebergtable.Identifier, len(cfg.Tables))
-	for _, t := range cfg.Tables {
-		for _, topic := range t.AllTopics() {
-			ns, name := t.Split()
-			routes[topic] = append(append(icebergtable.Identifier{}, ns...), name)
-			if t.Rejects != "" {
-				ns, name := t.SplitRejects()
-				rejects[topic] = append(append(icebergtable.Identifier{}, ns...), name)
-			}
-		}
-	}
-	rules, err := compileRules(cfg)
+	tables, jsonTopics, err := tableOptions(cfg)
 	if err != nil {
 		return nil, err
-	}
-	filters, err := compileFilters(cfg)
-	if err != nil {
-		return nil, err
-	}
-	partitionBy := map[string][]string{}
-	for _, t := range cfg.Tables {
-		if len(t.PartitionBy) > 0 {
-			for _, topic := range t.AllTopics() {
-				partitionBy[topic] = t.PartitionBy
-			}
-		}
-	}
-	cleanse, err := cleanseSteps(cfg)
-	if err != nil {
-		return nil, err
-	}
-	jsonTopics := map[string]*schema.JSONRecords{}
-	for i, t := range cfg.Tables {
-		if t.Format != config.FormatJSON {
-			continue
-		}
-		j, err := schema.NewJSONRecords(t.ValueSchema)
-		if err != nil {
-			return nil, fmt.Errorf("config: tables[%d].value_schema: %w", i, err)
-		}
-		for _, topic := range t.AllTopics() {
-			jsonTopics[topic] = j
-		}
 	}
 	k := cfg.Kafka
 	e.opts = ingest.Options{
@@ -136,14 +96,11 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		StartAt:            k.Start.At,
 		OnGap:              k.OnGap,
 		FetchMaxBytes:      int32(min(int64(k.FetchMaxBytes), 1<<30)),
-		Routes:             routes,
-		Rejects:            rejects,
-		Rules:              rules,
-		Cleanse:            cleanse,
-		PartitionBy:        partitionBy,
-		MaxOpenFiles:       cfg.Flush.MaxOpenFiles,
-		Filters:            filters,
+		Tables:             tables,
 		JSON:               jsonTopics,
+		Unrouted:           cfg.Routing.Unrouted,
+		MetadataMaxAge:     k.MetadataMaxAge,
+		MaxOpenFiles:       cfg.Flush.MaxOpenFiles,
 		DLQTopic:           cfg.Quarantine.DLQTopic,
 		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
 		FlushMaxLatency:    cfg.Flush.MaxLatency,
@@ -242,67 +199,111 @@ func crashHook(spec string, log *slog.Logger) func(string) {
 	}
 }
 
-// compileRules compiles every route's validation rules, so that a rule
-// that does not compile stops the start, naming the route, the rule and
-// the position in its expression.
-func compileRules(cfg *config.Config) (map[string]*schema.Rules, error) {
-	out := map[string]*schema.Rules{}
+// tableOptions builds the pipeline's tables from the config, compiling
+// every expression, so that one that does not compile stops the start,
+// naming the table entry, the rule and the position in its expression.
+func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*schema.JSONRecords, error) {
+	var out []ingest.TableOptions
+	jsonTopics := map[string]*schema.JSONRecords{}
 	for i, t := range cfg.Tables {
-		if len(t.Rules) == 0 {
-			continue
+		p := fmt.Sprintf("config: tables[%d]", i)
+		ns, name := t.Split()
+		o := ingest.TableOptions{
+			ID:          append(append(icebergtable.Identifier{}, ns...), name),
+			Topics:      t.AllTopics(),
+			PartitionBy: t.PartitionBy,
 		}
-		rs := make([]schema.Rule, len(t.Rules))
-		for j, r := range t.Rules {
-			rs[j] = schema.Rule{Name: r.Name, Expr: r.Expr}
+		if t.Rejects != "" {
+			ns, name := t.SplitRejects()
+			o.Rejects = append(append(icebergtable.Identifier{}, ns...), name)
 		}
-		compiled, err := schema.CompileRules(rs)
-		if err != nil {
-			return nil, fmt.Errorf("config: tables[%d].rules: %w", i, err)
+		for k, pat := range t.TopicPatterns {
+			re, err := regexp.Compile("^(?:" + pat + ")$")
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s.topic_patterns[%d]: %w", p, k, err)
+			}
+			o.TopicPatterns = append(o.TopicPatterns, re)
 		}
-		for _, topic := range t.AllTopics() {
-			out[topic] = compiled
+		var err error
+		if o.Rules, err = compileRules(t.Rules); err != nil {
+			return nil, nil, fmt.Errorf("%s.rules: %w", p, err)
 		}
-	}
-	return out, nil
-}
-
-// compileFilters compiles every route's filter as a one-rule set.
-func compileFilters(cfg *config.Config) (map[string]*schema.Rules, error) {
-	out := map[string]*schema.Rules{}
-	for i, t := range cfg.Tables {
-		if strings.TrimSpace(t.Filter) == "" {
-			continue
+		if o.Filter, err = compileOne("filter", t.Filter); err != nil {
+			return nil, nil, fmt.Errorf("%s.filter: %w", p, err)
 		}
-		compiled, err := schema.CompileRules([]schema.Rule{{Name: "filter", Expr: t.Filter}})
-		if err != nil {
-			return nil, fmt.Errorf("config: tables[%d].filter: %w", i, err)
+		if o.Route, err = compileOne("route", routeExpr(t.Route)); err != nil {
+			return nil, nil, fmt.Errorf("%s.route: %w", p, err)
 		}
-		for _, topic := range t.AllTopics() {
-			out[topic] = compiled
+		if o.Cleanse, err = cleanseSteps(t.Cleanse, p); err != nil {
+			return nil, nil, err
 		}
-	}
-	return out, nil
-}
-
-// cleanseSteps turns each route's cleanse config into pipeline steps,
-// reading hash keys from the environment (never from the file, never
-// logged).
-func cleanseSteps(cfg *config.Config) (map[string][]ingest.CleanseStep, error) {
-	out := map[string][]ingest.CleanseStep{}
-	for i, t := range cfg.Tables {
-		for j, st := range t.Cleanse {
-			step := ingest.CleanseStep{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
-			if st.KeyEnv != "" {
-				key := os.Getenv(st.KeyEnv)
-				if key == "" {
-					return nil, fmt.Errorf("config: tables[%d].cleanse[%d].key_env: environment variable %s is not set or empty", i, j, st.KeyEnv)
-				}
-				step.Key = []byte(key)
+		if t.Format == config.FormatJSON {
+			j, err := schema.NewJSONRecords(t.ValueSchema)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s.value_schema: %w", p, err)
 			}
 			for _, topic := range t.AllTopics() {
-				out[topic] = append(out[topic], step)
+				jsonTopics[topic] = j
 			}
 		}
+		out = append(out, o)
+	}
+	return out, jsonTopics, nil
+}
+
+// compileRules compiles a table's validation rules (nil: none).
+func compileRules(rules []config.Rule) (*schema.Rules, error) {
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	rs := make([]schema.Rule, len(rules))
+	for j, r := range rules {
+		rs[j] = schema.Rule{Name: r.Name, Expr: r.Expr}
+	}
+	return schema.CompileRules(rs)
+}
+
+// compileOne compiles expr as a one-rule set named name (nil when empty).
+func compileOne(name, expr string) (*schema.Rules, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, nil
+	}
+	return schema.CompileRules([]schema.Rule{{Name: name, Expr: expr}})
+}
+
+// routeExpr is a route condition as a CEL predicate: a field or header
+// route compares the value's text with the listed values.
+func routeExpr(r config.Route) string {
+	quoted := make([]string, len(r.Values))
+	for i, v := range r.Values {
+		quoted[i] = strconv.Quote(v)
+	}
+	list := "[" + strings.Join(quoted, ", ") + "]"
+	switch {
+	case r.Field != "":
+		return fmt.Sprintf("has(value.%s) && string(value.%s) in %s", r.Field, r.Field, list)
+	case r.Header != "":
+		h := strconv.Quote(r.Header)
+		return fmt.Sprintf("%s in headers && string(headers[%s]) in %s", h, h, list)
+	}
+	return r.When
+}
+
+// cleanseSteps turns a table's cleanse config into pipeline steps,
+// reading hash keys from the environment (never from the file, never
+// logged).
+func cleanseSteps(steps []config.CleanseStep, p string) ([]ingest.CleanseStep, error) {
+	var out []ingest.CleanseStep
+	for j, st := range steps {
+		step := ingest.CleanseStep{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
+		if st.KeyEnv != "" {
+			key := os.Getenv(st.KeyEnv)
+			if key == "" {
+				return nil, fmt.Errorf("%s.cleanse[%d].key_env: environment variable %s is not set or empty", p, j, st.KeyEnv)
+			}
+			step.Key = []byte(key)
+		}
+		out = append(out, step)
 	}
 	return out, nil
 }

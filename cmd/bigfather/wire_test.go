@@ -24,7 +24,7 @@ tables:
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = compileRules(cfg)
+	_, _, err = tableOptions(cfg)
 	if err == nil {
 		t.Fatal("a rule that does not parse compiled")
 	}

@@ -69,9 +69,11 @@ type Config struct {
 	Catalog Catalog `yaml:"catalog"`
 	// Warehouse is where data and metadata files are stored.
 	Warehouse Warehouse `yaml:"warehouse"`
-	// Tables routes topics to Iceberg tables. Required, at least one; a topic
-	// may appear once.
+	// Tables routes topics to Iceberg tables. Required, at least one. A
+	// topic may feed several tables when each but the last has a route.
 	Tables []TableRoute `yaml:"tables"`
+	// Routing configures topics that feed several tables.
+	Routing Routing `yaml:"routing"`
 	// Quarantine configures the rejects tables.
 	Quarantine Quarantine `yaml:"quarantine"`
 	// Validation configures the checks records must pass.
@@ -106,6 +108,9 @@ type Kafka struct {
 	// log (DESIGN §3 rule 7): "halt" stops the partition, "skip" jumps the
 	// gap and records it in the snapshot summary. Default "halt".
 	OnGap string `yaml:"on_gap"`
+	// MetadataMaxAge bounds how long a new topic matching a table's
+	// topic_patterns waits to be picked up. Default 30s.
+	MetadataMaxAge time.Duration `yaml:"metadata_max_age"`
 	// FetchMaxBytes caps one fetch response. Default 50MiB.
 	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
 	// TLS secures broker connections. Default disabled.
@@ -217,6 +222,16 @@ type TableRoute struct {
 	// Topics are more topics feeding the same table, with the same
 	// settings; each keeps its own watermarks in the table. Default none.
 	Topics []string `yaml:"topics"`
+	// TopicPatterns are regular expressions (RE2) over whole topic names:
+	// every matching topic feeds the table, including topics created while
+	// the pipeline runs (picked up within kafka.metadata_max_age). Default
+	// none.
+	TopicPatterns []string `yaml:"topic_patterns"`
+	// Route chooses which records of the topics go to this table, for a
+	// topic feeding several tables. Tables sharing a topic are tried in
+	// file order; the first whose route takes a record gets it. Default:
+	// every record.
+	Route Route `yaml:"route"`
 	// Table is namespace.table; the last dot separates a (possibly nested)
 	// namespace from the table name. Required.
 	Table string `yaml:"table"`
@@ -249,6 +264,35 @@ type TableRoute struct {
 	// Cleanse steps run in order on top-level string columns before the
 	// rows are encoded. Default none.
 	Cleanse []CleanseStep `yaml:"cleanse"`
+}
+
+// Route chooses a table's records by a field, a header or a CEL
+// expression; set one of field, header and when.
+type Route struct {
+	// Field is a record field (a dotted path for nested fields): the record
+	// is taken when the field's value, as text, is one of Values.
+	Field string `yaml:"field"`
+	// Header is a Kafka header key: the record is taken when the header's
+	// value is one of Values.
+	Header string `yaml:"header"`
+	// Values are the texts Field or Header must equal (enum symbols,
+	// strings, integers in decimal, true or false).
+	Values []string `yaml:"values"`
+	// When is a CEL predicate over the record, like a rule's.
+	When string `yaml:"when"`
+}
+
+// IsSet reports whether the route has a condition.
+func (r Route) IsSet() bool { return r.Field != "" || r.Header != "" || r.When != "" }
+
+// Routing configures topics that feed several tables.
+type Routing struct {
+	// Unrouted is what happens to a record no table's route takes:
+	// "quarantine" puts it in the quarantine table of the topic's first
+	// table that has one, with stage route and reason unrouted; "drop"
+	// passes over it (counted in bigfather_ingest_unrouted_records_total,
+	// listed in the commit's bigfather.skipped). Default quarantine.
+	Unrouted string `yaml:"unrouted"`
 }
 
 // CleanseStep is one cleansing operation on some string columns.
@@ -343,10 +387,11 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Kafka: Kafka{
-			ClientID:      "bigfather",
-			Start:         StartPosition{Kind: StartEarliest},
-			OnGap:         OnGapHalt,
-			FetchMaxBytes: 50 * MiB,
+			ClientID:       "bigfather",
+			Start:          StartPosition{Kind: StartEarliest},
+			OnGap:          OnGapHalt,
+			FetchMaxBytes:  50 * MiB,
+			MetadataMaxAge: 30 * time.Second,
 		},
 		Catalog: Catalog{
 			Type: CatalogSQL,
@@ -358,6 +403,7 @@ func Default() Config {
 			S3:  S3{Region: "us-east-1"},
 		},
 		Quarantine: Quarantine{Enabled: true, Suffix: "__rejects"},
+		Routing:    Routing{Unrouted: "quarantine"},
 		Validation: Validation{MaxRecordBytes: 10 * MiB},
 		Flush: Flush{
 			MaxLatency:         10 * time.Second,

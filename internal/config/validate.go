@@ -102,6 +102,9 @@ func (k *Kafka) validate(l *errorList, checkGroup bool) {
 		l.add(0, "kafka.on_gap", "%q is invalid: want halt or skip", k.OnGap)
 	}
 	// The Kafka protocol carries fetch sizes as int32.
+	if k.MetadataMaxAge <= 0 {
+		l.add(0, "kafka.metadata_max_age", "must be > 0")
+	}
 	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
 		l.add(0, "kafka.fetch_max_bytes", "must be > 0 and < 2GiB, got %s", k.FetchMaxBytes)
 	}
@@ -225,18 +228,10 @@ func (c *Config) validateTables(l *errorList) {
 			l.add(0, p+".topic", "required (or topics)")
 		}
 		checkTopic := func(path, topic string) {
-			switch {
-			case !topicRe.MatchString(topic):
+			if !topicRe.MatchString(topic) {
 				l.add(0, path, "%q is not a valid Kafka topic name", topic)
-			default:
-				// One topic feeding several tables needs routing rules,
-				// which do not exist yet; until then a second route is a
-				// mistake.
-				if k, dup := first[topic]; dup {
-					l.add(0, path, "%q is already routed by tables[%d]", topic, k)
-				} else {
-					first[topic] = i
-				}
+			} else if _, dup := first[topic]; !dup {
+				first[topic] = i
 			}
 		}
 		if r.Topic != "" {
@@ -245,6 +240,12 @@ func (c *Config) validateTables(l *errorList) {
 		for k, topic := range r.Topics {
 			checkTopic(indexPath(p+".topics", k), topic)
 		}
+		for k, pat := range r.TopicPatterns {
+			if _, err := regexp.Compile(pat); err != nil {
+				l.add(0, indexPath(p+".topic_patterns", k), "%q is not a regular expression: %v", pat, err)
+			}
+		}
+		r.Route.validate(l, p+".route")
 		switch {
 		case r.Table == "":
 			l.add(0, p+".table", "required")
@@ -311,6 +312,7 @@ func (c *Config) validateTables(l *errorList) {
 			l.add(0, p+".rejects", "%q is the route's own table: the quarantine table must be another", r.Rejects)
 		}
 	}
+	c.validateSharedTopics(l)
 	// A table is one route's data table or one route's quarantine table:
 	// sharing would mix two watermark owners' rows.
 	owner := map[string]string{}
@@ -332,8 +334,73 @@ func (c *Config) validateTables(l *errorList) {
 	}
 }
 
+// fieldPathRe is a dotted path of Avro field names.
+var fieldPathRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+func (r Route) validate(l *errorList, p string) {
+	set := 0
+	for _, s := range []string{r.Field, r.Header, r.When} {
+		if s != "" {
+			set++
+		}
+	}
+	switch {
+	case set > 1:
+		l.add(0, p, "set one of field, header and when")
+	case r.Field != "" && !fieldPathRe.MatchString(r.Field):
+		l.add(0, p+".field", "%q is not a field name or dotted path of field names", r.Field)
+	case (r.Field != "" || r.Header != "") && len(r.Values) == 0:
+		l.add(0, p+".values", "required with field or header: the values that send a record here")
+	case r.When != "" && strings.TrimSpace(r.When) == "":
+		l.add(0, p+".when", "empty expression")
+	case r.When != "" && len(r.Values) > 0, !r.IsSet() && len(r.Values) > 0:
+		l.add(0, p+".values", "only with field or header")
+	}
+}
+
+// validateSharedTopics checks the topics named by several tables: each
+// table but the last needs a route (the later ones would get nothing),
+// they agree on the format, and there is a quarantine table to anchor the
+// route's commits.
+func (c *Config) validateSharedTopics(l *errorList) {
+	byTopic := map[string][]int{}
+	var topics []string
+	for i, r := range c.Tables {
+		for _, t := range r.AllTopics() {
+			if len(byTopic[t]) == 0 {
+				topics = append(topics, t)
+			}
+			if !slices.Contains(byTopic[t], i) {
+				byTopic[t] = append(byTopic[t], i)
+			}
+		}
+	}
+	for _, topic := range topics {
+		idx := byTopic[topic]
+		if len(idx) < 2 {
+			continue
+		}
+		for k, i := range idx {
+			r := c.Tables[i]
+			p := indexPath("tables", i)
+			if k < len(idx)-1 && !r.Route.IsSet() {
+				l.add(0, p+".route", "required: topic %q also feeds tables[%d], which would get nothing without a route here", topic, idx[k+1])
+			}
+			if f := c.Tables[idx[0]]; r.Format != f.Format || r.ValueSchema != f.ValueSchema {
+				l.add(0, p+".format", "topic %q is read by tables[%d] too, with another format or value_schema: one topic has one encoding", topic, idx[0])
+			}
+		}
+		if !c.Quarantine.Enabled {
+			l.add(0, "quarantine.enabled", "topic %q feeds several tables (tables[%d] and tables[%d]), which needs quarantine tables", topic, idx[0], idx[1])
+		}
+	}
+}
+
 func (c *Config) validateQuarantine(l *errorList) {
 	q := c.Quarantine
+	if u := c.Routing.Unrouted; u != "quarantine" && u != "drop" {
+		l.add(0, "routing.unrouted", "%q is invalid: want quarantine or drop", u)
+	}
 	if q.Enabled && !strings.HasPrefix(q.Suffix, "_") && !strings.HasPrefix(q.Suffix, "-") {
 		l.add(0, "quarantine.suffix", "%q must start with _ or -, so that the quarantine table is named after its table", q.Suffix)
 	}
