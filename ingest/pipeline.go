@@ -188,7 +188,8 @@ func (p *Pipeline) subscription() []kgo.Opt {
 	for _, t := range topics {
 		patterns = append(patterns, "^"+regexp.QuoteMeta(t)+"$")
 	}
-	return []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics(patterns...), kgo.MetadataMaxAge(p.opts.MetadataMaxAge)}
+	return []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics(patterns...),
+		kgo.MetadataMaxAge(p.opts.MetadataMaxAge), kgo.MetadataMinAge(min(p.opts.MetadataMaxAge, 5*time.Second))}
 }
 
 // Run consumes until ctx is done or a fatal error occurs. On return every

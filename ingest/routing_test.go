@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 	"github.com/bigfather/bigfather/table/tabletest"
@@ -231,5 +233,44 @@ func TestRoutingByHeader(t *testing.T) {
 	e.verifyTables([]icebergtable.Identifier{aID, bID}, []icebergtable.Identifier{rej})
 	if a, b := rowsOf(t, e, aID), rowsOf(t, e, bID); a != 20 || b != 30 {
 		t.Fatalf("a %d b %d, want 20 and 30", a, b)
+	}
+}
+
+// A table fed by a topic pattern picks up a matching topic created while
+// the pipeline runs, and leaves others alone.
+func TestTopicPatternPicksUpNewTopics(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(40, 1)
+	opts := e.options()
+	opts.Tables[0].TopicPatterns = []*regexp.Regexp{regexp.MustCompile(`^tracks\.region-[a-z]+$`)}
+	opts.MetadataMaxAge = 500 * time.Millisecond
+	r := e.start(opts)
+	e.waitWatermarks(40)
+	for _, topic := range []string{"tracks.region-eu", "tracks.other"} {
+		if err := e.cluster.Kafka().CreateTopic(topic, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		p, err := music.NewProducer(music.ProducerOptions{
+			Brokers: e.cluster.Brokers(), RegistryURL: e.cluster.RegistryURL(), Topic: topic, Total: 60, Seed: 2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitWatermarks(100)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verify()
+	for _, p := range rep.Partitions {
+		if p.Topic == "tracks.other" {
+			t.Fatalf("a topic matching no pattern was ingested: %+v", p)
+		}
+	}
+	if rowsIn(rep) != 100 {
+		t.Fatalf("%d rows, want 100", rowsIn(rep))
 	}
 }
