@@ -63,17 +63,9 @@ const (
 // value is declared map(string, dyn), so rules compile without knowing any
 // writer schema: a misspelt field is found only when a record lacks it.
 func CompileRules(rules []Rule) (*Rules, error) {
-	env, err := cel.NewEnv(
-		cel.Variable(varValue, cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable(varKey, cel.NullableType(cel.BytesType)),
-		cel.Variable(varTopic, cel.StringType),
-		cel.Variable(varPartition, cel.IntType),
-		cel.Variable(varOffset, cel.IntType),
-		cel.Variable(varTimestamp, cel.TimestampType),
-		cel.Variable(varHeaders, cel.MapType(cel.StringType, cel.BytesType)),
-	)
+	env, err := ruleEnv()
 	if err != nil {
-		return nil, fmt.Errorf("rules environment: %w", err)
+		return nil, err
 	}
 	out := &Rules{adapter: env.CELTypeAdapter()}
 	var errs []error
@@ -104,6 +96,24 @@ func CompileRules(rules []Rule) (*Rules, error) {
 		out.reads = reads
 	}
 	return out, nil
+}
+
+// ruleEnv declares the variables a rule sees. Transform expressions
+// (derive, filter) see the same ones.
+func ruleEnv() (*cel.Env, error) {
+	env, err := cel.NewEnv(
+		cel.Variable(varValue, cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable(varKey, cel.NullableType(cel.BytesType)),
+		cel.Variable(varTopic, cel.StringType),
+		cel.Variable(varPartition, cel.IntType),
+		cel.Variable(varOffset, cel.IntType),
+		cel.Variable(varTimestamp, cel.TimestampType),
+		cel.Variable(varHeaders, cel.MapType(cel.StringType, cel.BytesType)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("rules environment: %w", err)
+	}
+	return env, nil
 }
 
 func compileRule(env *cel.Env, r Rule) (cel.Program, *cel.Ast, error) {
