@@ -47,6 +47,11 @@ type tableState struct {
 	// "filter", with its own bound evaluators.
 	filter      *schema.Rules
 	filterEvals map[*schema.WriterSchema]*schema.RuleEvaluator
+	// transforms is the table's transform chain (nil: none), bound to each
+	// writer schema on first use; the bound program stands for the chain's
+	// output schema wherever a writer schema is used (decoders, evolution).
+	transforms *schema.Transforms
+	programs   map[*schema.WriterSchema]*program
 	// route takes the records of the table's topics that go to it (one
 	// rule, named "route"; nil: all), with its own bound evaluators.
 	route      *schema.Rules
@@ -60,10 +65,6 @@ type tableState struct {
 	// the route has none; isRejects marks the quarantine table itself.
 	// part splits rows by the table's partition spec; nil when unpartitioned.
 	part *table.Partitioner
-	// cleanse rewrites string columns of every chunk (cleanseSteps
-	// compiled against the schema); nil when the route has no steps.
-	cleanse      *cleanser
-	cleanseSteps []CleanseStep
 	// partitionBy is the configured spec terms, used when the table is
 	// created.
 	partitionBy []string
@@ -113,6 +114,7 @@ func newTableState(id icebergtable.Identifier) *tableState {
 		evaluators:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
 		filterEvals:  make(map[*schema.WriterSchema]*schema.RuleEvaluator),
 		routeEvals:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
+		programs:     make(map[*schema.WriterSchema]*program),
 		wm:           table.Offsets{},
 		origins:      table.Offsets{},
 		gaps:         make(map[table.TP][2]int64),
@@ -167,18 +169,14 @@ func (ts *tableState) setTable(tbl *icebergtable.Table) error {
 	return ts.refreshPartitioner()
 }
 
-// refreshPartitioner prepares the table's partition spec and cleanse
-// chain for records of the schema batches are built with.
+// refreshPartitioner prepares the table's partition spec for records of
+// the schema batches are built with.
 func (ts *tableState) refreshPartitioner() error {
 	part, err := table.NewPartitioner(ts.sch, ts.tbl.Spec(), ts.arr)
 	if err != nil {
 		return fmt.Errorf("table %s: %w", ts.name, err)
 	}
-	cl, err := compileCleanse(ts.cleanseSteps, ts.sch, ts.arr)
-	if err != nil {
-		return fmt.Errorf("table %s: %w", ts.name, err)
-	}
-	ts.part, ts.cleanse = part, cl
+	ts.part = part
 	return nil
 }
 

@@ -62,9 +62,6 @@ func (p *Pipeline) writeChunk(ctx context.Context, ts *tableState) error {
 		return nil
 	}
 	rec := b.builder.NewRecordBatch()
-	if ts.cleanse != nil {
-		rec = ts.cleanse.apply(rec)
-	}
 	defer rec.Release()
 	b.rows += int64(b.pending)
 	b.pending, b.pendingB = 0, 0

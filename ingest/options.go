@@ -64,7 +64,7 @@ type Options struct {
 
 	// Tables are the target tables and what feeds each: its topics, its
 	// quarantine table, the route condition choosing its records, its
-	// rules, filter, cleanse steps and partition spec. At least one.
+	// rules, filter, transform chain and partition spec. At least one.
 	Tables []TableOptions
 	// JSON maps a topic whose values are plain JSON (no registry, no wire
 	// header) to the converter of its declared schema; other topics carry
@@ -159,11 +159,13 @@ type TableOptions struct {
 	// "filter"): counted, its offset consumed and listed in the commit's
 	// bigfather.skipped.
 	Filter *schema.Rules
-	// Cleanse steps apply, in order, to the table's string columns before
-	// encoding (trim, case, empty to null, HMAC hashing, masking). A step
-	// that does not fit the table schema stops the pipeline when the table
-	// is loaded or created.
-	Cleanse []CleanseStep
+	// Transforms is the table's transform chain (nil: none), applied to
+	// every record routed here after its rules and filter: the table is
+	// created from, evolved by and decoded with the chain's output schema.
+	// A record a step cannot transform is rejected at the transform stage
+	// with the step's name as the reason; one a filter step drops is
+	// passed over like a filtered record.
+	Transforms *schema.Transforms
 	// PartitionBy is the partition spec terms ("day(released_at)",
 	// "bucket(16, isrc)", "genre"), applied when the table is created; an
 	// existing table keeps its own spec.

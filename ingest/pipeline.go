@@ -48,9 +48,10 @@ type Pipeline struct {
 	// uploadCtx is the context data file uploads run under (see Run).
 	uploadCtx context.Context
 	// Scratch space reused for every record the rules judge.
-	hdrScratch  []schema.Header
-	metaScratch schema.Meta
-	jsonScratch []byte // the Avro encoding of the JSON or Protobuf record at hand
+	hdrScratch   []schema.Header
+	metaScratch  schema.Meta
+	jsonScratch  []byte // the Avro encoding of the JSON or Protobuf record at hand
+	xformScratch []byte // the record at hand after its table's transform chain
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
@@ -97,7 +98,7 @@ func New(opts Options) (*Pipeline, error) {
 	for _, t := range opts.Tables {
 		ts := newTableState(t.ID)
 		ts.rules, ts.filter, ts.route = t.Rules, t.Filter, t.Route
-		ts.partitionBy, ts.cleanseSteps = t.PartitionBy, t.Cleanse
+		ts.partitionBy, ts.transforms = t.PartitionBy, t.Transforms
 		if t.Rejects != nil {
 			q, err := newRejectsState(t.Rejects)
 			if err != nil {
@@ -108,8 +109,22 @@ func New(opts Options) (*Pipeline, error) {
 		p.byTable[ts.name] = ts
 	}
 	for _, topic := range opts.literalTopics() {
-		if _, err := p.routeOf(topic); err != nil {
+		rt, err := p.routeOf(topic)
+		if err != nil {
 			return nil, err
+		}
+		if rt == nil || rt.json == nil {
+			continue
+		}
+		// A plain JSON topic's schema is declared: a transform chain that
+		// does not fit it is a config error, found now.
+		for _, ts := range rt.tables {
+			if ts.transforms == nil {
+				continue
+			}
+			if _, err := ts.transforms.Bind(rt.jsonWS.Avro); err != nil {
+				return nil, fmt.Errorf("%w: table %s, topic %s: %w", ErrConfig, ts.name, topic, err)
+			}
 		}
 	}
 	return p, nil

@@ -90,6 +90,30 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 		return p.reject(ctx, &rc, schema.StageRoute, "unrouted", err)
 	}
 	rc.ts, rc.q = ts, ts.rejects
+	wantT := ts.accepts(tp, r.Offset)
+	if ts.transforms != nil {
+		// The rules and the filter judge the record as it arrived; the
+		// table holds it as the chain leaves it.
+		if stage, reason, err := p.judge(ts, ws, payload, &rc); err != nil {
+			return p.reject(ctx, &rc, stage, reason, err)
+		} else if reason == "filter" {
+			return p.passOver(&rc, p.m.filtered)
+		}
+		var keep bool
+		if ws, payload, keep, err = p.transform(ts, ws, payload, &rc); err != nil {
+			if errors.Is(err, schema.ErrMalformed) {
+				return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
+			}
+			reason := "transform"
+			if te, ok := errors.AsType[*schema.TransformError](err); ok {
+				reason = te.Step
+			}
+			return p.reject(ctx, &rc, schema.StageTransform, reason, err)
+		}
+		if !keep {
+			return p.passOver(&rc, p.m.filtered)
+		}
+	}
 	dec, err := p.decoder(ctx, ts, ws)
 	if err != nil {
 		var fatal *fatalError
@@ -101,24 +125,17 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 		}
 		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
 	}
-	wantT := ts.accepts(tp, r.Offset)
-	if ts.rules != nil || ts.filter != nil || !wantT {
+	judged := ts.transforms != nil
+	if (!judged && (ts.rules != nil || ts.filter != nil)) || !wantT {
 		// Judge the record before anything is appended: decoding is all
 		// or nothing, and a rule failure must leave no row behind.
 		if err := dec.Check(payload); err != nil {
 			return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
 		}
-		if ts.rules != nil {
-			if stage, reason, err := p.validate(ts, ws, payload, &rc); err != nil {
+		if !judged {
+			if stage, reason, err := p.judge(ts, ws, payload, &rc); err != nil {
 				return p.reject(ctx, &rc, stage, reason, err)
-			}
-		}
-		if ts.filter != nil {
-			keep, err := p.keep(ts, ws, payload, &rc)
-			if err != nil {
-				return p.reject(ctx, &rc, schema.StageTransform, "filter", err)
-			}
-			if !keep {
+			} else if reason == "filter" {
 				return p.passOver(&rc, p.m.filtered)
 			}
 		}
@@ -193,6 +210,64 @@ func (p *Pipeline) choose(rc *recordCtx, ws *schema.WriterSchema, payload []byte
 		}
 	}
 	return nil, firstErr
+}
+
+// judge runs the table's rules and filter on a record. It returns the
+// stage and reason to reject the record with and an error, or the reason
+// "filter" and no error when the filter drops it.
+func (p *Pipeline) judge(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
+	if ts.rules != nil {
+		if stage, reason, err := p.validate(ts, ws, payload, rc); err != nil {
+			return stage, reason, err
+		}
+	}
+	if ts.filter != nil {
+		keep, err := p.keep(ts, ws, payload, rc)
+		if err != nil {
+			return schema.StageTransform, "filter", err
+		}
+		if !keep {
+			return "", "filter", nil
+		}
+	}
+	return "", "", nil
+}
+
+// program is a table's transform chain bound to one writer schema, with
+// the writer schema standing for the chain's output; err when the chain
+// does not fit the writer schema.
+type program struct {
+	prog *schema.TransformProgram
+	ws   *schema.WriterSchema
+	err  error
+}
+
+// transform runs ts's chain on a record and returns it as the table takes
+// it; keep is false when a filter step drops it.
+func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (*schema.WriterSchema, []byte, bool, error) {
+	pg, ok := ts.programs[ws]
+	if !ok {
+		pg = &program{}
+		if prog, err := ts.transforms.Bind(ws.Avro); err != nil {
+			// Every record of this writer schema fails the chain: say so
+			// once, and quarantine them.
+			pg.err = fmt.Errorf("transforms cannot read schema %d: %w", ws.ID, err)
+			p.opts.Logger.Error("transform chain does not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+				"table", ts.name, "schema_id", ws.ID, "err", err)
+		} else {
+			pg.prog, pg.ws = prog, &schema.WriterSchema{ID: ws.ID, Avro: prog.Schema()}
+		}
+		ts.programs[ws] = pg
+	}
+	if pg.err != nil {
+		return nil, nil, false, pg.err
+	}
+	meta, hdrs := p.scratchMeta(rc)
+	out, keep, err := pg.prog.Apply(p.xformScratch[:0], payload, meta, hdrs)
+	if out != nil {
+		p.xformScratch = out
+	}
+	return pg.ws, out, keep, err
 }
 
 // validate runs the route's rules on a payload that passed Check. It
@@ -278,13 +353,20 @@ func (p *Pipeline) evaluator(ts *tableState, rules *schema.Rules, cache map[*sch
 // eval runs ev on a record, with its metadata and headers in reused
 // scratch space.
 func (p *Pipeline) eval(ev *schema.RuleEvaluator, payload []byte, rc *recordCtx) (string, error) {
+	meta, hdrs := p.scratchMeta(rc)
+	return ev.Eval(payload, meta, hdrs)
+}
+
+// scratchMeta returns the record's metadata and headers in reused
+// scratch space.
+func (p *Pipeline) scratchMeta(rc *recordCtx) (*schema.Meta, []schema.Header) {
 	r := rc.r
 	p.hdrScratch = p.hdrScratch[:0]
 	for _, h := range r.Headers {
 		p.hdrScratch = append(p.hdrScratch, schema.Header{Key: h.Key, Value: h.Value})
 	}
 	p.metaScratch = schema.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now}
-	return ev.Eval(payload, &p.metaScratch, p.hdrScratch)
+	return &p.metaScratch, p.hdrScratch
 }
 
 // afterAppend hands a full chunk to the Parquet writer and flushes when the

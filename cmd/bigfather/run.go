@@ -65,7 +65,7 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, onSt
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts, err := e.pipelineOptions(reg)
+	opts, lookups, err := e.pipelineOptions(ctx, reg)
 	if err != nil {
 		return err
 	}
@@ -78,6 +78,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, onSt
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Run(gctx) })
+	for _, l := range lookups {
+		g.Go(func() error { return l.Run(gctx) })
+	}
 	if cfg.Metrics.Addr != "" {
 		srv, ln, err := listenHTTP(cfg.Metrics.Addr, reg, p)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
@@ -117,24 +119,48 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 }
 
 // pipelineOptions completes the ingest options with a registry client,
-// a metrics registry and the crash-point hook.
-func (e *env) pipelineOptions(reg prometheus.Registerer) (ingest.Options, error) {
+// a metrics registry, the crash-point hook and the tables' transform
+// chains, with the reference data their enrich steps join (loaded now;
+// the caller runs their refresh loops).
+func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (ingest.Options, []*enrich.Table, error) {
+	lookups, err := e.openLookups(ctx, reg)
+	if err != nil {
+		return ingest.Options{}, nil, err
+	}
+	byName := map[string]schema.Lookup{}
+	for i, l := range lookups {
+		byName[e.cfg.Enrichment[i].Name] = l
+	}
+	o := e.opts
+	o.Tables = slices.Clone(o.Tables)
+	for i, t := range e.cfg.Tables {
+		p := fmt.Sprintf("config: tables[%d]", i)
+		steps, err := chainSteps(t, p, byName)
+		if err != nil {
+			return ingest.Options{}, nil, err
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		if o.Tables[i].Transforms, err = schema.CompileTransforms(steps); err != nil {
+			return ingest.Options{}, nil, fmt.Errorf("%s.transforms: %w", p, err)
+		}
+	}
 	r := e.cfg.SchemaRegistry
 	rt, err := tlsConfig(r.TLS)
 	if err != nil {
-		return ingest.Options{}, fmt.Errorf("schema_registry.tls: %w", err)
+		return ingest.Options{}, nil, fmt.Errorf("schema_registry.tls: %w", err)
 	}
 	registry, err := schema.NewRegistry(schema.RegistryOptions{
 		URL: r.URL, Username: r.Username, Password: r.Password, TLS: rt, Logger: e.log,
 	})
 	if err != nil {
-		return ingest.Options{}, fmt.Errorf("schema_registry: %w", err)
+		return ingest.Options{}, nil, fmt.Errorf("schema_registry: %w", err)
 	}
-	o := e.opts
 	o.Registry = registry
 	o.Registerer = reg
 	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
-	return o, nil
+	return o, lookups, nil
 }
 
 func tlsConfig(t config.TLS) (*tls.Config, error) {
@@ -234,9 +260,6 @@ func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*schema
 		if o.Route, err = compileOne("route", routeExpr(t.Route)); err != nil {
 			return nil, nil, fmt.Errorf("%s.route: %w", p, err)
 		}
-		if o.Cleanse, err = cleanseSteps(t.Cleanse, p); err != nil {
-			return nil, nil, err
-		}
 		if t.Format == config.FormatJSON {
 			j, err := schema.NewJSONRecords(t.ValueSchema)
 			if err != nil {
@@ -289,21 +312,78 @@ func routeExpr(r config.Route) string {
 	return r.When
 }
 
-// cleanseSteps turns a table's cleanse config into pipeline steps,
-// reading hash keys from the environment (never from the file, never
-// logged).
-func cleanseSteps(steps []config.CleanseStep, p string) ([]ingest.CleanseStep, error) {
-	var out []ingest.CleanseStep
-	for j, st := range steps {
-		step := ingest.CleanseStep{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
-		if st.KeyEnv != "" {
-			key := os.Getenv(st.KeyEnv)
-			if key == "" {
-				return nil, fmt.Errorf("%s.cleanse[%d].key_env: environment variable %s is not set or empty", p, j, st.KeyEnv)
+// chainSteps turns a table's transforms, then its cleanse steps, into
+// transform steps, reading hash keys from the environment (never from the
+// file, never logged) and binding enrich steps to their lookups.
+func chainSteps(t config.TableRoute, p string, lookups map[string]schema.Lookup) ([]schema.Transform, error) {
+	key := func(path, env string) ([]byte, error) {
+		if env == "" {
+			return nil, nil
+		}
+		k := os.Getenv(env)
+		if k == "" {
+			return nil, fmt.Errorf("%s.key_env: environment variable %s is not set or empty", path, env)
+		}
+		return []byte(k), nil
+	}
+	var out []schema.Transform
+	for j, st := range t.Transforms {
+		path := fmt.Sprintf("%s.transforms[%d]", p, j)
+		step := schema.Transform{
+			Op: st.Op, Name: st.Name, Columns: st.Columns, Renames: st.Renames, To: st.To, Value: st.Value.V, From: st.From,
+			Formats: st.Formats, Zone: st.Zone, KeepLast: st.KeepLast, Column: st.Column, Expr: st.Expr, Type: st.Type,
+			Separator: st.Separator, KeyColumns: st.KeyColumns, OnMiss: st.OnMiss,
+		}
+		if len(st.Defaults) > 0 {
+			step.Defaults = make(map[string]any, len(st.Defaults))
+			for k, v := range st.Defaults {
+				step.Defaults[k] = v.V
 			}
-			step.Key = []byte(key)
+		}
+		if st.Lookup != "" {
+			step.Lookup = lookups[st.Lookup]
+		}
+		var err error
+		if step.Key, err = key(path, st.KeyEnv); err != nil {
+			return nil, err
 		}
 		out = append(out, step)
+	}
+	for j, st := range t.Cleanse {
+		step := schema.Transform{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
+		var err error
+		if step.Key, err = key(fmt.Sprintf("%s.cleanse[%d]", p, j), st.KeyEnv); err != nil {
+			return nil, err
+		}
+		out = append(out, step)
+	}
+	return out, nil
+}
+
+// openLookups loads every enrichment source, failing the start on the
+// first that cannot be loaded; their refresh loops are started by the
+// caller (enrich.Table.Run).
+func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*enrich.Table, error) {
+	var out []*enrich.Table
+	for i, src := range e.cfg.Enrichment {
+		cols := make([]enrich.Column, len(src.Columns))
+		for j, c := range src.Columns {
+			cols[j] = enrich.Column{Name: c.Name, As: c.As, Type: c.Type}
+		}
+		t, err := enrich.Open(ctx, enrich.Source{
+			Name: src.Name, Location: src.Location, Format: src.Format, Key: src.Key, Columns: cols, Refresh: src.Refresh,
+		}, enrich.Deps{
+			OpenBucket: func(ctx context.Context, url string) (objstore.Bucket, error) {
+				return objstore.Open(ctx, url, s3Config(e.cfg))
+			},
+			Catalog:    e.cat,
+			Logger:     e.log,
+			Registerer: reg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("config: enrichment[%d]: %w", i, err)
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }

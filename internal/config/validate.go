@@ -43,6 +43,7 @@ func (c *Config) validate() errorList {
 	c.Warehouse.validate(&l)
 	c.Catalog.validate(&l)
 	c.validateTables(&l)
+	c.validateEnrichment(&l)
 	c.validateQuarantine(&l)
 	c.Flush.validate(&l)
 	if c.Validation.MaxRecordBytes <= 0 {
@@ -246,6 +247,9 @@ func (c *Config) validateTables(l *errorList) {
 			}
 		}
 		r.Route.validate(l, p+".route")
+		for j, st := range r.Transforms {
+			c.validateTransform(l, indexPath(p+".transforms", j), st)
+		}
 		switch {
 		case r.Table == "":
 			l.add(0, p+".table", "required")
@@ -331,6 +335,64 @@ func (c *Config) validateTables(l *errorList) {
 	}
 	for i, r := range c.Tables {
 		claim(r.Rejects, indexPath("tables", i)+".rejects")
+	}
+}
+
+// transformOps are the ops of a transform step.
+var transformOps = []string{"rename", "drop", "keep", "cast", "default", "parse_timestamp", "trim", "lower", "upper",
+	"empty_to_null", "hash", "mask", "derive", "flatten", "filter", "enrich"}
+
+// validateTransform checks what the config alone can tell of a step; the
+// rest (which keys an op takes, expressions, formats) is checked when the
+// chain is compiled at start, with the same path.
+func (c *Config) validateTransform(l *errorList, p string, st Transform) {
+	if !slices.Contains(transformOps, st.Op) {
+		l.add(0, p+".op", "%q is invalid: want one of %s", st.Op, strings.Join(transformOps, ", "))
+	}
+	switch {
+	case st.Op == "hash" && st.KeyEnv == "":
+		l.add(0, p+".key_env", "required for op hash: the environment variable holding the HMAC key")
+	case st.Op != "hash" && st.KeyEnv != "":
+		l.add(0, p+".key_env", "only for op hash")
+	}
+	switch {
+	case st.Op == "enrich" && st.Lookup == "":
+		l.add(0, p+".lookup", "required for op enrich: the name of an enrichment source")
+	case st.Op == "enrich" && !slices.ContainsFunc(c.Enrichment, func(e Enrichment) bool { return e.Name == st.Lookup }):
+		l.add(0, p+".lookup", "%q is not the name of an enrichment source", st.Lookup)
+	case st.Op != "enrich" && st.Lookup != "":
+		l.add(0, p+".lookup", "only for op enrich")
+	}
+}
+
+func (c *Config) validateEnrichment(l *errorList) {
+	names := map[string]int{}
+	for i, e := range c.Enrichment {
+		p := indexPath("enrichment", i)
+		if e.Name == "" {
+			l.add(0, p+".name", "required: enrich steps refer to it")
+		} else if k, dup := names[e.Name]; dup {
+			l.add(0, p+".name", "%q is already the name of enrichment[%d]", e.Name, k)
+		} else {
+			names[e.Name] = i
+		}
+		if e.Location == "" {
+			l.add(0, p+".location", "required: a path, file:// or s3:// URL, or iceberg:namespace.table")
+		}
+		if len(e.Key) == 0 {
+			l.add(0, p+".key", "required: the reference data's key columns")
+		}
+		if len(e.Columns) == 0 {
+			l.add(0, p+".columns", "required: the columns to add")
+		}
+		for j, col := range e.Columns {
+			if col.Name == "" {
+				l.add(0, indexPath(p+".columns", j)+".name", "required")
+			}
+		}
+		if e.Refresh < 0 {
+			l.add(0, p+".refresh", "must be >= 0")
+		}
 	}
 }
 
