@@ -2,18 +2,12 @@ package bench
 
 import (
 	"context"
-	"io"
-	"log"
-	"net"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/objstore/objstoretest"
 )
 
 // TestRunS3Warehouse runs the harness against an s3:// warehouse (an
@@ -22,20 +16,7 @@ import (
 // counts come from listing the bucket.
 func TestRunS3Warehouse(t *testing.T) {
 	const bucket = "bench"
-	backend := s3mem.New()
-	if err := backend.CreateBucket(bucket); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(gofakes3.New(backend).Server())
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // gofakes3 writes some headers twice
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	defer srv.Close()
+	s3 := objstoretest.FakeS3(t, bucket)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -45,7 +26,7 @@ func TestRunS3Warehouse(t *testing.T) {
 		Records:        records,
 		Partitions:     2,
 		Warehouse:      "s3://" + bucket + "/wh",
-		S3:             objstore.S3Config{Endpoint: srv.URL, Region: "us-east-1", PathStyle: true, AccessKeyID: "test", SecretAccessKey: "test"},
+		S3:             s3,
 		SampleInterval: 50 * time.Millisecond,
 		StallTimeout:   20 * time.Second,
 	})
@@ -58,7 +39,7 @@ func TestRunS3Warehouse(t *testing.T) {
 	checkReport(t, rep, records)
 
 	// L3's uploads are removed once measured.
-	b, err := objstore.Open(ctx, rep.Warehouse, objstore.S3Config{Endpoint: srv.URL, Region: "us-east-1", PathStyle: true, AccessKeyID: "test", SecretAccessKey: "test"})
+	b, err := objstore.Open(ctx, rep.Warehouse, s3)
 	if err != nil {
 		t.Fatal(err)
 	}

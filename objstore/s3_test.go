@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,42 +16,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/objstore/objstoretest"
 )
-
-// fakeS3 serves an in-memory gofakes3 with one bucket on 127.0.0.1 and
-// returns its endpoint.
-func fakeS3(t *testing.T, bucket string) string {
-	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket(bucket); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(gofakes3.New(backend).Server())
-	// gofakes3 writes some error headers twice; net/http's complaint about
-	// it is noise.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
 
 func fakeS3Config(t *testing.T, prefix string) objstore.S3Config {
 	const bucket = "warehouse"
 	return objstore.S3Config{
 		Bucket:          bucket,
 		Prefix:          prefix,
-		Endpoint:        fakeS3(t, bucket),
+		Endpoint:        objstoretest.FakeS3(t, bucket).Endpoint,
 		Region:          "us-east-1",
 		PathStyle:       true,
 		AccessKeyID:     "test",

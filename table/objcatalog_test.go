@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
-	"net"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,10 +11,9 @@ import (
 	iceberg "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/objstore/objstoretest"
 	"github.com/bigfather/bigfather/table"
 	"github.com/bigfather/bigfather/table/catalogtest"
 )
@@ -31,30 +27,6 @@ func openObjectStoreFS(t *testing.T) (catalog.Catalog, string) {
 	return table.NewObjectStoreCatalog("test", b, nil), b.URL("")
 }
 
-// fakeS3 serves an in-memory gofakes3 with bucket "warehouse" on 127.0.0.1.
-func fakeS3(t *testing.T) objstore.S3Config {
-	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("warehouse"); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(gofakes3.New(backend).Server())
-	// gofakes3 writes some error headers twice; net/http's complaint is noise.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return objstore.S3Config{
-		Endpoint: srv.URL, Region: "us-east-1", PathStyle: true,
-		AccessKeyID: "test", SecretAccessKey: "test",
-	}
-}
-
 // openObjectStoreS3 goes through OpenCatalog, so the suite's append and
 // scan prove that IOProps lets iceberg-go's own S3 IO reach the bucket
 // objstore writes metadata to.
@@ -62,7 +34,7 @@ func openObjectStoreS3(t *testing.T) (catalog.Catalog, string) {
 	t.Helper()
 	const warehouse = "s3://warehouse/lake"
 	cat, err := table.OpenCatalog(t.Context(), table.CatalogOptions{
-		Type: "objectstore", Warehouse: warehouse, S3: fakeS3(t),
+		Type: "objectstore", Warehouse: warehouse, S3: objstoretest.FakeS3(t, "warehouse"),
 	})
 	if err != nil {
 		t.Fatalf("open objectstore catalog on s3: %v", err)

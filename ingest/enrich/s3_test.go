@@ -3,42 +3,15 @@ package enrich_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/objstore/objstoretest"
 )
-
-// fakeS3 serves an in-memory gofakes3 with one bucket and returns the S3
-// config that reaches it (Bucket and Prefix are left to the URL).
-func fakeS3(t *testing.T, bucket string) objstore.S3Config {
-	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket(bucket); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(gofakes3.New(backend).Server())
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // gofakes3 writes some headers twice
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return objstore.S3Config{Endpoint: srv.URL, Region: "us-east-1", PathStyle: true, AccessKeyID: "test", SecretAccessKey: "test"}
-}
 
 func put(t *testing.T, cfg objstore.S3Config, url, key, data string) {
 	t.Helper()
@@ -52,7 +25,7 @@ func put(t *testing.T, cfg objstore.S3Config, url, key, data string) {
 }
 
 func TestS3(t *testing.T) {
-	cfg := fakeS3(t, "refdata")
+	cfg := objstoretest.FakeS3(t, "refdata")
 	var opened []string
 	deps := enrich.Deps{OpenBucket: func(ctx context.Context, url string) (objstore.Bucket, error) {
 		opened = append(opened, url)
