@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,5 +273,38 @@ func TestTopicPatternPicksUpNewTopics(t *testing.T) {
 	}
 	if rowsIn(rep) != 100 {
 		t.Fatalf("%d rows, want 100", rowsIn(rep))
+	}
+}
+
+// A route whose expression fails on a record (here: a field the records
+// lack) does not take it; with no other route the record is unrouted, and
+// its quarantine message names the failing route.
+func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(20, 1)
+	opts := e.options()
+	opts.Tables = []ingest.TableOptions{
+		{ID: rockTable, Topics: []string{testTopic}, Rejects: rockRej, Route: mustRoute(t, `value.no_such_field == "x"`)},
+		{ID: popTable, Topics: []string{testTopic}, Route: mustRoute(t, `value.genre == "NONE"`)},
+	}
+	r := e.start(opts)
+	deadline := time.Now().Add(60 * time.Second)
+	for e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != 20 {
+		if time.Now().After(deadline) {
+			t.Fatal("quarantine watermark never reached the end")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rows := e.readRejectsOf(rockRej)
+	if len(rows) != 20 {
+		t.Fatalf("%d rejects, want all 20 records unrouted", len(rows))
+	}
+	for _, row := range rows {
+		if row.reason != "unrouted" || !strings.Contains(row.message, "route of music.rock") {
+			t.Fatalf("reject %s %q, want unrouted naming the failing route", row.reason, row.message)
+		}
 	}
 }

@@ -105,6 +105,15 @@ func (e *exampleEnv) child(t *testing.T, bin, crashAt string) (*exec.Cmd, *strin
 	return cmd, &log
 }
 
+// command runs a bigfather subcommand with the example's environment.
+func (e *exampleEnv) command(t *testing.T, bin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = e.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 func (e *exampleEnv) catalog(t *testing.T) catalog.Catalog {
 	t.Helper()
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
@@ -346,6 +355,12 @@ func TestExampleMusicCatalog(t *testing.T) {
 	}
 	if rows != int64(nTracks+nAlbums+nArtists) || rejected != int64(nRejects) {
 		t.Fatalf("rows %d rejects %d, want %d and %d", rows, rejected, nTracks+nAlbums+nArtists, nRejects)
+	}
+
+	// The command users run checks the same: the six tables together.
+	out, err := e.command(t, bin, "verify", "--config", e.config)
+	if err != nil || !strings.Contains(out, "tables staging.tracks, staging.albums, staging.artists, staging.tracks__rejects") || !strings.Contains(out, "OK: exactly-once") {
+		t.Fatalf("bigfather verify: %v\n%s", err, out)
 	}
 
 	tracks := e.load(t, "staging.tracks")
