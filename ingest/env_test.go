@@ -285,7 +285,7 @@ func (e *testEnv) verify() *table.Report {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	rep, err := table.Verify(ctx, tbl, testPipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}))
+	rep, err := table.Verify(ctx, tbl, testPipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}), table.FromLogStart())
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func (e *testEnv) verifyRoute() *table.Report {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	rep, err := table.VerifyRoute(ctx, tbl, rej, testPipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}))
+	rep, err := table.VerifyRoute(ctx, tbl, rej, testPipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}), table.FromLogStart())
 	if err != nil {
 		e.t.Fatal(err)
 	}

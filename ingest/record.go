@@ -154,7 +154,7 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
 		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: now,
 	})
-	ts.cover(tp, r.Offset, now)
+	rc.cover(ts)
 	rc.coverOthers(ts)
 	b.pending++
 	b.pendingB += int64(len(r.Value))
@@ -180,9 +180,28 @@ func (rt *topicRoute) pending(tp table.TP, off int64) bool {
 func (rc *recordCtx) coverOthers(holder *tableState) {
 	for _, t := range rc.rt.all {
 		if t != holder && (t.tbl != nil || t.isRejects) && t.accepts(rc.tp, rc.r.Offset) {
-			t.cover(rc.tp, rc.r.Offset, rc.now)
+			rc.cover(t)
 		}
 	}
+}
+
+// cover records the record's offset in t's batch; a range t starts for
+// the partition begins where the route's open batches do.
+func (rc *recordCtx) cover(t *tableState) *batch {
+	return t.cover(rc.rt, rc.tp, rc.r.Offset, rc.now)
+}
+
+// batchStart is the lowest offset of tp the route's open batches cover,
+// or off when none covers tp.
+func (rt *topicRoute) batchStart(tp table.TP, off int64) int64 {
+	for _, t := range rt.all {
+		if t.b != nil {
+			if rg, ok := t.b.ranges[tp]; ok {
+				off = min(off, rg[0])
+			}
+		}
+	}
+	return off
 }
 
 // choose returns the data table a record goes to: the first of the

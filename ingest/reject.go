@@ -41,7 +41,7 @@ func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason stri
 	if !fresh {
 		return nil // quarantined by an earlier commit
 	}
-	qb := q.cover(tp, r.Offset, rc.now)
+	qb := rc.cover(q)
 	rej := schema.Reject{Value: r.Value, SchemaID: rc.schemaID, HasID: rc.hasID, Stage: stage, Reason: reason, Message: cause.Error()}
 	if reason == "too-large" && len(rej.Value) > maxRejectValue {
 		// The record stays in Kafka at its offset; the quarantine row keeps

@@ -155,7 +155,7 @@ func (rt *topicRoute) resumeAt(tp table.TP) (off int64, ok bool) {
 // covers the offset, from the watermark.
 func (rt *topicRoute) skip(tp table.TP, off int64, now time.Time) {
 	if a := rt.anchor; a.tbl != nil {
-		a.cover(tp, off, now).skip(tp, off)
+		a.cover(rt, tp, off, now).skip(tp, off)
 	}
 }
 

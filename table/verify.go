@@ -21,7 +21,7 @@ type DeliveredFunc func(ctx context.Context, tp TP, from, to int64) ([]int64, er
 type PartitionReport struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
-	First     int64  `json:"first"`     // first offset the pipeline covered
+	First     int64  `json:"first"`     // first offset checked: the first the tables cover, or 0 (the log start) with FromLogStart
 	Watermark int64  `json:"watermark"` // W of the data table: next offset to consume
 	// RejectsWatermark is W of the quarantine table, when there is one.
 	RejectsWatermark *int64 `json:"rejects_watermark,omitempty"`
@@ -66,8 +66,8 @@ const maxListed = 20
 // the committed offset ranges never go backwards, and — when delivered is
 // not nil — every offset Kafka delivers in [first, W) is in the table or
 // was passed over, and the table holds nothing Kafka does not deliver.
-func Verify(ctx context.Context, tbl *icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
-	return VerifyRoute(ctx, tbl, nil, pipeline, delivered)
+func Verify(ctx context.Context, tbl *icebergtable.Table, pipeline string, delivered DeliveredFunc, opts ...VerifyOption) (*Report, error) {
+	return VerifyRoute(ctx, tbl, nil, pipeline, delivered, opts...)
 }
 
 // tableView is what Verify reads of one table.
@@ -102,12 +102,12 @@ func readView(ctx context.Context, tbl *icebergtable.Table, pipeline string) (*t
 // VerifyRoute is Verify over a data table and its quarantine table
 // together (rejects may be nil): every delivered offset below both
 // watermarks is in exactly one of them, exactly once, or was passed over.
-func VerifyRoute(ctx context.Context, tbl, rejects *icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
+func VerifyRoute(ctx context.Context, tbl, rejects *icebergtable.Table, pipeline string, delivered DeliveredFunc, opts ...VerifyOption) (*Report, error) {
 	var rej []*icebergtable.Table
 	if rejects != nil {
 		rej = append(rej, rejects)
 	}
-	return VerifyTables(ctx, []*icebergtable.Table{tbl}, rej, pipeline, delivered)
+	return VerifyTables(ctx, []*icebergtable.Table{tbl}, rej, pipeline, delivered, opts...)
 }
 
 // VerifyTables is Verify over tables fed by the same topics (data tables
@@ -115,7 +115,11 @@ func VerifyRoute(ctx context.Context, tbl, rejects *icebergtable.Table, pipeline
 // partition, every delivered offset below the lowest watermark of the
 // tables that have one is in exactly one table, exactly once, or was
 // passed over. The report is named after data[0].
-func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipeline string, delivered DeliveredFunc) (*Report, error) {
+func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipeline string, delivered DeliveredFunc, opts ...VerifyOption) (*Report, error) {
+	var o verifyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	rep := &Report{Table: ident(data[0]), Pipeline: pipeline, Snapshot: currentSnapshotID(data[0].Metadata()), KafkaChecked: delivered != nil}
 	var views []*tableView
 	var names []string
@@ -150,7 +154,7 @@ func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipe
 		}
 	}
 	for _, tp := range tps.SortedTPs() {
-		pr, err := verifyPartition(ctx, tp, views, delivered)
+		pr, err := verifyPartition(ctx, tp, views, delivered, o)
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +170,7 @@ func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipe
 	return rep, nil
 }
 
-func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered DeliveredFunc) (PartitionReport, error) {
+func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered DeliveredFunc, o verifyOptions) (PartitionReport, error) {
 	pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition}
 	// Each table on its own: no offset twice, none at or above its W.
 	var all, skipped []int64
@@ -221,6 +225,9 @@ func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered D
 		}
 	}
 	pr.Skipped = int64(len(skipped))
+	if o.fromLogStart {
+		first = 0 // Kafka delivers from the log start
+	}
 	pr.First, pr.CheckedTo = first, checkedTo
 	// Across the tables: an offset in two of them is a duplicate too.
 	slices.Sort(all)
@@ -238,6 +245,17 @@ func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered D
 	}
 	return pr, nil
 }
+
+// VerifyOption adjusts VerifyTables.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct{ fromLogStart bool }
+
+// FromLogStart checks completeness from each partition's log start rather
+// than from the first offset the tables cover: right for a pipeline that
+// started at the earliest offset, where a table whose first commit starts
+// late has lost the records before it.
+func FromLogStart() VerifyOption { return func(o *verifyOptions) { o.fromLogStart = true } }
 
 func appendCapped(l []int64, o int64) []int64 {
 	if len(l) < maxListed {

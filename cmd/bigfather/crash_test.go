@@ -205,7 +205,7 @@ func TestCrashAtNamedPoints(t *testing.T) {
 				t.Fatal("no quarantine table music.tracks__rejects")
 			}
 			rep, err := table.VerifyRoute(context.Background(), env.load(t), rejects, "crash",
-				ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(env.cluster.Brokers()...)}))
+				ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(env.cluster.Brokers()...)}), table.FromLogStart())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -191,7 +191,7 @@ func (e *exampleEnv) verify(t *testing.T, data, rejects []string) *table.Report 
 	for _, n := range rejects {
 		r = append(r, e.load(t, n))
 	}
-	rep, err := table.VerifyTables(context.Background(), d, r, e.pipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}))
+	rep, err := table.VerifyTables(context.Background(), d, r, e.pipeline, ingest.Delivered([]kgo.Opt{kgo.SeedBrokers(e.cluster.Brokers()...)}), table.FromLogStart())
 	if err != nil {
 		t.Fatal(err)
 	}
