@@ -16,6 +16,9 @@ import (
 
 // Avro binary encoders.
 
+// AppendAvroLong appends v as an Avro int or long: a zig-zag varint.
+func AppendAvroLong(dst []byte, v int64) []byte { return appendLong(dst, v) }
+
 func appendLong(dst []byte, v int64) []byte {
 	u := uint64(v<<1) ^ uint64(v>>63)
 	for u >= 0x80 {

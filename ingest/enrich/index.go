@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/bigfather/bigfather/schema"
 )
 
 // index is one immutable load of the reference data. All keys share one
@@ -76,7 +78,7 @@ func (b *builder) keyNull()           { b.parts++; b.nullKey = true }
 // (0 → 0x00, 1 → 0x02), then the value.
 
 func (b *builder) null()        { b.vals = append(b.vals, 0) }
-func (b *builder) long(v int64) { b.vals = appendZigzag(append(b.vals, 2), v) }
+func (b *builder) long(v int64) { b.vals = schema.AppendAvroLong(append(b.vals, 2), v) }
 func (b *builder) float(v float32) {
 	b.vals = binary.LittleEndian.AppendUint32(append(b.vals, 2), math.Float32bits(v))
 }
@@ -93,20 +95,11 @@ func (b *builder) boolean(v bool) {
 }
 
 func (b *builder) str(s string) {
-	b.vals = append(appendZigzag(append(b.vals, 2), int64(len(s))), s...)
+	b.vals = append(schema.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
 }
 
 func (b *builder) strBytes(s []byte) {
-	b.vals = append(appendZigzag(append(b.vals, 2), int64(len(s))), s...)
-}
-
-func appendZigzag(dst []byte, v int64) []byte {
-	u := uint64(v<<1) ^ uint64(v>>63)
-	for u >= 0x80 {
-		dst = append(dst, byte(u)|0x80)
-		u >>= 7
-	}
-	return append(dst, byte(u))
+	b.vals = append(schema.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
 }
 
 // endRow indexes the current row, or drops it if a key column was null.
