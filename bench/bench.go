@@ -3,7 +3,9 @@
 // that same data and in the same process, the limit pipelines L0–L3
 // (limits.go) and the real ingest pipeline end to end (e2e.go), and
 // reports each stage's rates and costs together with the headline ratio:
-// end to end ÷ the serial composition of the stages it is made of.
+// end to end ÷ the serial composition of the stages it is made of. A last
+// phase (freshness.go) measures freshness, from produce to visible in a
+// committed snapshot, while a producer feeds a fresh topic at a steady rate.
 //
 // Absolute numbers on shared machines are noisy; ratios taken within one
 // run much less so, which is why every figure comes from the same run, and
@@ -100,6 +102,10 @@ type Config struct {
 	// committed for this long. Default 2m.
 	StallTimeout time.Duration
 
+	// Freshness configures the freshness phase, run after the end-to-end
+	// phase unless Freshness.Disabled.
+	Freshness FreshnessConfig
+
 	// Progress receives a one-line progress indicator; nil for none.
 	Progress io.Writer
 	// Logger receives the pipeline's and the broker's logs. Default discard.
@@ -146,6 +152,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Freshness.setDefaults()
 }
 
 func (c *Config) validate() error {
@@ -168,6 +175,7 @@ func (c *Config) validate() error {
 	if c.SampleInterval < 0 || c.StallTimeout < 0 {
 		bad("sample interval and stall timeout must be positive")
 	}
+	errs = append(errs, c.Freshness.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -229,6 +237,8 @@ type Report struct {
 	Ratio float64 `json:"ratio"`
 
 	E2E *E2E `json:"e2e"`
+	// Freshness is the freshness phase; nil when it was disabled.
+	Freshness *Freshness `json:"freshness,omitempty"`
 	// PeakRSSBytes is the highest RSS of any phase, loading included.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
@@ -289,7 +299,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer kenv.close()
+	defer kenv.close(ctx, &cfg)
 	wh, err := openWarehouse(ctx, &cfg)
 	if err != nil {
 		return nil, err
@@ -316,6 +326,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Stages = append(rep.Stages, st)
 	rep.E2E = e2e
+	if !cfg.Freshness.Disabled {
+		rep.Freshness, err = runFreshness(ctx, &cfg, freshEnv{kenv: kenv, wh: wh, runID: runID}, prog)
+		if err != nil {
+			return nil, fmt.Errorf("freshness: %w", err)
+		}
+		rep.PeakRSSBytes = max(rep.PeakRSSBytes, peakRSS()) // since the E2E stage reset it
+	}
 	for _, s := range rep.Stages {
 		rep.PeakRSSBytes = max(rep.PeakRSSBytes, s.PeakRSSBytes)
 	}

@@ -18,7 +18,8 @@ import (
 // the in-process Kafka and a temporary warehouse, and checks that the
 // report is sane: every rate positive, everything committed exactly to the
 // produced offsets, a ratio in (0, 10), and JSON, text and SVG output that
-// parse back.
+// parse back. The freshness phase is disabled here (TestRunFreshness runs
+// it), and must then be skipped.
 func TestRunTiny(t *testing.T) {
 	cases := []struct {
 		workload string
@@ -41,11 +42,15 @@ func TestRunTiny(t *testing.T) {
 				Warehouse:      t.TempDir(),
 				SampleInterval: 50 * time.Millisecond,
 				StallTimeout:   20 * time.Second,
+				Freshness:      FreshnessConfig{Disabled: true},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkReport(t, rep, tc.records)
+			if rep.Freshness != nil {
+				t.Errorf("freshness disabled, yet measured: %+v", *rep.Freshness)
+			}
 			// L2 cuts files where the pipeline's count-cut batches end; a
 			// timer or memory flush can only split a batch further.
 			if l2, e := rep.Stage(StageL2), rep.Stage(StageE2E); l2.Files != 8 || e.Files < l2.Files {
@@ -132,7 +137,11 @@ func checkReport(t *testing.T, rep *Report, records int64) {
 	if err := rep.WriteText(&txt); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range append(want, "ratio end to end", "write amplification", "commit latency") {
+	wantText := append(want, "ratio end to end", "write amplification", "commit latency")
+	if rep.Freshness != nil {
+		wantText = append(wantText, "freshness", "p99 ÷ flush.max_latency")
+	}
+	for _, s := range wantText {
 		if !strings.Contains(txt.String(), s) {
 			t.Errorf("text report lacks %q:\n%s", s, txt.String())
 		}
@@ -185,6 +194,10 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown workload", Config{Workload: "huge"}, false},
 		{"negative records", Config{Records: -1}, false},
 		{"negative partitions", Config{Partitions: -2}, false},
+		{"negative freshness rate", Config{Freshness: FreshnessConfig{Rate: -1}}, false},
+		{"freshness producing nothing", Config{Freshness: FreshnessConfig{Rate: 1, Duration: time.Millisecond}}, false},
+		{"negative freshness poll", Config{Freshness: FreshnessConfig{PollInterval: -time.Second}}, false},
+		{"bad freshness, disabled", Config{Freshness: FreshnessConfig{Disabled: true, Rate: -1}}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -107,20 +107,8 @@ func runE2E(ctx context.Context, cfg *Config, env e2eEnv, prog *progress) (Stage
 	rejID := icebergtable.Identifier{"bench_e2e", name + "__rejects"}
 	res := &E2E{Pipeline: "bench-" + env.runID, Table: strings.Join(dataID, "."), ProducedOffsets: ld.totalOffsets()}
 	prom := prometheus.NewRegistry()
-	p, err := ingest.New(ingest.Options{
-		Pipeline:        res.Pipeline,
-		Brokers:         env.brokers,
-		Tables:          []ingest.TableOptions{{ID: dataID, Topics: []string{ld.topic}, Rejects: rejID}},
-		FlushMaxLatency: cfg.FlushMaxLatency,
-		FlushMaxRecords: cfg.FlushMaxRecords,
-		TargetFileSize:  cfg.TargetFileSize,
-		DataFile:        cfg.DataFile,
-		Catalog:         env.wh.cat,
-		Warehouse:       env.wh.bucket,
-		Registry:        reg,
-		Registerer:      prom,
-		Logger:          cfg.Logger,
-	})
+	p, err := newBenchPipeline(cfg, env.brokers, env.wh, reg, prom, res.Pipeline, ld.topic, dataID, rejID,
+		cfg.FlushMaxLatency, cfg.FlushMaxRecords)
 	if err != nil {
 		return st, nil, err
 	}

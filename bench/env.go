@@ -23,10 +23,16 @@ import (
 type kafkaEnv struct {
 	brokers     []string
 	registryURL string
-	close       func()
+	// adm creates the topics of later phases (createTopic). On an external
+	// cluster every topic it created is deleted by close.
+	adm      *kadm.Client
+	external bool
+	created  []string
+	closers  []func() // run in reverse by close
 }
 
 func startKafka(ctx context.Context, cfg *Config, topic string) (*kafkaEnv, error) {
+	env := &kafkaEnv{}
 	if cfg.Kafka == KafkaInProcess {
 		c, err := devkafka.Start(ctx, devkafka.Options{
 			KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
@@ -35,48 +41,71 @@ func startKafka(ctx context.Context, cfg *Config, topic string) (*kafkaEnv, erro
 		if err != nil {
 			return nil, fmt.Errorf("start in-process kafka: %w", err)
 		}
-		env := &kafkaEnv{brokers: c.Brokers(), registryURL: c.RegistryURL(), close: func() { c.Close() }}
+		env.brokers, env.registryURL = c.Brokers(), c.RegistryURL()
+		env.closers = append(env.closers, func() { c.Close() })
 		if cfg.Registry != "" {
 			env.registryURL = cfg.Registry
 		}
-		return env, nil
-	}
-	env := &kafkaEnv{close: func() {}}
-	for b := range strings.SplitSeq(cfg.Kafka, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			env.brokers = append(env.brokers, b)
+	} else {
+		env.external = true
+		for b := range strings.SplitSeq(cfg.Kafka, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				env.brokers = append(env.brokers, b)
+			}
 		}
-	}
-	if len(env.brokers) == 0 {
-		return nil, fmt.Errorf("%w: kafka %q names no broker", ErrConfig, cfg.Kafka)
+		if len(env.brokers) == 0 {
+			return nil, fmt.Errorf("%w: kafka %q names no broker", ErrConfig, cfg.Kafka)
+		}
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokers...))
 	if err != nil {
+		env.close(ctx, cfg)
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, cfg.Partitions, -1, nil, topic); err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("create topic %s: %w", topic, err)
+	env.adm = kadm.NewClient(cl)
+	env.closers = append(env.closers, cl.Close)
+	if !env.external {
+		return env, nil
 	}
-	var reg *srfake.Registry
+	if err := env.createTopic(ctx, topic, cfg.Partitions); err != nil {
+		env.close(ctx, cfg)
+		return nil, err
+	}
 	env.registryURL = cfg.Registry
 	if env.registryURL == "" {
-		reg = srfake.New()
+		reg := srfake.New()
 		env.registryURL = reg.URL()
-	}
-	env.close = func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if _, err := adm.DeleteTopic(dctx, topic); err != nil {
-			cfg.Logger.Warn("delete bench topic", "topic", topic, "err", err)
-		}
-		cl.Close()
-		if reg != nil {
-			reg.Close()
-		}
+		env.closers = append(env.closers, reg.Close)
 	}
 	return env, nil
+}
+
+// createTopic creates a topic for a later phase of the run.
+func (k *kafkaEnv) createTopic(ctx context.Context, topic string, partitions int32) error {
+	if _, err := k.adm.CreateTopic(ctx, partitions, -1, nil, topic); err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	k.created = append(k.created, topic)
+	return nil
+}
+
+// close deletes the topics created on an external cluster, then closes the
+// clients and the in-process broker and registry.
+func (k *kafkaEnv) close(ctx context.Context, cfg *Config) {
+	if k.external && len(k.created) > 0 {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		resp, err := k.adm.DeleteTopics(dctx, k.created...)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			cfg.Logger.Warn("delete bench topics", "topic", strings.Join(k.created, ","), "err", err)
+		}
+		cancel()
+	}
+	for i := len(k.closers) - 1; i >= 0; i-- {
+		k.closers[i]()
+	}
 }
 
 // warehouse is the object store and SQLite catalog of a run.

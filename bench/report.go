@@ -101,6 +101,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			e.WriteAmplification, e.WriteAmplificationTotal)
 		fmt.Fprintf(&b, "  peak backlog         %d records (produced − committed)\n", e.PeakBacklog)
 	}
+	if f := r.Freshness; f != nil {
+		writeFreshness(&b, f)
+	}
 	fmt.Fprintf(&b, "peak RSS of the process over all phases: %.0f MB\n", float64(r.PeakRSSBytes)/MB)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -142,4 +145,34 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writeFreshness writes the freshness section.
+func writeFreshness(b *strings.Builder, f *Freshness) {
+	b.WriteString("\nfreshness (produce → visible in a committed snapshot, under a steady produce rate):\n")
+	fmt.Fprintf(b, "  produced             %s records in %.2f s: %s records/s achieved of %s targeted (handed over every %s; franz-go producer\n"+
+		"                       defaults, acks=all, 10 ms linger), topic %s, table %s\n",
+		group(float64(f.Records)), f.ProduceSeconds, group(f.RecordsPerSec), group(f.TargetRecordsPerSec), millis(f.TickSeconds), f.Topic, f.Table)
+	if !f.KeptRate() || f.MaxBehindSeconds > 10*f.TickSeconds {
+		fmt.Fprintf(b, "  note                 the producer did not keep its schedule (backpressure): at most %s behind, %s of %s scheduled\n"+
+			"                       records/s achieved; the figures below are for the achieved rate\n",
+			millis(f.MaxBehindSeconds), group(f.RecordsPerSec), group(f.TargetRecordsPerSec))
+	}
+	fmt.Fprintf(b, "  pipeline             flush.max_latency %gs cuts every batch (flush.max_records %d is never reached): %d commits;\n"+
+		"                       %.2f cores used by this process, %.2f by the rest of the machine meanwhile\n",
+		f.FlushMaxLatencySeconds, f.FlushMaxRecords, f.Commits, f.Cores, f.OtherCores)
+	fmt.Fprintf(b, "  freshness            p50 %.3f s, p90 %.3f s, p99 %.3f s, max %.3f s, mean %.3f s\n", f.P50, f.P90, f.P99, f.Max, f.Mean)
+	verdict := "PASS"
+	cmp := "≤"
+	if !f.Pass {
+		verdict, cmp = "FAIL", ">"
+	}
+	fmt.Fprintf(b, "  target               p99 ÷ flush.max_latency = %.2f %s %g: %s (target: freshness p99 ≤ %g × the flush latency)\n",
+		f.P99OverFlush, cmp, f.TargetRatio, verdict, f.TargetRatio)
+	fmt.Fprintf(b, "  resolution           the catalog was loaded every %s (%d loads, mean interval %s, max %s): a record counts as\n"+
+		"                       visible when a completed load shows its partition's watermark past its offset, so each figure\n"+
+		"                       includes up to one interval (~%s) plus a load's duration beyond the commit itself\n",
+		millis(f.PollIntervalSeconds), f.Polls, millis(f.PollMeanSeconds), millis(f.PollMaxSeconds), millis(f.PollIntervalSeconds))
+	fmt.Fprintf(b, "  warm-up, drain       one record per partition visible %.2f s after the pipeline started (join, table creation; not\n"+
+		"                       counted); the last record visible %.2f s after its hand-off\n", f.WarmupSeconds, f.DrainSeconds)
 }

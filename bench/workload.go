@@ -262,20 +262,30 @@ func (l *loaded) totalOffsets() int64 {
 	return n
 }
 
+// registerSchema registers wl's schema under topic-value and returns its
+// id.
+func registerSchema(ctx context.Context, registryURL, topic string, wl Workload) (int32, error) {
+	rcl, err := sr.NewClient(sr.URLs(registryURL))
+	if err != nil {
+		return 0, fmt.Errorf("registry client: %w", err)
+	}
+	ss, err := rcl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: wl.Schema, Type: sr.TypeAvro})
+	if err != nil {
+		return 0, fmt.Errorf("register %s-value: %w", topic, err)
+	}
+	if ss.ID <= 0 || ss.ID > math.MaxInt32 {
+		return 0, fmt.Errorf("register %s-value: registry returned id %d", topic, ss.ID)
+	}
+	return int32(ss.ID), nil
+}
+
 // load registers wl's schema under topic-value and produces n records over
 // the topic's partitions (round robin, acks=all, batched), waiting until
 // every record is acknowledged.
 func load(ctx context.Context, brokers []string, registryURL, topic string, partitions int32, wl Workload, n, seed int64, prog *progress) (*loaded, error) {
-	rcl, err := sr.NewClient(sr.URLs(registryURL))
+	schemaID, err := registerSchema(ctx, registryURL, topic, wl)
 	if err != nil {
-		return nil, fmt.Errorf("registry client: %w", err)
-	}
-	ss, err := rcl.CreateSchema(ctx, topic+"-value", sr.Schema{Schema: wl.Schema, Type: sr.TypeAvro})
-	if err != nil {
-		return nil, fmt.Errorf("register %s-value: %w", topic, err)
-	}
-	if ss.ID <= 0 || ss.ID > math.MaxInt32 {
-		return nil, fmt.Errorf("register %s-value: registry returned id %d", topic, ss.ID)
+		return nil, err
 	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
@@ -305,7 +315,7 @@ func load(ctx context.Context, brokers []string, registryURL, topic string, part
 		}
 		acked.Add(1)
 	}
-	id := int32(ss.ID)
+	id := schemaID
 	for i := range n {
 		if ctx.Err() != nil {
 			break
@@ -336,7 +346,7 @@ func load(ctx context.Context, brokers []string, registryURL, topic string, part
 	if err != nil {
 		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
 	}
-	l := &loaded{topic: topic, schemaID: ss.ID, partitions: partitions, ends: map[int32]int64{},
+	l := &loaded{topic: topic, schemaID: int(schemaID), partitions: partitions, ends: map[int32]int64{},
 		records: acked.Load(), kafkaBytes: bytes, wall: wall}
 	var lerr error
 	ends.Each(func(o kadm.ListedOffset) {

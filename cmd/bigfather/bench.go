@@ -18,7 +18,8 @@ import (
 
 // cmdBench runs the benchmark harness (package bench): it loads a workload
 // into Kafka, measures the limit pipelines L0–L3 and the real pipeline end
-// to end on the same data, and prints the report.
+// to end on the same data, then freshness under a steady produce rate, and
+// prints the report.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -36,6 +37,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	commits := fs.Int("commits", 8, "commits to drain the backlog in: flush.max_records defaults to records ÷ commits (at most 1,000,000)")
 	flushRecords := fs.Int64("flush-records", 0, "the pipeline's flush.max_records, also where L2 cuts files (default: from --commits)")
 	flushLatency := fs.Duration("flush-latency", time.Second, "the pipeline's flush.max_latency, the backstop when a batch fills slowly")
+	freshRate := fs.Float64("freshness-rate", 5000, "records/s the freshness phase produces, steadily (handed over every 10 ms)")
+	freshDuration := fs.Duration("freshness-duration", 10*time.Second, "how long the freshness phase produces; 0 skips the phase")
+	freshFlush := fs.Duration("freshness-flush", time.Second, "the pipeline's flush.max_latency in the freshness phase (the target is p99 ≤ 2 × this)")
 	seed := fs.Int64("seed", 1, "workload generator seed")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
 	svgPath := fs.String("svg", "", "write an SVG chart of committed records/s and backlog during the end-to-end phase to this file")
@@ -52,6 +56,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *partitions < 1 || *partitions > math.MaxInt32 {
 		return fmt.Errorf("%w: --partitions %d", errUsage, *partitions)
+	}
+	if *freshDuration < 0 || *freshFlush <= 0 || !(*freshRate > 0) {
+		return fmt.Errorf("%w: --freshness-duration %s, --freshness-flush %s, --freshness-rate %g: want a duration of at least 0, a positive flush and rate",
+			errUsage, *freshDuration, *freshFlush, *freshRate)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -70,8 +78,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		FlushMaxRecords: *flushRecords,
 		FlushMaxLatency: *flushLatency,
 		Seed:            *seed,
-		Progress:        stderr,
-		Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Freshness: bench.FreshnessConfig{
+			Disabled:        *freshDuration == 0,
+			Rate:            *freshRate,
+			Duration:        *freshDuration,
+			FlushMaxLatency: *freshFlush,
+		},
+		Progress: stderr,
+		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	rep, err := bench.Run(ctx, cfg)
 	if errors.Is(err, bench.ErrConfig) {

@@ -24,7 +24,7 @@ usage:
   bigfather run     --config FILE [--set key=value ...]
   bigfather verify  --config FILE [--table NS.NAME] [--json] [--no-kafka]
   bigfather inspect --config FILE [--table NS.NAME] [--files] [--json]
-  bigfather bench   [--workload tracks|small|wide] [--records N] [--partitions P] [--kafka in-process|host:port] [--warehouse DIR|s3://…] [--json] [--svg FILE] [--scale F]
+  bigfather bench   [--workload tracks|small|wide] [--records N] [--partitions P] [--kafka in-process|host:port] [--warehouse DIR|s3://…] [--json] [--svg FILE] [--scale F] [--freshness-rate N] [--freshness-duration D] [--freshness-flush D]
 
 Run "bigfather COMMAND -h" for a command's flags.
 `
