@@ -26,13 +26,13 @@ var tp0 = table.TP{Topic: "t", Partition: 0}
 // fixture is a table with only the metadata columns plus a title, in a
 // SQLite catalog over a local warehouse.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	cat    catalog.Catalog
 	bucket objstore.Bucket
 	tbl    *icebergtable.Table
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
