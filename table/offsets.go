@@ -122,11 +122,86 @@ func (r *Ranges) UnmarshalJSON(b []byte) error { return unmarshalTPMap(b, (*map[
 // OffsetLists maps a topic-partition to individual offsets.
 type OffsetLists map[TP][]int64
 
-// MarshalJSON writes {"topic": {"partition": [o1, o2, ...]}}.
-func (l OffsetLists) MarshalJSON() ([]byte, error) { return marshalTPMap(l) }
+// MarshalJSON writes {"topic": {"partition": [o1, [from, to], ...]}}: each
+// ascending run of at least three consecutive offsets is written as the
+// range [from, to), so a commit that passes over most of its records (a
+// filter, unrouted records dropped) stays small in the table's metadata.
+func (l OffsetLists) MarshalJSON() ([]byte, error) {
+	runs := make(map[TP]offsetRuns, len(l))
+	for tp, offs := range l {
+		runs[tp] = offsetRuns(offs)
+	}
+	return marshalTPMap(runs)
+}
 
-// UnmarshalJSON reads {"topic": {"partition": [o1, o2, ...]}}.
-func (l *OffsetLists) UnmarshalJSON(b []byte) error { return unmarshalTPMap(b, (*map[TP][]int64)(l)) }
+// UnmarshalJSON reads what MarshalJSON writes, and plain lists of offsets.
+func (l *OffsetLists) UnmarshalJSON(b []byte) error {
+	var runs map[TP]offsetRuns
+	if err := unmarshalTPMap(b, &runs); err != nil {
+		return err
+	}
+	*l = make(OffsetLists, len(runs))
+	for tp, offs := range runs {
+		(*l)[tp] = offs
+	}
+	return nil
+}
+
+// maxRunOffsets bounds how many offsets one [from, to) element may expand
+// to when read, so a corrupt summary cannot exhaust memory.
+const maxRunOffsets = 1 << 24
+
+// offsetRuns is one partition's offsets, in JSON as numbers and [from, to)
+// ranges.
+type offsetRuns []int64
+
+func (o offsetRuns) MarshalJSON() ([]byte, error) {
+	out := []byte{'['}
+	for i := 0; i < len(o); {
+		j := i + 1
+		for j < len(o) && o[j] == o[j-1]+1 {
+			j++
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		if j-i >= 3 {
+			out = fmt.Appendf(out, "[%d,%d]", o[i], o[j-1]+1)
+			i = j
+			continue
+		}
+		out = strconv.AppendInt(out, o[i], 10)
+		i++
+	}
+	return append(out, ']'), nil
+}
+
+func (o *offsetRuns) UnmarshalJSON(b []byte) error {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(b, &elems); err != nil {
+		return err
+	}
+	out := make([]int64, 0, len(elems))
+	for _, e := range elems {
+		var off int64
+		if err := json.Unmarshal(e, &off); err == nil {
+			out = append(out, off)
+			continue
+		}
+		var rg [2]int64
+		if err := json.Unmarshal(e, &rg); err != nil {
+			return fmt.Errorf("offset list element %s: want an offset or [from, to]", e)
+		}
+		if rg[1] < rg[0] || rg[1]-rg[0] > maxRunOffsets || len(out)+int(rg[1]-rg[0]) > maxRunOffsets {
+			return fmt.Errorf("offset list range [%d, %d] is invalid or too long", rg[0], rg[1])
+		}
+		for x := rg[0]; x < rg[1]; x++ {
+			out = append(out, x)
+		}
+	}
+	*o = out
+	return nil
+}
 
 // marshalTPMap writes a per-partition map nested by topic, the JSON shape
 // every bigfather.* property and summary value uses.
