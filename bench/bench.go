@@ -43,6 +43,11 @@ const (
 // (internal/devkafka on 127.0.0.1, random ports).
 const KafkaInProcess = "in-process"
 
+// KafkaSpawn runs the broker and registry in a child process started from
+// Config.SpawnKafka, so that the figures of this process are the
+// ingester's alone.
+const KafkaSpawn = "spawn"
+
 // ErrConfig is wrapped by every Config validation error.
 var ErrConfig = errors.New("invalid bench config")
 
@@ -54,11 +59,22 @@ type Config struct {
 	Records int64
 	// Partitions of the benchmark topic. Default 8.
 	Partitions int32
-	// Kafka is KafkaInProcess (default) or comma-separated seed brokers of
-	// an external cluster, where a fresh topic is created and deleted.
+	// Kafka is KafkaInProcess (default), KafkaSpawn, or comma-separated
+	// seed brokers of an external cluster, where a fresh topic is created
+	// and deleted.
 	Kafka string
-	// Registry is the schema registry URL. Default: the in-process one
-	// (with an external Kafka, an in-process srfake on 127.0.0.1).
+	// SpawnKafka is the command, program first, that KafkaSpawn starts as
+	// a child process. Once its broker and registry listen, it must print
+	// the line "kafka=HOST:PORT[,HOST:PORT] registry=URL" on stdout; it
+	// must exit on SIGTERM. `bigfather dev-kafka` is such a command.
+	// Required with KafkaSpawn, ignored otherwise.
+	SpawnKafka []string
+	// SpawnTimeout bounds how long the SpawnKafka command may take to
+	// print its line. Default 30s.
+	SpawnTimeout time.Duration
+	// Registry is the schema registry URL. Default: the in-process one;
+	// with KafkaSpawn, the child's; with an external Kafka, an in-process
+	// srfake on 127.0.0.1.
 	Registry string
 	// Warehouse is a directory, a file:// URL or s3://bucket/prefix.
 	// Default: a temporary directory, removed after the run. Every run
@@ -125,6 +141,9 @@ func (c *Config) setDefaults() {
 	if c.Kafka == "" {
 		c.Kafka = KafkaInProcess
 	}
+	if c.SpawnTimeout == 0 {
+		c.SpawnTimeout = 30 * time.Second
+	}
 	if c.Commits == 0 {
 		c.Commits = 8
 	}
@@ -168,6 +187,12 @@ func (c *Config) validate() error {
 	}
 	if c.Partitions <= 0 {
 		bad("partitions %d: want at least 1", c.Partitions)
+	}
+	if c.Kafka == KafkaSpawn && (len(c.SpawnKafka) == 0 || c.SpawnKafka[0] == "") {
+		bad("kafka %q needs the command that starts the broker (SpawnKafka)", c.Kafka)
+	}
+	if c.SpawnTimeout < 0 {
+		bad("spawn timeout %s: want a positive duration", c.SpawnTimeout)
 	}
 	if c.Commits < 0 || c.FlushMaxLatency < 0 || c.FlushMaxRecords < 0 || c.TargetFileSize < 0 {
 		bad("commits and flush limits must be positive")
@@ -214,6 +239,9 @@ type Report struct {
 	Topic          string  `json:"topic"`
 	Kafka          string  `json:"kafka"`
 	Warehouse      string  `json:"warehouse"`
+	// KafkaProcess is the broker's child process with KafkaSpawn; nil
+	// otherwise.
+	KafkaProcess *KafkaProcess `json:"kafka_process,omitempty"`
 
 	FlushMaxLatencySeconds float64 `json:"flush_max_latency_seconds"`
 	FlushMaxRecords        int64   `json:"flush_max_records"`
@@ -336,6 +364,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, s := range rep.Stages {
 		rep.PeakRSSBytes = max(rep.PeakRSSBytes, s.PeakRSSBytes)
 	}
+	rep.KafkaProcess = kenv.describeChild()
 	rep.compose()
 	return rep, nil
 }

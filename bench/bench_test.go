@@ -198,6 +198,10 @@ func TestConfigValidate(t *testing.T) {
 		{"freshness producing nothing", Config{Freshness: FreshnessConfig{Rate: 1, Duration: time.Millisecond}}, false},
 		{"negative freshness poll", Config{Freshness: FreshnessConfig{PollInterval: -time.Second}}, false},
 		{"bad freshness, disabled", Config{Freshness: FreshnessConfig{Disabled: true, Rate: -1}}, true},
+		{"spawn without a command", Config{Kafka: KafkaSpawn}, false},
+		{"spawn with an empty program", Config{Kafka: KafkaSpawn, SpawnKafka: []string{""}}, false},
+		{"spawn", Config{Kafka: KafkaSpawn, SpawnKafka: []string{"bigfather", "dev-kafka"}}, true},
+		{"negative spawn timeout", Config{Kafka: KafkaSpawn, SpawnKafka: []string{"x"}, SpawnTimeout: -time.Second}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -24,12 +25,24 @@ func (r *Report) WriteText(w io.Writer) error {
 	if kafka == KafkaInProcess {
 		kafka = "in-process kfake + srfake on 127.0.0.1 (the broker's CPU, allocations and RSS are in every figure)"
 	}
+	kp := r.KafkaProcess
+	if kp != nil {
+		kafka = fmt.Sprintf("broker in its own process, pid %d (%s), at %s, registry %s", kp.PID, childName(kp.Command),
+			strings.Join(kp.Brokers, ","), kp.RegistryURL)
+	}
 	m := r.Machine
 	fmt.Fprintf(&b, "Big Father bench: workload %s, %s records over %d partitions, %s of Kafka keys+values (avg %.0f B/record)\n",
 		r.Workload, group(float64(r.Records)), r.Partitions, mbytes(r.KafkaBytes), r.AvgRecordBytes)
 	fmt.Fprintf(&b, "  workload   %s\n", r.WorkloadWhat)
 	fmt.Fprintf(&b, "  machine    %s/%s, %d CPUs (GOMAXPROCS %d), %s, %s\n", m.GOOS, m.GOARCH, m.NumCPU, m.GOMAXPROCS, orDash(m.CPUModel), m.GoVersion)
 	fmt.Fprintf(&b, "  kafka      %s, topic %s\n", kafka, r.Topic)
+	if kp != nil {
+		fmt.Fprintf(&b, "             its CPU, allocations and RSS are NOT in the figures; its CPU is in \"other cores\"")
+		if kp.CPUSeconds > 0 || kp.PeakRSSBytes > 0 {
+			fmt.Fprintf(&b, " (whole run, loading included: %.1f CPU-s, peak RSS %.0f MB)", kp.CPUSeconds, float64(kp.PeakRSSBytes)/MB)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "  warehouse  %s (SQLite catalog)\n", r.Warehouse)
 	fmt.Fprintf(&b, "  pipeline   flush.max_latency %gs, flush.max_records %d, target_file_size %s, %s\n",
 		r.FlushMaxLatencySeconds, r.FlushMaxRecords, mbytes(r.TargetFileSize), r.Compression)
@@ -61,7 +74,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %-4s %s\n", s.Name, s.What)
 	}
 	b.WriteString("  (MB/s, rec/s/core and CPU-s/GB are per Kafka byte for every stage, so they compose; cores = this process's CPU time ÷ wall time;\n")
-	b.WriteString("   other cores = CPU the rest of the machine used meanwhile, the noise on a shared machine)\n\n")
+	if kp != nil {
+		b.WriteString("   other cores = CPU the rest of the machine used meanwhile: the broker's process, and the noise on a shared machine)\n\n")
+	} else {
+		b.WriteString("   other cores = CPU the rest of the machine used meanwhile, the noise on a shared machine)\n\n")
+	}
 
 	fmt.Fprintf(&b, "composed bound 1/(1/L1 + 1/L2 + 1/L3)  %s records/s  (counting L0 as well: %s records/s)\n",
 		group(r.BoundRecordsPerSec), group(r.BoundWithL0RecordsPerSec))
@@ -107,6 +124,19 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "peak RSS of the process over all phases: %.0f MB\n", float64(r.PeakRSSBytes)/MB)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// childName is the spawned command as "program subcommand", without the
+// program's directory or the flags.
+func childName(argv []string) string {
+	if len(argv) == 0 {
+		return "-"
+	}
+	name := filepath.Base(argv[0])
+	if len(argv) > 1 && !strings.HasPrefix(argv[1], "-") {
+		name += " " + argv[1]
+	}
+	return name
 }
 
 // group formats v rounded to an integer with thousands separators.

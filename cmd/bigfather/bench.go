@@ -27,8 +27,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	records := fs.Int64("records", 200_000, "records to produce before timing (multiplied by --scale)")
 	scale := fs.Float64("scale", 1, "multiplies --records, e.g. --records 12700000 --scale 0.01 for a CI-sized run of the 12.7M-track scenario")
 	partitions := fs.Int("partitions", 8, "partitions of the benchmark topic")
-	kafka := fs.String("kafka", bench.KafkaInProcess, `"in-process" (kfake on 127.0.0.1, random port) or the seed brokers of an external cluster, host:port[,host:port]`)
-	registry := fs.String("registry", "", "schema registry URL (default: the in-process one; with an external --kafka, an in-process srfake)")
+	kafka := fs.String("kafka", bench.KafkaInProcess, `"in-process" (kfake on 127.0.0.1, random port), "spawn" (the same, run by "bigfather dev-kafka" as a child process, so that this process's CPU, allocations and RSS exclude the broker's) or the seed brokers of an external cluster, host:port[,host:port]`)
+	registry := fs.String("registry", "", "schema registry URL (default: the in-process one; with --kafka spawn, the child's; with an external --kafka, an in-process srfake)")
 	warehouse := fs.String("warehouse", "", "warehouse directory or s3://bucket/prefix (default: a temporary directory, removed afterwards)")
 	catalogDSN := fs.String("catalog-dsn", "", "SQLite catalog file (default: catalog.db in a local warehouse, a temporary file for s3://)")
 	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint for an s3:// warehouse on an S3-compatible server (credentials come from the AWS environment/config chain)")
@@ -65,11 +65,22 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
 	}
+	var spawn []string
+	if *kafka == bench.KafkaSpawn {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("--kafka spawn runs this binary's dev-kafka: %w", err)
+		}
+		// The child logs to the buffer the harness shows if it fails, at the
+		// level asked for here.
+		spawn = []string{self, "dev-kafka", "--kafka-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--log-level", *logLevel}
+	}
 	cfg := bench.Config{
 		Workload:        *workload,
 		Records:         int64(n),
 		Partitions:      int32(*partitions),
 		Kafka:           *kafka,
+		SpawnKafka:      spawn,
 		Registry:        *registry,
 		Warehouse:       *warehouse,
 		CatalogDSN:      *catalogDSN,

@@ -1,6 +1,7 @@
 // Command bigfather is the Big Father lakehouse staging ingester.
 //
 //	bigfather dev                      run everything in process on an embedded default
+//	bigfather dev-kafka                a dev Kafka and schema registry, for other tools and bench --kafka spawn
 //	bigfather run --config FILE        the long-running ingest daemon
 //	bigfather verify --config FILE     check exactly-once invariants of a table
 //	bigfather inspect --config FILE    show tables, snapshots, watermarks and lag
@@ -21,10 +22,12 @@ const usage = `bigfather — exactly-once Kafka → Iceberg staging ingester
 
 usage:
   bigfather dev     [flags]   in-process Kafka, registry, sample producer and ingest into ./warehouse
+  bigfather dev-kafka [--kafka-addr ADDR] [--registry-addr ADDR] [--topic NAME:PARTITIONS ...]
+                              a dev Kafka and schema registry (in memory, 127.0.0.1) for other tools and for bench --kafka spawn
   bigfather run     --config FILE [--set key=value ...]
   bigfather verify  --config FILE [--table NS.NAME] [--json] [--no-kafka]
   bigfather inspect --config FILE [--table NS.NAME] [--files] [--json]
-  bigfather bench   [--workload tracks|small|wide] [--records N] [--partitions P] [--kafka in-process|host:port] [--warehouse DIR|s3://…] [--json] [--svg FILE] [--scale F] [--freshness-rate N] [--freshness-duration D] [--freshness-flush D]
+  bigfather bench   [--workload tracks|small|wide] [--records N] [--partitions P] [--kafka in-process|spawn|host:port] [--warehouse DIR|s3://…] [--json] [--svg FILE] [--scale F] [--freshness-rate N] [--freshness-duration D] [--freshness-flush D]
 
 Run "bigfather COMMAND -h" for a command's flags.
 `
@@ -47,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "dev":
 		err = cmdDev(ctx, args[1:], stdout, stderr)
+	case "dev-kafka":
+		err = cmdDevKafka(ctx, args[1:], stdout, stderr)
 	case "run":
 		err = cmdRun(ctx, args[1:], stderr)
 	case "verify":
