@@ -329,3 +329,31 @@ func TestRunCancelledDuringE2E(t *testing.T) {
 		t.Errorf("Run took %s to return after cancellation", d)
 	}
 }
+
+// SkipLimits runs end to end only: no limit stage, no bound or ratio, and
+// the report says the bound was not measured.
+func TestRunSkipLimits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Config{
+		Workload: "small", Records: 800, Partitions: 2, Warehouse: t.TempDir(),
+		SampleInterval: 50 * time.Millisecond, StallTimeout: 20 * time.Second,
+		Freshness: FreshnessConfig{Disabled: true}, SkipLimits: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stages) != 1 || rep.Stages[0].Name != StageE2E || rep.E2E.WatermarkSum != 800 {
+		t.Fatalf("stages %+v, watermarks %d: want E2E alone with all 800 records", rep.Stages, rep.E2E.WatermarkSum)
+	}
+	if rep.BoundRecordsPerSec != 0 || rep.Ratio != 0 {
+		t.Fatalf("bound %v ratio %v without limit stages", rep.BoundRecordsPerSec, rep.Ratio)
+	}
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "not measured") || strings.Contains(b.String(), "ratio end to end") {
+		t.Fatalf("report text does not say the bound was not measured:\n%s", b.String())
+	}
+}

@@ -80,12 +80,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("   other cores = CPU the rest of the machine used meanwhile, the noise on a shared machine)\n\n")
 	}
 
-	fmt.Fprintf(&b, "composed bound 1/(1/L1 + 1/L2 + 1/L3)  %s records/s  (counting L0 as well: %s records/s)\n",
-		group(r.BoundRecordsPerSec), group(r.BoundWithL0RecordsPerSec))
+	if r.BoundRecordsPerSec > 0 {
+		fmt.Fprintf(&b, "composed bound 1/(1/L1 + 1/L2 + 1/L3)  %s records/s  (counting L0 as well: %s records/s)\n",
+			group(r.BoundRecordsPerSec), group(r.BoundWithL0RecordsPerSec))
+	} else {
+		b.WriteString("composed bound                         not measured (the limit stages were skipped)\n")
+	}
 	if e := r.Stage(StageE2E); e != nil {
 		fmt.Fprintf(&b, "end to end                             %s records/s\n", group(e.RecordsPerSec))
 	}
-	fmt.Fprintf(&b, "ratio end to end ÷ composed bound      %.2f\n", r.Ratio)
+	if r.BoundRecordsPerSec > 0 {
+		fmt.Fprintf(&b, "ratio end to end ÷ composed bound      %.2f\n", r.Ratio)
+	}
 
 	if e := r.E2E; e != nil {
 		b.WriteString("\nend to end:\n")

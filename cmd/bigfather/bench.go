@@ -40,6 +40,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	freshRate := fs.Float64("freshness-rate", 5000, "records/s the freshness phase produces, steadily (handed over every 10 ms)")
 	freshDuration := fs.Duration("freshness-duration", 10*time.Second, "how long the freshness phase produces; 0 skips the phase")
 	freshFlush := fs.Duration("freshness-flush", time.Second, "the pipeline's flush.max_latency in the freshness phase (the target is p99 ≤ 2 × this)")
+	limits := fs.Bool("limits", true, "run the limit stages L0-L3 (false: only end to end, for runs too large for L2, which holds every decoded batch in memory)")
 	seed := fs.Int64("seed", 1, "workload generator seed")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
 	svgPath := fs.String("svg", "", "write an SVG chart of committed records/s and backlog during the end-to-end phase to this file")
@@ -79,6 +80,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Workload:        *workload,
 		Records:         int64(n),
 		Partitions:      int32(*partitions),
+		SkipLimits:      !*limits,
 		Kafka:           *kafka,
 		SpawnKafka:      spawn,
 		Registry:        *registry,
