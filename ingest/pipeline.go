@@ -379,6 +379,13 @@ var errResynced = errors.New("batches dropped and partitions re-seeked")
 // errResynced; an error while re-seeking (the catalog stays unreachable)
 // is returned as is.
 func (p *Pipeline) flush(ctx context.Context, reason string) error {
+	if p.uploadCtx != nil {
+		// A stop signal must not cut a flush between two tables' commits:
+		// the stop would leave a route's tables uneven (the next start
+		// repairs it, from the origins). The flush runs to its end under
+		// the upload context, which the shutdown timeout ends.
+		ctx = p.uploadCtx
+	}
 	now := time.Now()
 	var open []*tableState
 	for _, ts := range p.allTables() {

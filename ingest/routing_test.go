@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,6 +313,47 @@ func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
 	for _, row := range rows {
 		if row.reason != "unrouted" || !strings.Contains(row.message, "route of music.rock") {
 			t.Fatalf("reject %s %q, want unrouted naming the failing route", row.reason, row.message)
+		}
+	}
+}
+
+// A stop signal that arrives while a flush commits its tables does not
+// cut the flush between two commits: every table of the route ends level.
+func TestStopDuringFlushCommitsEveryTable(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(100, 4)
+	e.send(&kgo.Record{Value: []byte("not avro")})
+	opts := genreRoutes(t, e.options())
+	var (
+		r     *running
+		calls atomic.Int32
+	)
+	ready := make(chan struct{})
+	opts.Hooks.At = func(point string) {
+		if point == "before-commit" && calls.Add(1) == 2 {
+			<-ready
+			r.cancel() // the stop signal, between the first and second commit
+		}
+	}
+	r = e.start(opts)
+	close(ready)
+	deadline := time.Now().Add(60 * time.Second)
+	for calls.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no flush reached its second commit")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := e.watermarksOf(jazzTable)[table.TP{Topic: testTopic, Partition: 0}]
+	if want == 0 {
+		t.Fatal("the first table did not commit")
+	}
+	for _, id := range []icebergtable.Identifier{popTable, rockTable, rockRej} {
+		if got := e.watermarksOf(id)[table.TP{Topic: testTopic, Partition: 0}]; got != want {
+			t.Errorf("%v at %d, %v at %d: the stop cut the flush", jazzTable, want, id, got)
 		}
 	}
 }

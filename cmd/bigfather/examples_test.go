@@ -196,6 +196,16 @@ func (e *exampleEnv) verify(t *testing.T, data, rejects []string) *table.Report 
 		t.Fatal(err)
 	}
 	if !rep.OK() {
+		for _, tbl := range append(d, r...) {
+			wm, _ := table.Watermarks(tbl.Metadata(), e.pipeline)
+			or, _ := table.Origins(tbl.Metadata(), e.pipeline)
+			t.Logf("%s: watermarks %v origins %v", strings.Join(tbl.Identifier(), "."), wm, or)
+			for _, snap := range tbl.Metadata().Snapshots() {
+				if snap.Summary != nil {
+					t.Logf("  snapshot %d ranges %s skipped %s", snap.SnapshotID, snap.Summary.Properties[table.SummaryRanges], snap.Summary.Properties[table.SummarySkipped])
+				}
+			}
+		}
 		t.Fatalf("verify: %v", rep.Violations)
 	}
 	for _, p := range rep.Partitions {
