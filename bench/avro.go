@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/bigfather/bigfather/schema"
 )
 
 // The small and wide workloads are encoded by hand, field by field, rather
@@ -99,16 +101,12 @@ func enumName(field string) string {
 
 // Avro binary primitives (https://avro.apache.org/docs/1.11.1/specification/#binary-encoding).
 
-func appendLong(dst []byte, v int64) []byte {
-	return binary.AppendUvarint(dst, uint64(v<<1)^uint64(v>>63))
-}
-
 func appendString(dst []byte, s string) []byte {
-	return append(appendLong(dst, int64(len(s))), s...)
+	return append(schema.AppendAvroLong(dst, int64(len(s))), s...)
 }
 
 func appendBytesAsString(dst, s []byte) []byte {
-	return append(appendLong(dst, int64(len(s))), s...)
+	return append(schema.AppendAvroLong(dst, int64(len(s))), s...)
 }
 
 func appendDouble(dst []byte, v float64) []byte {

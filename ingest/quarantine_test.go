@@ -383,3 +383,34 @@ func TestRejectsAlsoGoToTheDLQ(t *testing.T) {
 		}
 	}
 }
+
+// Switching quarantine on for a route that already ran creates the
+// quarantine table, which owes nothing: the restart resumes from the data
+// table's watermarks rather than re-reading everything since its origin.
+func TestQuarantineAddedLaterResumesFromTheTable(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(100, 1)
+	r := e.start(e.options())
+	e.waitWatermarks(100)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(50, 2)
+	r = e.start(withQuarantine(e.options()))
+	e.waitWatermarks(150)
+	deadline := time.Now().Add(60 * time.Second)
+	for e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 150 {
+		if time.Now().After(deadline) {
+			t.Fatal("the new quarantine table never reached the end")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	consumed := r.p.Stats().Consumed
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if consumed != 50 {
+		t.Fatalf("the restart consumed %d records, want the 50 new ones: it re-read from the origin", consumed)
+	}
+	e.verifyRoute()
+}

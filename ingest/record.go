@@ -175,8 +175,8 @@ func (rt *topicRoute) pending(tp table.TP, off int64) bool {
 
 // coverOthers records off as consumed in every table of the route that
 // still needs a verdict on it, except holder, which holds the record or
-// lists it. A data table not created yet gets nothing: the batch that
-// creates it starts from its first record.
+// lists it. A data table not created yet gets nothing now; the batch that
+// creates it starts its range where the route's batch does (batchStart).
 func (rc *recordCtx) coverOthers(holder *tableState) {
 	for _, t := range rc.rt.all {
 		if t != holder && (t.tbl != nil || t.isRejects) && t.accepts(rc.tp, rc.r.Offset) {
@@ -341,11 +341,15 @@ func (p *Pipeline) passOver(rc *recordCtx, c *prometheus.CounterVec) error {
 	return nil
 }
 
-// skip lists the record in the anchor's commit, unless the anchor already
-// holds its offset, and covers it in the other tables.
+// skip passes over a record no table of the route holds: its offset is
+// listed in the anchor's commit (bigfather.skipped) so verify accounts for
+// it, unless the anchor already holds it, and covered in the other tables.
+// An anchor with no table yet (a lone data table before its first good
+// record) has nothing to commit it to: the batch that creates the table
+// covers the offset, from where the route's batch starts.
 func (rc *recordCtx) skip() {
-	if a := rc.rt.anchor; a.accepts(rc.tp, rc.r.Offset) {
-		rc.rt.skip(rc.tp, rc.r.Offset, rc.now)
+	if a := rc.rt.anchor; a.tbl != nil && a.accepts(rc.tp, rc.r.Offset) {
+		rc.cover(a).skip(rc.tp, rc.r.Offset)
 	}
 	rc.coverOthers(rc.rt.anchor)
 }

@@ -148,17 +148,6 @@ func (rt *topicRoute) resumeAt(tp table.TP) (off int64, ok bool) {
 	return off, ok
 }
 
-// skip passes over a record no table of the route holds: its offset is
-// listed in the anchor's commit (bigfather.skipped) so verify accounts for
-// it. An anchor with no table yet (a lone data table before its first good
-// record) has nothing to commit it to: the batch that creates the table
-// covers the offset, from the watermark.
-func (rt *topicRoute) skip(tp table.TP, off int64, now time.Time) {
-	if a := rt.anchor; a.tbl != nil {
-		a.cover(rt, tp, off, now).skip(tp, off)
-	}
-}
-
 // loadRoute reloads every table of rt and returns their watermarks and
 // origins by table, without touching the tables' in-memory views.
 // A missing quarantine table is created: its layout is fixed, and a table

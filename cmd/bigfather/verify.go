@@ -205,26 +205,18 @@ func verifyGroups(cfg *config.Config, names []string) [][]string {
 			continue
 		}
 		done[name] = true
+		// Breadth first: every selected table sharing a topic with one
+		// already in the group joins it.
 		group := []string{name}
-		_, known := idx[name]
-		for known {
-			// Grow the group until no other selected table shares a topic
-			// with one in it.
-			grown := false
-			for _, other := range names {
-				j, ok := idx[other]
-				if done[other] || !ok {
-					continue
-				}
-				for _, g := range group {
-					if gi := idx[g]; shares(cfg.Tables[gi], cfg.Tables[j]) || shares(cfg.Tables[j], cfg.Tables[gi]) {
-						group, done[other], grown = append(group, other), true, true
-						break
-					}
-				}
+		for k := 0; k < len(group); k++ {
+			gi, ok := idx[group[k]]
+			if !ok {
+				continue // not in the config: a group alone
 			}
-			if !grown {
-				break
+			for _, other := range names {
+				if j, ok := idx[other]; ok && !done[other] && (shares(cfg.Tables[gi], cfg.Tables[j]) || shares(cfg.Tables[j], cfg.Tables[gi])) {
+					group, done[other] = append(group, other), true
+				}
 			}
 		}
 		groups = append(groups, group)
