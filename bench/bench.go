@@ -14,6 +14,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -121,6 +122,11 @@ type Config struct {
 	// Freshness configures the freshness phase, run after the end-to-end
 	// phase unless Freshness.Disabled.
 	Freshness FreshnessConfig
+
+	// CPUProfileDir, when set, is a directory (created if missing) where
+	// each timed stage writes its CPU profile, <stage>.pprof, for
+	// `go tool pprof`. Profiling costs a few percent of CPU.
+	CPUProfileDir string
 
 	// Progress receives a one-line progress indicator; nil for none.
 	Progress io.Writer
@@ -251,6 +257,8 @@ type Report struct {
 	FlushMaxRecords        int64   `json:"flush_max_records"`
 	TargetFileSize         int64   `json:"target_file_size"`
 	Compression            string  `json:"compression"`
+	ZstdLevel              int     `json:"zstd_level,omitempty"` // with zstd
+	Dictionary             bool    `json:"dictionary"`
 
 	Machine     Machine   `json:"machine"`
 	StartedAt   time.Time `json:"started_at"`
@@ -312,6 +320,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.CPUProfileDir != "" {
+		if err := os.MkdirAll(cfg.CPUProfileDir, 0o755); err != nil {
+			return nil, fmt.Errorf("%w: CPU profile directory: %w", ErrConfig, err)
+		}
+	}
 	wl := workloads[cfg.Workload]
 	runID := newRunID()
 	topic := "bench-" + wl.Name + "-" + runID
@@ -321,11 +334,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{
 		Workload: wl.Name, WorkloadWhat: wl.What, Partitions: cfg.Partitions, Topic: topic, Kafka: cfg.Kafka,
 		FlushMaxLatencySeconds: cfg.FlushMaxLatency.Seconds(), FlushMaxRecords: cfg.FlushMaxRecords,
-		TargetFileSize: cfg.TargetFileSize, Compression: cfg.DataFile.Compression,
+		TargetFileSize: cfg.TargetFileSize, Compression: cfg.DataFile.Compression, Dictionary: cfg.DataFile.DictionaryEnabled,
 		Machine: thisMachine(), StartedAt: time.Now().UTC(),
 	}
 	if rep.Compression == "" {
 		rep.Compression = table.DefaultDataFileCompression
+	}
+	if rep.Compression == "zstd" {
+		rep.ZstdLevel = cmp.Or(cfg.DataFile.ZstdLevel, table.DefaultDataFileZstdLevel)
 	}
 	kenv, err := startKafka(ctx, &cfg, topic)
 	if err != nil {

@@ -117,7 +117,11 @@ func runE2E(ctx context.Context, cfg *Config, env e2eEnv, prog *progress) (Stage
 	defer stopPipeline()
 	var runErr error
 	stopped := make(chan struct{}) // closed when Run has returned runErr
-	pr := startProbe()
+	pr, err := startProbe(cfg.profilePath(StageE2E))
+	if err != nil {
+		return st, nil, err
+	}
+	defer pr.endProfile()
 	go func() {
 		defer close(stopped)
 		runErr = p.Run(pctx)

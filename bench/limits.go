@@ -335,7 +335,11 @@ func runLimits(ctx context.Context, cfg *Config, kenv *kafkaEnv, wh *warehouse, 
 	}
 
 	l0 := Stage{Name: StageL0, What: "fetch and discard (franz-go, fresh client, no group)"}
-	pr := startProbe()
+	pr, err := startProbe(cfg.profilePath(StageL0))
+	if err != nil {
+		return err
+	}
+	defer pr.endProfile()
 	n, _, err := runL0(ctx, kenv.brokers, ld, prog)
 	if err != nil {
 		return fmt.Errorf("L0: %w", err)
@@ -352,7 +356,11 @@ func runLimits(ctx context.Context, cfg *Config, kenv *kafkaEnv, wh *warehouse, 
 		return err
 	}
 	l1 := Stage{Name: StageL1, What: "fetch + wire split + Avro decode into Arrow builders + metadata columns"}
-	pr = startProbe()
+	pr, err = startProbe(cfg.profilePath(StageL1))
+	if err != nil {
+		return err
+	}
+	defer pr.endProfile()
 	if _, err := runL1(ctx, kenv.brokers, ld, reg, cfg.FlushMaxRecords, prog); err != nil {
 		return fmt.Errorf("L1: %w", err)
 	}
@@ -376,7 +384,11 @@ func runLimits(ctx context.Context, cfg *Config, kenv *kafkaEnv, wh *warehouse, 
 	}
 	l2 := Stage{Name: StageL2, What: "Parquet encode (table.DataFileWriter, " + rep.Compression + ") of pre-decoded batches into io.Discard"}
 	prog.update(StageL2, 0, ld.records, "")
-	pr = startProbe()
+	pr, err = startProbe(cfg.profilePath(StageL2))
+	if err != nil {
+		return err
+	}
+	defer pr.endProfile()
 	_, nFiles, out, err := encodeFiles(chunks, sch, cfg.DataFile, cfg.TargetFileSize, false)
 	if err != nil {
 		return fmt.Errorf("L2: %w", err)
@@ -396,7 +408,11 @@ func runLimits(ctx context.Context, cfg *Config, kenv *kafkaEnv, wh *warehouse, 
 	chunks = nil
 	l3 := Stage{Name: StageL3, What: "upload of L2's Parquet files (objstore.Writer) to the warehouse under bench/"}
 	prefix := "bench/" + runID
-	pr = startProbe()
+	pr, err = startProbe(cfg.profilePath(StageL3))
+	if err != nil {
+		return err
+	}
+	defer pr.endProfile()
 	keys, err := runL3(ctx, wh.bucket, prefix, files, prog, ld.records)
 	if err == nil {
 		pr.stop(&l3, time.Now(), ld.records, ld.kafkaBytes)

@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,15 +76,28 @@ type probe struct {
 	gc, tot, idl float64
 	rssReset     bool
 	sysBusy      time.Duration
+	profile      *os.File // the stage's CPU profile, being written; nil for none
 }
 
 // startProbe collects the garbage of earlier stages and returns the freed
 // memory to the OS (so that neither is charged to this stage), resets the
 // RSS high-water mark and reads the counters. Call it right before the
-// timed work.
-func startProbe() probe {
+// timed work. A non-empty profile is a file to write the stage's CPU
+// profile to.
+func startProbe(profile string) (probe, error) {
 	debug.FreeOSMemory()
 	var p probe
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return p, fmt.Errorf("CPU profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			return p, fmt.Errorf("CPU profile %s: %w", profile, err)
+		}
+		p.profile = f
+	}
 	p.rssReset = resetPeakRSS()
 	p.gc, p.tot, p.idl = readCPUClasses()
 	var ms runtime.MemStats
@@ -90,13 +106,14 @@ func startProbe() probe {
 	p.sysBusy = systemBusy()
 	p.cpu = processCPU()
 	p.start = time.Now()
-	return p
+	return p, nil
 }
 
 // stop ends the stage at end (the wall clock reading that ends it, usually
 // time.Now()) and fills st's measured fields for records and kafkaBytes.
 func (p probe) stop(st *Stage, end time.Time, records, kafkaBytes int64) {
 	cpu := processCPU()
+	p.endProfile()
 	sysBusy := systemBusy()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -120,6 +137,23 @@ func (p probe) stop(st *Stage, end time.Time, records, kafkaBytes int64) {
 		st.GCShare = (gc - p.gc) / busy
 	}
 	st.derive()
+}
+
+// profilePath is where stage writes its CPU profile, or "" for none.
+func (c *Config) profilePath(stage string) string {
+	if c.CPUProfileDir == "" {
+		return ""
+	}
+	return filepath.Join(c.CPUProfileDir, stage+".pprof")
+}
+
+// endProfile finishes the stage's CPU profile, if any. It is safe to call
+// more than once.
+func (p probe) endProfile() {
+	if p.profile != nil {
+		pprof.StopCPUProfile()
+		_ = p.profile.Close() // a second Close only errs
+	}
 }
 
 // derive computes the rates from the counts and times.

@@ -44,8 +44,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "  warehouse  %s (SQLite catalog)\n", r.Warehouse)
+	codec := r.Compression
+	if r.ZstdLevel != 0 {
+		codec += fmt.Sprintf(" level %d", r.ZstdLevel)
+	}
+	if !r.Dictionary {
+		codec += ", no dictionaries"
+	}
 	fmt.Fprintf(&b, "  pipeline   flush.max_latency %gs, flush.max_records %d, target_file_size %s, %s\n",
-		r.FlushMaxLatencySeconds, r.FlushMaxRecords, mbytes(r.TargetFileSize), r.Compression)
+		r.FlushMaxLatencySeconds, r.FlushMaxRecords, mbytes(r.TargetFileSize), codec)
 	if r.LoadSeconds > 0 {
 		fmt.Fprintf(&b, "  loaded     in %.1f s before timing (%s records/s produced, acks=all)\n",
 			r.LoadSeconds, group(float64(r.Records)/r.LoadSeconds))

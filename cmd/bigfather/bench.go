@@ -14,6 +14,7 @@ import (
 
 	"github.com/bigfather/bigfather/bench"
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/table"
 )
 
 // cmdBench runs the benchmark harness (package bench): it loads a workload
@@ -40,6 +41,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	freshRate := fs.Float64("freshness-rate", 5000, "records/s the freshness phase produces, steadily (handed over every 10 ms)")
 	freshDuration := fs.Duration("freshness-duration", 10*time.Second, "how long the freshness phase produces; 0 skips the phase")
 	freshFlush := fs.Duration("freshness-flush", time.Second, "the pipeline's flush.max_latency in the freshness phase (the target is p99 ≤ 2 × this)")
+	compression := fs.String("compression", table.DefaultDataFileCompression, "Parquet codec: zstd, snappy, gzip, brotli, lz4 or uncompressed")
+	zstdLevel := fs.Int("zstd-level", table.DefaultDataFileZstdLevel, "zstd level, with --compression zstd")
+	dictionary := fs.Bool("dictionary", true, "dictionary-encode columns whose dictionary pays for itself")
+	cpuProfile := fs.String("cpuprofile", "", "write each timed stage's CPU profile to DIR/<stage>.pprof (for go tool pprof)")
 	limits := fs.Bool("limits", true, "run the limit stages L0-L3 (false: only end to end, for runs too large for L2, which holds every decoded batch in memory)")
 	seed := fs.Int64("seed", 1, "workload generator seed")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
@@ -76,11 +81,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// level asked for here.
 		spawn = []string{self, "dev-kafka", "--kafka-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--log-level", *logLevel}
 	}
+	dataFile := table.DefaultDataFileOptions()
+	dataFile.Compression, dataFile.ZstdLevel, dataFile.DictionaryEnabled = *compression, *zstdLevel, *dictionary
 	cfg := bench.Config{
+		DataFile:        dataFile,
 		Workload:        *workload,
 		Records:         int64(n),
 		Partitions:      int32(*partitions),
 		SkipLimits:      !*limits,
+		CPUProfileDir:   *cpuProfile,
 		Kafka:           *kafka,
 		SpawnKafka:      spawn,
 		Registry:        *registry,
