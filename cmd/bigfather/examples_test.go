@@ -18,6 +18,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	iceberg "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
@@ -273,6 +275,39 @@ func partitionValues(t *testing.T, tbl *icebergtable.Table, opts ...icebergtable
 		out = append(out, task.File.Partition())
 	}
 	return out
+}
+
+// fileCodecs opens every data file of tbl's current snapshot (a local
+// warehouse) and returns the codecs its column chunks use.
+func fileCodecs(t *testing.T, tbl *icebergtable.Table) map[compress.Compression]bool {
+	t.Helper()
+	tasks, err := tbl.Scan().PlanFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) == 0 {
+		t.Fatalf("%s has no data files", tbl.Identifier())
+	}
+	codecs := map[compress.Compression]bool{}
+	for _, task := range tasks {
+		r, err := file.OpenParquetFile(strings.TrimPrefix(task.File.FilePath(), "file://"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := r.MetaData()
+		for g := range md.NumRowGroups() {
+			rg := md.RowGroup(g)
+			for c := range rg.NumColumns() {
+				cc, err := rg.ColumnChunk(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				codecs[cc.Compression()] = true
+			}
+		}
+		_ = r.Close()
+	}
+	return codecs
 }
 
 // asInt reads an integer partition value (a day, an hour, a bucket),
@@ -542,6 +577,13 @@ func TestExampleOrderEvents(t *testing.T) {
 	}
 	if len(fileHours) != len(hours) || len(buckets) < 2 {
 		t.Fatalf("files span %d hours and %d buckets; rows span %d hours", len(fileHours), len(buckets), len(hours))
+	}
+	// parquet.compression reaches every column of every data file, the
+	// quarantine table's too.
+	for _, name := range []string{"staging.orders", "staging.orders__rejects"} {
+		if got := fileCodecs(t, e.load(t, name)); len(got) != 1 || !got[compress.Codecs.Snappy] {
+			t.Fatalf("%s: column codecs %v, want snappy only (parquet.compression)", name, got)
+		}
 	}
 	for _, r := range scan(t, e.load(t, "staging.orders__rejects")) {
 		if r["reason"] != "amount_is_decimal" || !strings.Contains(r["message"].(string), "12,50") {

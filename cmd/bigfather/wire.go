@@ -109,6 +109,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		IdleCommitInterval: cfg.Flush.IdleCommitInterval,
 		TargetFileSize:     int64(cfg.Flush.TargetFileSize),
 		FlushMaxRecords:    cfg.Flush.MaxRecords,
+		DataFile:           dataFileOptions(cfg.Parquet),
 		MemoryBudget:       int64(cfg.MemoryBudget),
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 		Catalog:            e.cat,
@@ -386,4 +387,13 @@ func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*en
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// dataFileOptions maps the parquet section onto the data file writer's
+// options.
+func dataFileOptions(p config.Parquet) table.DataFileOptions {
+	o := table.DefaultDataFileOptions()
+	o.Compression, o.ZstdLevel, o.DictionaryEnabled = p.Compression, p.ZstdLevel, p.Dictionary
+	o.RowGroupBytes, o.PageBytes = int64(p.RowGroupSize), int64(p.PageSize)
+	return o
 }

@@ -83,6 +83,8 @@ type Config struct {
 	Validation Validation `yaml:"validation"`
 	// Flush decides when buffered records become a Parquet file and a commit.
 	Flush Flush `yaml:"flush"`
+	// Parquet is how data files are encoded.
+	Parquet Parquet `yaml:"parquet"`
 	// MemoryBudget bounds all record buffers together; when it is reached,
 	// fetching pauses. Default 512MiB.
 	MemoryBudget ByteSize `yaml:"memory_budget"`
@@ -462,6 +464,27 @@ type Flush struct {
 	MaxOpenFiles int `yaml:"max_open_files"`
 }
 
+// Parquet configures the encoding of every data file the pipeline writes
+// (quarantine tables included).
+type Parquet struct {
+	// Compression is the codec of every column: zstd (default), snappy,
+	// gzip, brotli, lz4 (LZ4_RAW) or uncompressed.
+	Compression string `yaml:"compression"`
+	// ZstdLevel is the zstd level, 1-22. Default 1: the fastest encoder,
+	// for files a few percent larger than level 3's (bench/RESULTS.md).
+	ZstdLevel int `yaml:"zstd_level"`
+	// RowGroupSize is the target uncompressed size of a row group. Default
+	// 128MiB (Iceberg's write.parquet.row-group-size-bytes).
+	RowGroupSize ByteSize `yaml:"row_group_size"`
+	// PageSize is the target size of a data page before compression.
+	// Default 1MiB (write.parquet.page-size-bytes).
+	PageSize ByteSize `yaml:"page_size"`
+	// Dictionary turns dictionary encoding on; a column whose dictionary
+	// does not pay for itself still falls back to plain encoding. Default
+	// true.
+	Dictionary bool `yaml:"dictionary"`
+}
+
 // Metrics configures the HTTP endpoint.
 type Metrics struct {
 	// Addr serves /metrics, /healthz and /readyz; "" disables it.
@@ -509,6 +532,13 @@ func Default() Config {
 			MaxRecords:         1_000_000,
 			IdleCommitInterval: time.Minute,
 			MaxOpenFiles:       64,
+		},
+		Parquet: Parquet{
+			Compression:  "zstd",
+			ZstdLevel:    1,
+			RowGroupSize: 128 * MiB,
+			PageSize:     1 * MiB,
+			Dictionary:   true,
 		},
 		MemoryBudget:    512 * MiB,
 		ShutdownTimeout: 30 * time.Second,
