@@ -14,7 +14,6 @@ import (
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 
-	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 )
@@ -86,7 +85,10 @@ type batch struct {
 	pendingB int64 // value bytes of those rows
 	// open holds the data files being written, by partition key ("" for
 	// an unpartitioned table); files the closed ones.
-	open       map[string]*openFile
+	open map[string]*openFile
+	// closing holds the files finishing on their goroutines, in the order
+	// they were closed; seal moves them to files.
+	closing    []*openFile
 	files      []iceberg.DataFile
 	fileBytes  int64
 	rows       int64
@@ -99,10 +101,8 @@ type batch struct {
 }
 
 type openFile struct {
-	key    string // object key
-	up     *objstore.Writer
-	w      *table.DataFileWriter
-	values map[int]any // partition values, nil when unpartitioned
+	key string // object key
+	enc *fileEncoder
 }
 
 func newTableState(id icebergtable.Identifier) *tableState {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -82,6 +83,13 @@ type Options struct {
 	// (one per partition value it touches); past it the file holding the
 	// most unwritten bytes is closed. Default 64.
 	MaxOpenFiles int
+	// ParallelFiles is how many data files one partition value of a
+	// table's batch may encode at once. Every open file encodes on its own
+	// goroutine; when rows arrive faster than a file's encoder takes them,
+	// the next rows go to another file of the same partition, up to this
+	// many (and within MaxOpenFiles), so that encoding uses more than one
+	// core. 1 keeps one file per partition value. Default GOMAXPROCS.
+	ParallelFiles int
 	// MaxRecordBytes rejects a record whose key plus value is larger, before
 	// decoding. Default 10 MiB.
 	MaxRecordBytes int
@@ -217,6 +225,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxOpenFiles <= 0 {
 		o.MaxOpenFiles = 64
+	}
+	if o.ParallelFiles <= 0 {
+		o.ParallelFiles = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = 10 << 20

@@ -89,6 +89,19 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
+// Interrupt fails the upload with cause err without waiting: a Write or
+// Close in progress on another goroutine returns an error promptly. Unlike
+// every other method it may be called concurrently with them. It publishes
+// nothing and removes nothing; call Abort afterwards, from the goroutine
+// that owns the Writer, to discard the upload.
+func (w *Writer) Interrupt(err error) {
+	if err == nil {
+		err = ErrAborted
+	}
+	w.cancel(err)
+	_ = w.pw.CloseWithError(err)
+}
+
 // Abort stops the upload with cause err (ErrAborted if nil) and waits until
 // it has ended, so that when Abort returns nothing is visible under the key
 // and no parts are left behind. Abort after a successful Close does nothing:

@@ -235,7 +235,7 @@ func (w *DataFileWriter) Write(rec arrow.RecordBatch) error {
 		return fmt.Errorf("%w: got %s, want %s", ErrDataFileSchema, rec.Schema(), w.arrowSch)
 	}
 
-	size := recordBytes(rec)
+	size := RecordBytes(rec)
 	perRow := max(1, (size+n-1)/n)
 	for off := int64(0); off < n; {
 		if w.rgRawBytes >= w.opts.RowGroupBytes {
@@ -430,10 +430,10 @@ func (c *dataFileCounter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// recordBytes is the Arrow in-memory size of rec's rows, the "uncompressed"
+// RecordBytes is the Arrow in-memory size of rec's rows, the "uncompressed"
 // measure RowGroupBytes is compared against. It counts only the rows in the
 // (possibly sliced) record and allocates nothing.
-func recordBytes(rec arrow.RecordBatch) int64 {
+func RecordBytes(rec arrow.RecordBatch) int64 {
 	var n int64
 	for _, col := range rec.Columns() {
 		d := col.Data()

@@ -865,11 +865,11 @@ func TestDataFileRecordBytesSliced(t *testing.T) {
 	}
 	rec := dfRecord(t, w.ArrowSchema(), dfRows(1000, 3))
 	defer rec.Release()
-	whole := recordBytes(rec)
+	whole := RecordBytes(rec)
 	a, b := rec.NewSlice(0, 500), rec.NewSlice(500, 1000)
 	defer a.Release()
 	defer b.Release()
-	sa, sb := recordBytes(a), recordBytes(b)
+	sa, sb := RecordBytes(a), RecordBytes(b)
 	// Validity bitmaps round up per slice; allow a few bytes per column.
 	if diff := sa + sb - whole; diff < 0 || diff > 64 {
 		t.Fatalf("slices %d + %d vs whole %d", sa, sb, whole)
@@ -895,7 +895,7 @@ func BenchmarkDataFileWrite(b *testing.B) {
 	for i := range recs {
 		recs[i] = dfRecord(b, w0.ArrowSchema(), rows[i*batchRows:(i+1)*batchRows])
 		defer recs[i].Release()
-		total += recordBytes(recs[i])
+		total += RecordBytes(recs[i])
 	}
 	for _, bc := range []struct {
 		name   string

@@ -103,6 +103,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		Unrouted:           cfg.Routing.Unrouted,
 		MetadataMaxAge:     k.MetadataMaxAge,
 		MaxOpenFiles:       cfg.Flush.MaxOpenFiles,
+		ParallelFiles:      cfg.Flush.ParallelFiles,
 		DLQTopic:           cfg.Quarantine.DLQTopic,
 		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
 		FlushMaxLatency:    cfg.Flush.MaxLatency,

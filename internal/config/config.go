@@ -462,6 +462,12 @@ type Flush struct {
 	// (a partitioned table opens one per partition value); past it, the
 	// file holding the most unwritten bytes is closed. Default 64.
 	MaxOpenFiles int `yaml:"max_open_files"`
+	// ParallelFiles is how many data files one partition value may encode
+	// at once, each on its own core, when records arrive faster than one
+	// file encodes them; more files per commit for more throughput.
+	// Default 0: the number of CPUs the process may use (GOMAXPROCS); 1
+	// keeps one file per partition value.
+	ParallelFiles int `yaml:"parallel_files"`
 }
 
 // Parquet configures the encoding of every data file the pipeline writes

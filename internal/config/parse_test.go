@@ -148,7 +148,7 @@ func fullWant() Config {
 		Routing:         Routing{Unrouted: "drop"},
 		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
 		Validation:      Validation{MaxRecordBytes: 4 * MiB},
-		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute, MaxOpenFiles: 32},
+		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute, MaxOpenFiles: 32, ParallelFiles: 3},
 		Parquet:         Parquet{Compression: "snappy", ZstdLevel: 9, RowGroupSize: 64 * MiB, PageSize: 512 * KiB, Dictionary: false},
 		MemoryBudget:    2 * GiB,
 		ShutdownTimeout: 45 * time.Second,

@@ -496,6 +496,9 @@ func (f *Flush) validate(l *errorList) {
 	if f.MaxOpenFiles <= 0 {
 		l.add(0, "flush.max_open_files", "must be > 0")
 	}
+	if f.ParallelFiles < 0 {
+		l.add(0, "flush.parallel_files", "must be >= 0 (0: one per CPU)")
+	}
 }
 
 // ParquetCodecs are the values parquet.compression accepts.

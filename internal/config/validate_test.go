@@ -52,6 +52,7 @@ func TestValidationErrors(t *testing.T) {
 		{name: "parquet zstd level", sets: []string{"parquet.zstd_level=23"}, path: "parquet.zstd_level", contains: "want 1-22"},
 		{name: "parquet row group", sets: []string{"parquet.row_group_size=0"}, path: "parquet.row_group_size", contains: "must be > 0"},
 		{name: "parquet page", sets: []string{"parquet.page_size=2MiB", "parquet.row_group_size=1MiB"}, path: "parquet.page_size", contains: "at most parquet.row_group_size"},
+		{name: "parallel files", sets: []string{"flush.parallel_files=-1"}, path: "flush.parallel_files", contains: "must be >= 0"},
 		{name: "max open files", sets: []string{"flush.max_open_files=0"}, path: "flush.max_open_files", contains: "must be > 0"},
 		{name: "idle commit interval", sets: []string{"flush.idle_commit_interval=0s"}, path: "flush.idle_commit_interval", contains: "must be > 0"},
 		{name: "pipeline charset", sets: []string{"pipeline=a b"}, path: "pipeline", contains: "[a-zA-Z0-9._-]"},
