@@ -194,7 +194,7 @@ func (d *rowDecoder) flush(endsBatch bool) {
 	if d.rows == 0 {
 		return
 	}
-	d.emit(chunk{rec: d.rb.NewRecordBatch(), endsBatch: endsBatch})
+	d.emit(chunk{rec: schema.NewRecordBatch(d.rb), endsBatch: endsBatch})
 	d.rows = 0
 }
 

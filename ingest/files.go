@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -72,7 +73,7 @@ func (p *Pipeline) writeChunk(ctx context.Context, ts *tableState) error {
 	if b.pending == 0 {
 		return nil
 	}
-	rec := b.builder.NewRecordBatch()
+	rec := schema.NewRecordBatch(b.builder)
 	defer rec.Release()
 	b.rows += int64(b.pending)
 	b.pending, b.pendingB = 0, 0

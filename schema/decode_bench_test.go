@@ -82,7 +82,7 @@ func BenchmarkDecode(b *testing.B) {
 			meta.Offset = int64(i)
 			AppendMeta(rb, meta)
 			if i%flushEvery == flushEvery-1 {
-				rb.NewRecordBatch().Release()
+				NewRecordBatch(rb).Release()
 			}
 		}
 	})

@@ -428,35 +428,38 @@ func decimalFromBE(s []byte) (decimal128.Num, bool) {
 // parseUUID parses the canonical 36-character form into out without
 // allocating.
 func parseUUID(s []byte, out *[16]byte) bool {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+	if len(s) != 36 {
 		return false
 	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		out[j] = hi<<4 | lo
-		j++
-		i += 2
+	s = s[:36:36]
+	if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
 	}
-	return true
+	// Invalid digits map to 0xff; OR-ing every nibble lets one test at the
+	// end reject them, with no branch per character.
+	var bad byte
+	for j, i := range uuidHexAt {
+		hi, lo := hexNibble[s[i]], hexNibble[s[i+1]]
+		bad |= hi | lo
+		out[j] = hi<<4 | lo
+	}
+	return bad&0xf0 == 0
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
+// uuidHexAt are the offsets of the 16 hex pairs in a canonical UUID.
+var uuidHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// hexNibble maps an ASCII hex digit to its value, anything else to 0xff.
+var hexNibble = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xff
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+		t[c-'a'+'A'] = c - 'a' + 10
+	}
+	return t
+}()
