@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/memlimit"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/table"
 )
@@ -109,6 +111,15 @@ type Config struct {
 	TargetFileSize int64
 	// DataFile are the Parquet options. Default table.DefaultDataFileOptions.
 	DataFile table.DataFileOptions
+	// MemoryBudget is the pipeline's memory_budget. Default the daemon's,
+	// ingest.DefaultMemoryBudget.
+	MemoryBudget int64
+	// MemoryLimit is the Go runtime's soft memory limit while a pipeline
+	// runs (the end-to-end and freshness phases), as the daemon sets it.
+	// Default ingest.SoftMemoryLimit(MemoryBudget). GOMEMLIMIT, when set,
+	// takes precedence. The limit stages run without one: L2 holds every
+	// decoded batch in memory.
+	MemoryLimit int64
 
 	// Seed seeds the workload generator. Default 1.
 	Seed int64
@@ -166,6 +177,12 @@ func (c *Config) setDefaults() {
 	if c.TargetFileSize == 0 {
 		c.TargetFileSize = 128 << 20
 	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = ingest.DefaultMemoryBudget
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = ingest.SoftMemoryLimit(c.MemoryBudget)
+	}
 	if c.DataFile == (table.DataFileOptions{}) {
 		c.DataFile = table.DefaultDataFileOptions()
 	}
@@ -206,6 +223,9 @@ func (c *Config) validate() error {
 	}
 	if c.Commits < 0 || c.FlushMaxLatency < 0 || c.FlushMaxRecords < 0 || c.TargetFileSize < 0 {
 		bad("commits and flush limits must be positive")
+	}
+	if c.MemoryBudget < 0 || c.MemoryLimit < c.MemoryBudget {
+		bad("memory budget %d and limit %d: want a positive budget and a limit of at least the budget", c.MemoryBudget, c.MemoryLimit)
 	}
 	if c.SampleInterval < 0 || c.StallTimeout < 0 {
 		bad("sample interval and stall timeout must be positive")
@@ -256,9 +276,15 @@ type Report struct {
 	FlushMaxLatencySeconds float64 `json:"flush_max_latency_seconds"`
 	FlushMaxRecords        int64   `json:"flush_max_records"`
 	TargetFileSize         int64   `json:"target_file_size"`
-	Compression            string  `json:"compression"`
-	ZstdLevel              int     `json:"zstd_level,omitempty"` // with zstd
-	Dictionary             bool    `json:"dictionary"`
+	MemoryBudget           int64   `json:"memory_budget"`
+	// MemoryLimit is the Go soft memory limit of the pipeline phases:
+	// Config.MemoryLimit, or GOMEMLIMIT's when that is set.
+	MemoryLimit   int64  `json:"memory_limit"`
+	Compression   string `json:"compression"`
+	ZstdLevel     int    `json:"zstd_level,omitempty"` // with zstd
+	Dictionary    bool   `json:"dictionary"`
+	PageBytes     int64  `json:"page_bytes,omitempty"`
+	RowGroupBytes int64  `json:"row_group_bytes,omitempty"`
 
 	Machine     Machine   `json:"machine"`
 	StartedAt   time.Time `json:"started_at"`
@@ -334,7 +360,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{
 		Workload: wl.Name, WorkloadWhat: wl.What, Partitions: cfg.Partitions, Topic: topic, Kafka: cfg.Kafka,
 		FlushMaxLatencySeconds: cfg.FlushMaxLatency.Seconds(), FlushMaxRecords: cfg.FlushMaxRecords,
-		TargetFileSize: cfg.TargetFileSize, Compression: cfg.DataFile.Compression, Dictionary: cfg.DataFile.DictionaryEnabled,
+		TargetFileSize: cfg.TargetFileSize, MemoryBudget: cfg.MemoryBudget, MemoryLimit: memlimit.InEffect(cfg.MemoryLimit), Compression: cfg.DataFile.Compression, Dictionary: cfg.DataFile.DictionaryEnabled,
+		PageBytes: cfg.DataFile.PageBytes, RowGroupBytes: cfg.DataFile.RowGroupBytes,
 		Machine: thisMachine(), StartedAt: time.Now().UTC(),
 	}
 	if rep.Compression == "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/memlimit"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
@@ -117,6 +118,8 @@ func runE2E(ctx context.Context, cfg *Config, env e2eEnv, prog *progress) (Stage
 	defer stopPipeline()
 	var runErr error
 	stopped := make(chan struct{}) // closed when Run has returned runErr
+	_, restoreLimit := memlimit.Apply(cfg.MemoryLimit)
+	defer restoreLimit()
 	pr, err := startProbe(cfg.profilePath(StageE2E))
 	if err != nil {
 		return st, nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/memlimit"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
@@ -213,6 +214,8 @@ func runFreshness(ctx context.Context, cfg *Config, env freshEnv, prog *progress
 	if err != nil {
 		return nil, err
 	}
+	_, restoreLimit := memlimit.Apply(cfg.MemoryLimit)
+	defer restoreLimit()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(env.kenv.brokers...),
 		kgo.DefaultProduceTopic(res.Topic),
@@ -360,6 +363,7 @@ func newBenchPipeline(cfg *Config, brokers []string, wh *warehouse, reg *schema.
 		FlushMaxLatency: flushLatency,
 		FlushMaxRecords: flushRecords,
 		TargetFileSize:  cfg.TargetFileSize,
+		MemoryBudget:    cfg.MemoryBudget,
 		DataFile:        cfg.DataFile,
 		Catalog:         wh.cat,
 		Warehouse:       wh.bucket,

@@ -51,8 +51,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	if !r.Dictionary {
 		codec += ", no dictionaries"
 	}
+	if r.PageBytes > 0 && r.RowGroupBytes > 0 {
+		codec += fmt.Sprintf(", pages %s, row groups %s", mbytes(r.PageBytes), mbytes(r.RowGroupBytes))
+	}
 	fmt.Fprintf(&b, "  pipeline   flush.max_latency %gs, flush.max_records %d, target_file_size %s, %s\n",
 		r.FlushMaxLatencySeconds, r.FlushMaxRecords, mbytes(r.TargetFileSize), codec)
+	if r.MemoryBudget > 0 {
+		fmt.Fprintf(&b, "  memory     memory_budget %s, Go memory limit %s while the pipeline runs\n", mbytes(r.MemoryBudget), mbytes(r.MemoryLimit))
+	}
 	if r.LoadSeconds > 0 {
 		fmt.Fprintf(&b, "  loaded     in %.1f s before timing (%s records/s produced, acks=all)\n",
 			r.LoadSeconds, group(float64(r.Records)/r.LoadSeconds))
@@ -174,6 +180,8 @@ func mbytes(n int64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n < 1<<20 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
 	case n >= 100_000:
 		return fmt.Sprintf("%.1f MB", float64(n)/MB)
 	default:

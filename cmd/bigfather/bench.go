@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bigfather/bigfather/bench"
+	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/table"
 )
@@ -44,6 +45,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	compression := fs.String("compression", table.DefaultDataFileCompression, "Parquet codec: zstd, snappy, gzip, brotli, lz4 or uncompressed")
 	zstdLevel := fs.Int("zstd-level", table.DefaultDataFileZstdLevel, "zstd level, with --compression zstd")
 	dictionary := fs.Bool("dictionary", true, "dictionary-encode columns whose dictionary pays for itself")
+	var memBudget, memLimit, pageSize, rowGroupSize config.ByteSize
+	fs.Var(&pageSize, "page-size", "Parquet data page size before compression, e.g. 1MiB (default: the daemon's parquet.page_size)")
+	fs.Var(&rowGroupSize, "row-group-size", "Parquet row group size, uncompressed, e.g. 128MiB (default: the daemon's parquet.row_group_size)")
+	fs.Var(&memBudget, "memory-budget", "the pipeline's memory_budget, e.g. 256MiB (default: the daemon's)")
+	fs.Var(&memLimit, "memory-limit", "the Go soft memory limit while a pipeline runs, e.g. 384MiB (default: 1.5 × --memory-budget, as the daemon; GOMEMLIMIT wins)")
 	cpuProfile := fs.String("cpuprofile", "", "write each timed stage's CPU profile to DIR/<stage>.pprof (for go tool pprof)")
 	limits := fs.Bool("limits", true, "run the limit stages L0-L3 (false: only end to end, for runs too large for L2, which holds every decoded batch in memory)")
 	seed := fs.Int64("seed", 1, "workload generator seed")
@@ -83,8 +89,16 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	dataFile := table.DefaultDataFileOptions()
 	dataFile.Compression, dataFile.ZstdLevel, dataFile.DictionaryEnabled = *compression, *zstdLevel, *dictionary
+	if pageSize > 0 {
+		dataFile.PageBytes = int64(pageSize)
+	}
+	if rowGroupSize > 0 {
+		dataFile.RowGroupBytes = int64(rowGroupSize)
+	}
 	cfg := bench.Config{
 		DataFile:        dataFile,
+		MemoryBudget:    int64(memBudget),
+		MemoryLimit:     int64(memLimit),
 		Workload:        *workload,
 		Records:         int64(n),
 		Partitions:      int32(*partitions),

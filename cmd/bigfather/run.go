@@ -19,6 +19,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/memlimit"
 )
 
 // configFlags are the flags every config-driven command shares.
@@ -73,6 +74,13 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, onSt
 	if err != nil {
 		return err
 	}
+	limit := int64(cfg.MemoryLimit)
+	if limit == 0 {
+		limit = ingest.SoftMemoryLimit(int64(cfg.MemoryBudget))
+	}
+	limit, restoreLimit := memlimit.Apply(limit)
+	defer restoreLimit()
+	log.Info("memory", "budget", cfg.MemoryBudget, "go_memory_limit", config.ByteSize(limit))
 	if onStart != nil {
 		onStart(p)
 	}

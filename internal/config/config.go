@@ -85,9 +85,13 @@ type Config struct {
 	Flush Flush `yaml:"flush"`
 	// Parquet is how data files are encoded.
 	Parquet Parquet `yaml:"parquet"`
-	// MemoryBudget bounds all record buffers together; when it is reached,
-	// fetching pauses. Default 512MiB.
+	// MemoryBudget bounds all record buffers together (column builders and
+	// unflushed row groups); reaching it flushes. Default 256MiB.
 	MemoryBudget ByteSize `yaml:"memory_budget"`
+	// MemoryLimit is the Go runtime's soft memory limit for the process.
+	// Default 0: 1.5 × memory_budget. The GOMEMLIMIT environment variable,
+	// when set, takes precedence.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 	// ShutdownTimeout bounds how long in-flight batches may take to commit
 	// or be dropped after a stop signal (DESIGN §3 rule 9). Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -116,7 +120,8 @@ type Kafka struct {
 	// MetadataMaxAge bounds how long a new topic matching a table's
 	// topic_patterns waits to be picked up. Default 30s.
 	MetadataMaxAge time.Duration `yaml:"metadata_max_age"`
-	// FetchMaxBytes caps one fetch response. Default 50MiB.
+	// FetchMaxBytes caps one fetch response. Default 16MiB: the consumer
+	// holds up to two, decompressed, outside memory_budget.
 	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
 	// TLS secures broker connections. Default disabled.
 	TLS TLS `yaml:"tls"`
@@ -517,7 +522,7 @@ func Default() Config {
 			ClientID:       "bigfather",
 			Start:          StartPosition{Kind: StartEarliest},
 			OnGap:          OnGapHalt,
-			FetchMaxBytes:  50 * MiB,
+			FetchMaxBytes:  16 * MiB,
 			MetadataMaxAge: 30 * time.Second,
 		},
 		Catalog: Catalog{
@@ -543,10 +548,10 @@ func Default() Config {
 			Compression:  "zstd",
 			ZstdLevel:    1,
 			RowGroupSize: 128 * MiB,
-			PageSize:     1 * MiB,
+			PageSize:     256 * KiB,
 			Dictionary:   true,
 		},
-		MemoryBudget:    512 * MiB,
+		MemoryBudget:    256 * MiB,
 		ShutdownTimeout: 30 * time.Second,
 		Metrics:         Metrics{Addr: "127.0.0.1:9464"},
 		Log:             Log{Level: "info", Format: "text"},

@@ -53,6 +53,9 @@ func (c *Config) validate() errorList {
 	if c.MemoryBudget <= 0 {
 		l.add(0, "memory_budget", "must be > 0")
 	}
+	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < c.MemoryBudget) {
+		l.add(0, "memory_limit", "must be 0 (1.5 × memory_budget) or at least memory_budget (%s), got %s", c.MemoryBudget, c.MemoryLimit)
+	}
 	if c.ShutdownTimeout <= 0 {
 		l.add(0, "shutdown_timeout", "must be > 0")
 	}

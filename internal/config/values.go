@@ -212,3 +212,13 @@ func (s *Scalar) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML implements yaml.Marshaler.
 func (s Scalar) MarshalYAML() (any, error) { return s.V, nil }
+
+// Set implements flag.Value: the same sizes as the config file.
+func (b *ByteSize) Set(s string) error {
+	v, err := ParseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
