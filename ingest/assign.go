@@ -26,6 +26,11 @@ var (
 // in its table (rule 2); the group's committed offsets are ignored.
 // Partitions whose watermark lies outside the log are halted (rule 7).
 func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	select {
+	case <-p.clientReady:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	topics := make([]string, 0, len(offs))

@@ -29,6 +29,10 @@ type Pipeline struct {
 	committer *table.Committer
 	cl        *kgo.Client
 	adm       *kadm.Client
+	// clientReady is closed once Run has set cl and adm. The client joins
+	// the group as soon as it is created, so a group callback can run
+	// before Run's next statement.
+	clientReady chan struct{}
 
 	// mu guards everything below. The poll loop holds it while it
 	// processes a poll; group callbacks take it to seek, commit or drop.
@@ -93,6 +97,8 @@ func New(opts Options) (*Pipeline, error) {
 		toResume:  make(map[string][]int32),
 		hw:        make(map[table.TP]int64),
 		firstSeen: make(map[table.TP]int64),
+
+		clientReady: make(chan struct{}),
 	}
 	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
 	for _, t := range opts.Tables {
@@ -215,6 +221,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	p.cl, p.adm = cl, kadm.NewClient(cl)
+	close(p.clientReady)
 	defer cl.Close()
 	if err := p.checkDLQ(ctx); err != nil {
 		return err
