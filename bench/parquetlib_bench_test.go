@@ -38,7 +38,7 @@ import (
 //
 // Both libraries are configured alike: zstd at the fastest level (pqarrow
 // level 1 is klauspost's SpeedFastest, the encoder parquet-go's
-// zstd.SpeedFastest selects too), 1 MiB data pages, V1 data pages, PLAIN
+// zstd.SpeedFastest selects too), the same data page size, V1 pages, PLAIN
 // for what is not dictionary-encoded (parquet-go's default for byte arrays
 // would be DELTA_LENGTH_BYTE_ARRAY), statistics, a 1 MiB dictionary limit,
 // and the row group target of DefaultDataFileOptions (for these sizes one

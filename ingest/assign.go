@@ -175,6 +175,7 @@ func (p *Pipeline) forget(tps map[string][]int32) {
 			if rt != nil {
 				for _, t := range rt.all {
 					delete(t.wm, tp)
+					t.wmChanged()
 					delete(t.origins, tp)
 					delete(t.gaps, tp)
 				}

@@ -196,7 +196,7 @@ func (rc *recordCtx) cover(t *tableState) *batch {
 func (rt *topicRoute) batchStart(tp table.TP, off int64) int64 {
 	for _, t := range rt.all {
 		if t.b != nil {
-			if rg, ok := t.b.ranges[tp]; ok {
+			if rg, ok := t.b.consumed()[tp]; ok {
 				off = min(off, rg[0])
 			}
 		}

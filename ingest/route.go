@@ -194,6 +194,7 @@ func adopt(views map[*tableState]routeView, tp table.TP) {
 		} else {
 			delete(t.wm, tp)
 		}
+		t.wmChanged()
 		if o, ok := v.origins[tp]; ok {
 			t.origins[tp] = o
 		} else {
@@ -212,7 +213,7 @@ func (p *Pipeline) mustCommit(ts *tableState, reason string, now time.Time) bool
 	if b.hasContent() || reason == "shutdown" || reason == "revoke" || reason == "schema" {
 		return true
 	}
-	for tp := range b.ranges {
+	for tp := range b.consumed() {
 		if _, ok := ts.wm[tp]; !ok {
 			return true // a table's first watermark for a partition is never put off
 		}
