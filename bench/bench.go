@@ -120,6 +120,10 @@ type Config struct {
 	// takes precedence. The limit stages run without one: L2 holds every
 	// decoded batch in memory.
 	MemoryLimit int64
+	// GCPercent is the collector's target (GOGC) while a pipeline runs, as
+	// the daemon's gc_percent: 0 means memlimit.DefaultGCPercent, -1 off.
+	// GOGC, when set, takes precedence.
+	GCPercent int
 
 	// Seed seeds the workload generator. Default 1.
 	Seed int64
@@ -224,6 +228,9 @@ func (c *Config) validate() error {
 	if c.Commits < 0 || c.FlushMaxLatency < 0 || c.FlushMaxRecords < 0 || c.TargetFileSize < 0 {
 		bad("commits and flush limits must be positive")
 	}
+	if c.GCPercent < -1 {
+		bad("gc percent %d: want -1 (off), 0 (the daemon's) or a percentage", c.GCPercent)
+	}
 	if c.MemoryBudget < 0 || c.MemoryLimit < c.MemoryBudget {
 		bad("memory budget %d and limit %d: want a positive budget and a limit of at least the budget", c.MemoryBudget, c.MemoryLimit)
 	}
@@ -280,6 +287,7 @@ type Report struct {
 	// MemoryLimit is the Go soft memory limit of the pipeline phases:
 	// Config.MemoryLimit, or GOMEMLIMIT's when that is set.
 	MemoryLimit   int64  `json:"memory_limit"`
+	GCPercent     int    `json:"gc_percent"` // the pipeline phases' GOGC
 	Compression   string `json:"compression"`
 	ZstdLevel     int    `json:"zstd_level,omitempty"` // with zstd
 	Dictionary    bool   `json:"dictionary"`
@@ -360,7 +368,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{
 		Workload: wl.Name, WorkloadWhat: wl.What, Partitions: cfg.Partitions, Topic: topic, Kafka: cfg.Kafka,
 		FlushMaxLatencySeconds: cfg.FlushMaxLatency.Seconds(), FlushMaxRecords: cfg.FlushMaxRecords,
-		TargetFileSize: cfg.TargetFileSize, MemoryBudget: cfg.MemoryBudget, MemoryLimit: memlimit.InEffect(cfg.MemoryLimit), Compression: cfg.DataFile.Compression, Dictionary: cfg.DataFile.DictionaryEnabled,
+		TargetFileSize: cfg.TargetFileSize, MemoryBudget: cfg.MemoryBudget, MemoryLimit: memlimit.InEffect(cfg.MemoryLimit), GCPercent: memlimit.GCPercentInEffect(cfg.GCPercent), Compression: cfg.DataFile.Compression, Dictionary: cfg.DataFile.DictionaryEnabled,
 		PageBytes: cfg.DataFile.PageBytes, RowGroupBytes: cfg.DataFile.RowGroupBytes,
 		Machine: thisMachine(), StartedAt: time.Now().UTC(),
 	}

@@ -120,6 +120,8 @@ func runE2E(ctx context.Context, cfg *Config, env e2eEnv, prog *progress) (Stage
 	stopped := make(chan struct{}) // closed when Run has returned runErr
 	_, restoreLimit := memlimit.Apply(cfg.MemoryLimit)
 	defer restoreLimit()
+	_, restoreGC := memlimit.ApplyGC(cfg.GCPercent)
+	defer restoreGC()
 	pr, err := startProbe(cfg.profilePath(StageE2E))
 	if err != nil {
 		return st, nil, err

@@ -216,6 +216,8 @@ func runFreshness(ctx context.Context, cfg *Config, env freshEnv, prog *progress
 	}
 	_, restoreLimit := memlimit.Apply(cfg.MemoryLimit)
 	defer restoreLimit()
+	_, restoreGC := memlimit.ApplyGC(cfg.GCPercent)
+	defer restoreGC()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(env.kenv.brokers...),
 		kgo.DefaultProduceTopic(res.Topic),

@@ -77,6 +77,10 @@ type probe struct {
 	rssReset     bool
 	sysBusy      time.Duration
 	profile      *os.File // the stage's CPU profile, being written; nil for none
+	// allocs is where the stage's allocation profile goes ("" for none):
+	// the process's cumulative profile at the start is written beside it
+	// with the suffix .base, for go tool pprof -base.
+	allocs string
 }
 
 // startProbe collects the garbage of earlier stages and returns the freed
@@ -97,6 +101,11 @@ func startProbe(profile string) (probe, error) {
 			return p, fmt.Errorf("CPU profile %s: %w", profile, err)
 		}
 		p.profile = f
+		p.allocs = strings.TrimSuffix(profile, ".pprof") + ".allocs.pprof"
+		if err := writeAllocs(p.allocs + ".base"); err != nil {
+			p.endProfile()
+			return p, err
+		}
 	}
 	p.rssReset = resetPeakRSS()
 	p.gc, p.tot, p.idl = readCPUClasses()
@@ -114,6 +123,11 @@ func startProbe(profile string) (probe, error) {
 func (p probe) stop(st *Stage, end time.Time, records, kafkaBytes int64) {
 	cpu := processCPU()
 	p.endProfile()
+	if p.allocs != "" {
+		if err := writeAllocs(p.allocs); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err) // the figures stand without it
+		}
+	}
 	sysBusy := systemBusy()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -145,6 +159,23 @@ func (c *Config) profilePath(stage string) string {
 		return ""
 	}
 	return filepath.Join(c.CPUProfileDir, stage+".pprof")
+}
+
+// writeAllocs writes the process's allocation profile so far (every
+// sampled allocation since start) to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("allocation profile: %w", err)
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("allocation profile %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("allocation profile %s: %w", path, err)
+	}
+	return nil
 }
 
 // endProfile finishes the stage's CPU profile, if any. It is safe to call

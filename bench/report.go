@@ -57,7 +57,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  pipeline   flush.max_latency %gs, flush.max_records %d, target_file_size %s, %s\n",
 		r.FlushMaxLatencySeconds, r.FlushMaxRecords, mbytes(r.TargetFileSize), codec)
 	if r.MemoryBudget > 0 {
-		fmt.Fprintf(&b, "  memory     memory_budget %s, Go memory limit %s while the pipeline runs\n", mbytes(r.MemoryBudget), mbytes(r.MemoryLimit))
+		fmt.Fprintf(&b, "  memory     memory_budget %s, Go memory limit %s and GOGC %s while the pipeline runs\n", mbytes(r.MemoryBudget), mbytes(r.MemoryLimit), gogc(r.GCPercent))
 	}
 	if r.LoadSeconds > 0 {
 		fmt.Fprintf(&b, "  loaded     in %.1f s before timing (%s records/s produced, acks=all)\n",
@@ -226,4 +226,12 @@ func writeFreshness(b *strings.Builder, f *Freshness) {
 		millis(f.PollIntervalSeconds), f.Polls, millis(f.PollMeanSeconds), millis(f.PollMaxSeconds), millis(f.PollIntervalSeconds))
 	fmt.Fprintf(b, "  warm-up, drain       one record per partition visible %.2f s after the pipeline started (join, table creation; not\n"+
 		"                       counted); the last record visible %.2f s after its hand-off\n", f.WarmupSeconds, f.DrainSeconds)
+}
+
+// gogc renders a GOGC value as the runtime reads it.
+func gogc(percent int) string {
+	if percent < 0 {
+		return "off"
+	}
+	return strconv.Itoa(percent)
 }

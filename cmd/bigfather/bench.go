@@ -50,7 +50,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&rowGroupSize, "row-group-size", "Parquet row group size, uncompressed, e.g. 128MiB (default: the daemon's parquet.row_group_size)")
 	fs.Var(&memBudget, "memory-budget", "the pipeline's memory_budget, e.g. 256MiB (default: the daemon's)")
 	fs.Var(&memLimit, "memory-limit", "the Go soft memory limit while a pipeline runs, e.g. 384MiB (default: 1.5 × --memory-budget, as the daemon; GOMEMLIMIT wins)")
-	cpuProfile := fs.String("cpuprofile", "", "write each timed stage's CPU profile to DIR/<stage>.pprof (for go tool pprof)")
+	gcPercent := fs.Int("gc-percent", 0, "the collector's GOGC while a pipeline runs; 0 = the daemon's default (200), -1 = collect at the memory limit only; GOGC wins")
+	cpuProfile := fs.String("cpuprofile", "", "write each timed stage's CPU profile to DIR/<stage>.pprof and its allocations to DIR/<stage>.allocs.pprof, against DIR/<stage>.allocs.pprof.base (go tool pprof -sample_index=alloc_space -base …)")
 	limits := fs.Bool("limits", true, "run the limit stages L0-L3 (false: only end to end, for runs too large for L2, which holds every decoded batch in memory)")
 	seed := fs.Int64("seed", 1, "workload generator seed")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
@@ -99,6 +100,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		DataFile:        dataFile,
 		MemoryBudget:    int64(memBudget),
 		MemoryLimit:     int64(memLimit),
+		GCPercent:       *gcPercent,
 		Workload:        *workload,
 		Records:         int64(n),
 		Partitions:      int32(*partitions),

@@ -80,7 +80,9 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, onSt
 	}
 	limit, restoreLimit := memlimit.Apply(limit)
 	defer restoreLimit()
-	log.Info("memory", "budget", cfg.MemoryBudget, "go_memory_limit", config.ByteSize(limit))
+	gcPercent, restoreGC := memlimit.ApplyGC(cfg.GCPercent)
+	defer restoreGC()
+	log.Info("memory", "budget", cfg.MemoryBudget, "go_memory_limit", config.ByteSize(limit), "gogc", gcPercent)
 	if onStart != nil {
 		onStart(p)
 	}

@@ -92,6 +92,10 @@ type Config struct {
 	// Default 0: 1.5 × memory_budget. The GOMEMLIMIT environment variable,
 	// when set, takes precedence.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
+	// GCPercent is the Go collector's target (GOGC) under that limit.
+	// Default 0: 200. -1 collects only at the memory limit. The GOGC
+	// environment variable, when set, takes precedence.
+	GCPercent int `yaml:"gc_percent"`
 	// ShutdownTimeout bounds how long in-flight batches may take to commit
 	// or be dropped after a stop signal (DESIGN §3 rule 9). Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`

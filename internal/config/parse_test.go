@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strconv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -78,6 +79,7 @@ func TestMinimalGetsDefaults(t *testing.T) {
 		{"validation.max_record_bytes", got.Validation.MaxRecordBytes.String(), "10MiB"},
 		{"memory_budget", got.MemoryBudget.String(), "256MiB"},
 		{"memory_limit", got.MemoryLimit.String(), "0B"},
+		{"gc_percent", strconv.Itoa(got.GCPercent), "0"},
 		{"shutdown_timeout", got.ShutdownTimeout, 30 * time.Second},
 		{"metrics.addr", got.Metrics.Addr, "127.0.0.1:9464"},
 		{"log.level", got.Log.Level, "info"},
@@ -153,6 +155,7 @@ func fullWant() Config {
 		Parquet:         Parquet{Compression: "snappy", ZstdLevel: 9, RowGroupSize: 64 * MiB, PageSize: 512 * KiB, Dictionary: false},
 		MemoryBudget:    2 * GiB,
 		MemoryLimit:     5 * GiB,
+		GCPercent:       300,
 		ShutdownTimeout: 45 * time.Second,
 		Metrics:         Metrics{Addr: "0.0.0.0:9100"},
 		Log:             Log{Level: "debug", Format: "json"},

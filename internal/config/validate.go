@@ -56,6 +56,9 @@ func (c *Config) validate() errorList {
 	if c.MemoryLimit < 0 || (c.MemoryLimit > 0 && c.MemoryLimit < c.MemoryBudget) {
 		l.add(0, "memory_limit", "must be 0 (1.5 × memory_budget) or at least memory_budget (%s), got %s", c.MemoryBudget, c.MemoryLimit)
 	}
+	if c.GCPercent < -1 {
+		l.add(0, "gc_percent", "must be -1 (collect at the memory limit only), 0 (200) or a percentage, got %d", c.GCPercent)
+	}
 	if c.ShutdownTimeout <= 0 {
 		l.add(0, "shutdown_timeout", "must be > 0")
 	}

@@ -101,6 +101,7 @@ func TestValidationErrors(t *testing.T) {
 		{name: "target_file_size", sets: []string{"flush.target_file_size=0"}, path: "flush.target_file_size", contains: "must be > 0"},
 		{name: "max_records", sets: []string{"flush.max_records=-1"}, path: "flush.max_records", contains: "must be > 0"},
 		{name: "memory_budget", sets: []string{"memory_budget=0"}, path: "memory_budget", contains: "must be > 0"},
+		{name: "gc_percent below -1", sets: []string{"gc_percent=-2"}, path: "gc_percent", contains: "must be -1"},
 		{name: "memory_limit below budget", sets: []string{"memory_budget=1GiB", "memory_limit=512MiB"}, path: "memory_limit", contains: "at least memory_budget (1GiB), got 512MiB"},
 		{name: "shutdown_timeout", sets: []string{"shutdown_timeout=-1s"}, path: "shutdown_timeout", contains: "must be > 0"},
 		{name: "metrics addr", sets: []string{"metrics.addr=9464"}, path: "metrics.addr", contains: "want host:port"},
