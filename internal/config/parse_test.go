@@ -2,11 +2,11 @@ package config
 
 import (
 	"errors"
-	"strconv"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
