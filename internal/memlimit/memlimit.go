@@ -45,14 +45,12 @@ const DefaultGCPercent = 200
 // limit. It returns the target in effect and a function that restores
 // the previous one.
 func ApplyGC(percent int) (int, func()) {
+	want := GCPercentInEffect(percent)
 	if os.Getenv("GOGC") != "" {
-		return GCPercentInEffect(percent), func() {}
+		return want, func() {}
 	}
-	if percent == 0 {
-		percent = DefaultGCPercent
-	}
-	prev := debug.SetGCPercent(percent)
-	return percent, func() { debug.SetGCPercent(prev) }
+	prev := debug.SetGCPercent(want)
+	return want, func() { debug.SetGCPercent(prev) }
 }
 
 // GCPercentInEffect is the target ApplyGC(percent) puts in effect,
