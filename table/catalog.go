@@ -444,13 +444,19 @@ func (c *sqlCatalog) RenameTable(ctx context.Context, from, to icebergtable.Iden
 // CommitTable commits through the SQL catalog with each requirement's
 // failure marked as a clean conflict. The SQL catalog validates
 // requirements before writing anything, so such a failure never hides a
-// commit that happened.
+// commit that happened. The metadata returned is detached from the
+// transaction (detachMetadata), so committed tables do not keep each
+// other alive.
 func (c *sqlCatalog) CommitTable(ctx context.Context, ident icebergtable.Identifier, reqs []icebergtable.Requirement, updates []icebergtable.Update) (icebergtable.Metadata, string, error) {
 	wrapped := make([]icebergtable.Requirement, len(reqs))
 	for i, r := range reqs {
 		wrapped[i] = conflictRequirement{r}
 	}
-	return c.Catalog.CommitTable(ctx, ident, wrapped, updates)
+	meta, loc, err := c.Catalog.CommitTable(ctx, ident, wrapped, updates)
+	if err != nil {
+		return meta, loc, err
+	}
+	return detachMetadata(meta), loc, nil
 }
 
 // conflictRequirement makes a requirement's failure wrap ErrCommitFailed.

@@ -47,6 +47,13 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureOn(t, cat, bucket)
+}
+
+// newFixtureOn creates the fixture's table in cat, whose warehouse is bucket.
+func newFixtureOn(t testing.TB, cat catalog.Catalog, bucket objstore.Bucket) *fixture {
+	t.Helper()
+	ctx := context.Background()
 	fields := []iceberg.NestedField{{ID: 1, Name: "title", Type: iceberg.PrimitiveTypes.String, Required: true}}
 	for i, f := range metaFields() {
 		f.ID = i + 2

@@ -454,7 +454,8 @@ func (c *ObjectStoreCatalog) CommitTable(ctx context.Context, ident icebergtable
 		return nil, "", fmt.Errorf("commit %s: write metadata v%d (outcome unknown): %w", name, n+1, err)
 	}
 	c.writeHint(ctx, ident, n+1)
-	return updated, c.b.URL(key), nil
+	// Detached so that committed tables do not keep each other alive.
+	return detachMetadata(updated), c.b.URL(key), nil
 }
 
 // DropTable deletes the table's metadata versions, oldest first so that
