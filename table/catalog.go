@@ -342,7 +342,8 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 // the winner's table. Catalogs opened by OpenCatalog with a warehouse place
 // the table at <warehouse>/<ns>/<table>; a REST server chooses its own
 // location. An existing table is returned as is, even if its schema
-// differs from sch: evolution is the caller's decision.
+// differs from sch: evolution is the caller's decision. A created table
+// gets DefaultTableProperties under props.
 func EnsureTable(ctx context.Context, cat catalog.Catalog, ident icebergtable.Identifier, sch *iceberg.Schema, props iceberg.Properties, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error) {
 	name := strings.Join(ident, ".")
 	tbl, err := cat.LoadTable(ctx, ident)
@@ -366,7 +367,7 @@ func EnsureTable(ctx context.Context, cat catalog.Catalog, ident icebergtable.Id
 			return nil, fmt.Errorf("ensure table %s: create namespace: %w", name, err)
 		}
 	}
-	tbl, err = cat.CreateTable(ctx, ident, sch, append([]catalog.CreateTableOpt{catalog.WithProperties(props)}, opts...)...)
+	tbl, err = cat.CreateTable(ctx, ident, sch, append([]catalog.CreateTableOpt{catalog.WithProperties(withDefaultProperties(props))}, opts...)...)
 	if err == nil {
 		return tbl, nil
 	}

@@ -173,7 +173,13 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 	if err != nil {
 		return nil, err
 	}
-	props := iceberg.Properties{PropOffsetsPrefix + b.Pipeline: string(offsetsJSON)}
+	// Tables created before the defaults existed get them with their next
+	// commit; a table that has them costs nothing here.
+	props := missingDefaults(tbl.Properties())
+	if props == nil {
+		props = iceberg.Properties{}
+	}
+	props[PropOffsetsPrefix+b.Pipeline] = string(offsetsJSON)
 	if newOrigin {
 		raw, err := json.Marshal(origins)
 		if err != nil {
