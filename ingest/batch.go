@@ -72,6 +72,9 @@ type tableState struct {
 	rejects    *tableState
 	isRejects  bool
 	lastCommit time.Time
+	// health exports the table's growth after every load and commit; set
+	// with its route (routeOf), before the table is first loaded.
+	health *table.HealthMetrics
 	// fresh marks a quarantine table this process created and has not
 	// committed to since (route.go, rule 3).
 	fresh bool
@@ -143,6 +146,7 @@ func newRejectsState(id icebergtable.Identifier) (*tableState, error) {
 // setTable adopts a loaded or created table: its schema decides the
 // column layout of every batch from now on.
 func (ts *tableState) setTable(tbl *icebergtable.Table) error {
+	ts.health.Observe(ts.name, tbl)
 	sch := tbl.Schema()
 	if ts.isRejects {
 		// Rows are appended by position: the table must have exactly the

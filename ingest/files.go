@@ -235,16 +235,19 @@ func (p *Pipeline) collect(ts *tableState) error {
 }
 
 // seal writes what is left of the batch and closes its files. A batch
-// whose records were all passed over still commits, as one empty file
-// (with null partition values in a partitioned table), so that its
-// watermarks advance under the same snapshot compare-and-swap as every
-// other commit.
+// without rows that records passed-over offsets or gaps still commits, as
+// one empty file (with null partition values in a partitioned table), so
+// that a snapshot summary records them. One that only advances watermarks
+// commits without a file where the catalog allows (table/idle.go), and
+// otherwise with an empty file too, so that its watermarks advance under
+// the same snapshot compare-and-swap as every other commit.
 func (p *Pipeline) seal(ctx context.Context, ts *tableState) error {
 	if err := p.writeChunk(ctx, ts); err != nil {
 		return err
 	}
 	b := ts.b
-	if len(b.open) == 0 && len(b.files) == 0 {
+	watermarksOnly := !b.hasContent() && ts.pendingSchema() == nil && len(ts.schemaChanges) == 0
+	if len(b.open) == 0 && len(b.files) == 0 && !(watermarksOnly && p.committer.CommitsWatermarksAlone()) {
 		var values map[int]any
 		if spec := ts.tbl.Spec(); spec.NumFields() > 0 {
 			values = make(map[int]any, spec.NumFields())

@@ -3,6 +3,8 @@ package ingest
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/bigfather/bigfather/table"
 )
 
 type metrics struct {
@@ -28,11 +30,15 @@ type metrics struct {
 	lastCommit    *prometheus.GaugeVec     // table
 	registryWait  prometheus.Counter
 	bufferBytes   prometheus.Gauge
+	// health is the per-table growth the next maintenance must take back
+	// (snapshots, data files, manifests, metadata bytes).
+	health *table.HealthMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
 	return &metrics{
+		health: table.NewHealthMetrics(reg, 0, nil),
 		records: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "bigfather_ingest_records_total", Help: "Records committed to a table.",
 		}, []string{"table"}),

@@ -75,6 +75,9 @@ func (p *Pipeline) routeOf(topic string) (*topicRoute, error) {
 		for _, t := range []*tableState{ts, ts.rejects} {
 			if t != nil && !seen[t] {
 				seen[t] = true
+				// Every table is loaded through a route, so this is before
+				// its first setTable.
+				t.health = p.m.health
 				rt.all = append(rt.all, t)
 			}
 		}

@@ -403,8 +403,12 @@ func (c *sqlCatalog) Close() error {
 }
 
 func (c *sqlCatalog) rebind(t *icebergtable.Table) *icebergtable.Table {
-	return icebergtable.New(t.Identifier(), t.Metadata(), t.MetadataLocation(),
-		icebergio.LoadFSFunc(c.ioProps, t.MetadataLocation()), c)
+	return c.tableAt(t.Identifier(), t.Metadata(), t.MetadataLocation())
+}
+
+// tableAt binds committed metadata to a table of this adapter.
+func (c *sqlCatalog) tableAt(ident icebergtable.Identifier, meta icebergtable.Metadata, loc string) *icebergtable.Table {
+	return icebergtable.New(ident, meta, loc, icebergio.LoadFSFunc(c.ioProps, loc), c)
 }
 
 // CreateTable creates the table at <warehouse>/<ns>/<table> unless a
@@ -445,10 +449,12 @@ func (c *sqlCatalog) RenameTable(ctx context.Context, from, to icebergtable.Iden
 // CommitTable commits through the SQL catalog with each requirement's
 // failure marked as a clean conflict. The SQL catalog validates
 // requirements before writing anything, so such a failure never hides a
-// commit that happened. The metadata returned is detached from the
+// commit that happened. The requirements a Committer puts in ctx
+// (idle.go) are checked with the others. The metadata returned is detached from the
 // transaction (detachMetadata), so committed tables do not keep each
 // other alive.
 func (c *sqlCatalog) CommitTable(ctx context.Context, ident icebergtable.Identifier, reqs []icebergtable.Requirement, updates []icebergtable.Update) (icebergtable.Metadata, string, error) {
+	reqs = expectedRequirements(ctx, reqs)
 	wrapped := make([]icebergtable.Requirement, len(reqs))
 	for i, r := range reqs {
 		wrapped[i] = conflictRequirement{r}

@@ -98,15 +98,24 @@ type CommitResult struct {
 // cannot be determined; any other error means nothing was committed.
 func (c *Committer) Commit(ctx context.Context, tbl *icebergtable.Table, b *Batch) (CommitResult, error) {
 	var res CommitResult
+	bind, inProcess := c.cat.(inProcessCatalog)
 	for attempt := 0; ; attempt++ {
 		if err := checkExpect(tbl.Metadata(), b); err != nil {
 			return res, err
 		}
-		tx, err := c.transaction(ctx, tbl, b)
-		if err != nil {
-			return res, fmt.Errorf("build commit %s: %w", b.CommitID, err)
+		var committed *icebergtable.Table
+		var err error
+		if inProcess && b.recordsNothing() {
+			committed, err = c.commitProperties(ctx, tbl, b, bind)
+		} else {
+			var tx *icebergtable.Transaction
+			if tx, err = c.transaction(ctx, tbl, b); err != nil {
+				return res, fmt.Errorf("build commit %s: %w", b.CommitID, err)
+			}
+			// The catalogs of this package also check that no commit
+			// without a snapshot moved the watermarks (idle.go).
+			committed, err = tx.Commit(withExpectedProperties(ctx, pipelineProperties(tbl.Metadata(), b.Pipeline)))
 		}
-		committed, err := tx.Commit(ctx)
 		if err == nil {
 			res.Table = committed
 			res.Snapshot = currentSnapshotID(committed.Metadata())
@@ -129,12 +138,12 @@ func (c *Committer) Commit(ctx context.Context, tbl *icebergtable.Table, b *Batc
 		}
 		// Anything else may have been applied (rule 6): never retry blindly.
 		c.log.Warn("commit outcome unknown, reconciling", "table", ident(tbl), "commit", b.CommitID, "err", err)
-		found, fresh, rerr := c.reconcile(ctx, tbl.Identifier(), b.CommitID)
+		found, snap, fresh, rerr := c.reconcile(ctx, tbl.Identifier(), b)
 		if rerr != nil {
 			return res, fmt.Errorf("%w: commit %s: %w (reconcile: %w)", ErrCommitUnknown, b.CommitID, err, rerr)
 		}
-		if found != 0 {
-			res.Table, res.Snapshot, res.Reconciled = fresh, found, true
+		if found {
+			res.Table, res.Snapshot, res.Reconciled = fresh, snap, true
 			return res, nil
 		}
 		// Not applied. The table is reloaded, so the next attempt re-checks
@@ -147,14 +156,15 @@ func (c *Committer) Commit(ctx context.Context, tbl *icebergtable.Table, b *Batc
 	}
 }
 
-// transaction stages b on tbl: the new watermarks, the files and the
-// summary, pinned to tbl's current snapshot.
-func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b *Batch) (*icebergtable.Transaction, error) {
-	cur, err := Watermarks(tbl.Metadata(), b.Pipeline)
+// properties returns the table properties a commit of b sets: the new
+// watermarks, the origins of partitions committed for the first time, and
+// the default properties the table lacks.
+func (c *Committer) properties(meta icebergtable.Metadata, b *Batch) (iceberg.Properties, error) {
+	cur, err := Watermarks(meta, b.Pipeline)
 	if err != nil {
 		return nil, err
 	}
-	origins, err := Origins(tbl.Metadata(), b.Pipeline)
+	origins, err := Origins(meta, b.Pipeline)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +185,7 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 	}
 	// Tables created before the defaults existed get them with their next
 	// commit; a table that has them costs nothing here.
-	props := missingDefaults(tbl.Properties())
+	props := missingDefaults(meta.Properties())
 	if props == nil {
 		props = iceberg.Properties{}
 	}
@@ -187,7 +197,21 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 		}
 		props[PropOriginsPrefix+b.Pipeline] = string(raw)
 	}
-	summary, err := b.summary()
+	return props, nil
+}
+
+// transaction stages b on tbl: the new watermarks, the files and the
+// summary, pinned to tbl's current snapshot.
+func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b *Batch) (*icebergtable.Transaction, error) {
+	props, err := c.properties(tbl.Metadata(), b)
+	if err != nil {
+		return nil, err
+	}
+	ranges, left, pendingChanged, err := takePending(tbl.Metadata(), b)
+	if err != nil {
+		return nil, err
+	}
+	summary, err := b.summary(ranges)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +229,11 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 			return nil, err
 		}
 	}
+	if pendingChanged {
+		if err := setPending(tx, props, b.Pipeline, left); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.SetProperties(props); err != nil {
 		return nil, err
 	}
@@ -216,7 +245,9 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 	return tx, nil
 }
 
-func (b *Batch) summary() (iceberg.Properties, error) {
+// summary is the snapshot summary of b, recording ranges as the offsets
+// it covers: b.Ranges, extended back over the pending ranges it takes in.
+func (b *Batch) summary(ranges Ranges) (iceberg.Properties, error) {
 	p := iceberg.Properties{SummaryPipeline: b.Pipeline, SummaryCommitID: b.CommitID}
 	if len(b.SchemaChanges) > 0 {
 		raw, err := json.Marshal(b.SchemaChanges)
@@ -236,7 +267,7 @@ func (b *Batch) summary() (iceberg.Properties, error) {
 		p[key] = string(raw)
 		return nil
 	}
-	if err := put(SummaryRanges, b.Ranges, len(b.Ranges)); err != nil {
+	if err := put(SummaryRanges, ranges, len(ranges)); err != nil {
 		return nil, err
 	}
 	if err := put(SummarySkipped, b.Skipped, len(b.Skipped)); err != nil {
@@ -277,21 +308,28 @@ func checkExpect(meta icebergtable.Metadata, b *Batch) error {
 	return nil
 }
 
-// reconcile reloads the table until it answers and reports the snapshot
-// that carries commitID, or 0 if no snapshot does.
-func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, commitID string) (int64, *icebergtable.Table, error) {
+// reconcile reloads the table until it answers and reports whether b's
+// commit is in it: a snapshot carrying its commit id, or, for a commit
+// without a snapshot, the property naming it.
+func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, b *Batch) (bool, int64, *icebergtable.Table, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ReconcileTimeout)
 	defer cancel()
 	wait := 100 * time.Millisecond
 	for {
 		tbl, err := c.cat.LoadTable(ctx, id)
 		if err == nil {
-			return FindCommit(tbl.Metadata(), commitID), tbl, nil
+			if snap := FindCommit(tbl.Metadata(), b.CommitID); snap != 0 {
+				return true, snap, tbl, nil
+			}
+			if tbl.Properties()[PropPropertyCommitPrefix+b.Pipeline] == b.CommitID {
+				return true, currentSnapshotID(tbl.Metadata()), tbl, nil
+			}
+			return false, 0, tbl, nil
 		}
-		c.log.Warn("reload for reconcile", "table", id, "commit", commitID, "err", err)
+		c.log.Warn("reload for reconcile", "table", id, "commit", b.CommitID, "err", err)
 		select {
 		case <-ctx.Done():
-			return 0, nil, fmt.Errorf("reload %v: %w", id, err)
+			return false, 0, nil, fmt.Errorf("reload %v: %w", id, err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 5*time.Second)

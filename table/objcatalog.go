@@ -300,7 +300,11 @@ func (c *ObjectStoreCatalog) loadCurrent(ctx context.Context, ident icebergtable
 }
 
 func (c *ObjectStoreCatalog) newTable(ident icebergtable.Identifier, meta icebergtable.Metadata, version int) *icebergtable.Table {
-	loc := c.b.URL(metadataKey(ident, version))
+	return c.tableAt(ident, meta, c.b.URL(metadataKey(ident, version)))
+}
+
+// tableAt binds committed metadata to a table of this catalog.
+func (c *ObjectStoreCatalog) tableAt(ident icebergtable.Identifier, meta icebergtable.Metadata, loc string) *icebergtable.Table {
 	return icebergtable.New(ident, meta, loc, icebergio.LoadFSFunc(c.props, loc), c)
 }
 
@@ -395,6 +399,7 @@ func (c *ObjectStoreCatalog) CommitTable(ctx context.Context, ident icebergtable
 		return nil, "", err
 	}
 	name := strings.Join(ident, ".")
+	reqs = expectedRequirements(ctx, reqs) // a Committer's (idle.go)
 	n, base, err := c.loadCurrent(ctx, ident)
 	if err != nil {
 		return nil, "", fmt.Errorf("commit %s: %w", name, err)
