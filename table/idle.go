@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	iceberg "github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
 	icebergtable "github.com/apache/iceberg-go/table"
 )
 
@@ -165,7 +166,39 @@ func (c *Committer) commitProperties(ctx context.Context, tbl *icebergtable.Tabl
 	if err != nil {
 		return nil, err
 	}
+	c.deleteOldMetadata(ctx, tbl, newMeta)
 	return bind.tableAt(tbl.Identifier(), newMeta, loc), nil
+}
+
+// deleteOldMetadata does for a commit made without a transaction what
+// iceberg-go does after a transaction's: with
+// write.metadata.delete-after-commit.enabled, it deletes the metadata
+// files the commit dropped from the metadata log. A failure only leaves a
+// file for orphan cleanup.
+func (c *Committer) deleteOldMetadata(ctx context.Context, before *icebergtable.Table, after icebergtable.Metadata) {
+	if !after.Properties().GetBool(icebergtable.MetadataDeleteAfterCommitEnabledKey, icebergtable.MetadataDeleteAfterCommitEnabledDefault) {
+		return
+	}
+	kept := map[string]bool{}
+	for e := range after.PreviousFiles() {
+		kept[e.MetadataFile] = true
+	}
+	var fs icebergio.IO
+	for e := range before.Metadata().PreviousFiles() {
+		if kept[e.MetadataFile] {
+			continue
+		}
+		if fs == nil {
+			var err error
+			if fs, err = before.FS(ctx); err != nil {
+				c.log.Warn("delete old metadata", "table", ident(before), "file", e.MetadataFile, "err", err)
+				return
+			}
+		}
+		if err := fs.Remove(e.MetadataFile); err != nil {
+			c.log.Warn("delete old metadata", "table", ident(before), "file", e.MetadataFile, "err", err)
+		}
+	}
 }
 
 // takePending moves the pending ranges of b's partitions into the ranges

@@ -3,6 +3,7 @@ package table_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	iceberg "github.com/apache/iceberg-go"
@@ -159,5 +160,34 @@ func TestWatermarkOnlyCommitsThroughOtherCatalogs(t *testing.T) {
 	f := newFixture(t)
 	if table.NewCommitter(&tabletest.FaultyCatalog{Catalog: f.cat}, table.CommitterOptions{}).CommitsWatermarksAlone() {
 		t.Fatal("CommitsWatermarksAlone is true for a foreign catalog")
+	}
+}
+
+// TestWatermarkOnlyCommitsDeleteOldMetadata: commits without a
+// transaction delete the metadata files they drop from the log, as
+// iceberg-go does after a transaction's.
+func TestWatermarkOnlyCommitsDeleteOldMetadata(t *testing.T) {
+	for name, f := range fixtures(t) {
+		t.Run(name, func(t *testing.T) {
+			c := table.NewCommitter(f.cat, table.CommitterOptions{})
+			tbl := f.tbl
+			var wm *int64
+			for i := int64(0); i < 25; i++ {
+				res, err := c.Commit(context.Background(), tbl, idleBatch(tp0, wm, i, i+1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tbl, wm = res.Table, ptr(i+1)
+			}
+			var files []string
+			for _, p := range metadataFiles(t, f.bucket.(*objstore.FS).Root()) {
+				if strings.Contains(p, "/tbl/") {
+					files = append(files, p)
+				}
+			}
+			if len(files) != table.MetadataVersionsKept+1 {
+				t.Fatalf("%d metadata files after 26 versions, want %d: %v", len(files), table.MetadataVersionsKept+1, files)
+			}
+		})
 	}
 }
