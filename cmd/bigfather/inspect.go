@@ -26,7 +26,7 @@ type tableInfo struct {
 	Location         string                                 `json:"location"`
 	FormatVersion    int                                    `json:"format_version"`
 	CurrentSnapshot  int64                                  `json:"current_snapshot,string"` // a string: jq and JavaScript round 63-bit ids
-	CommittedRecords int64                                  `json:"committed_records"` // rows in the current snapshot
+	CommittedRecords int64                                  `json:"committed_records"`       // rows in the current snapshot
 	Pipeline         string                                 `json:"pipeline"`
 	Watermarks       map[string]map[string]int64            `json:"watermarks"` // this pipeline's: topic → partition → next offset
 	Lag              map[string]map[string]int64            `json:"lag,omitempty"`
