@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,5 +178,81 @@ func TestInspectOutputIsUsableByReaders(t *testing.T) {
 	}
 	if out := e.inspect(t, "--table", "music.tracks__rejects", "--paths"); out != "" {
 		t.Errorf("--paths of an empty table printed %q, want nothing", out)
+	}
+}
+
+// duckdbScript is the repository's DuckDB wrapper; the test skips, saying
+// how to install it, when its package is not installed.
+func duckdbScript(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not on PATH")
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", defaultDuckDBScript))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "@duckdb", "node-api")); err != nil {
+		t.Skip("@duckdb/node-api not installed: npm ci --prefix scripts")
+	}
+	return script
+}
+
+// TestQueryReadsLiveFilesAndEmptyTables runs `bigfather query` through the
+// real DuckDB: the data table reads back every record once, the empty
+// quarantine table answers with no rows instead of an error, and the
+// empty table's columns have exactly the types DuckDB reads from the
+// Parquet files, so a query that works on a full table works on an empty one.
+func TestQueryReadsLiveFilesAndEmptyTables(t *testing.T) {
+	script := duckdbScript(t)
+	e := newInspectEnv(t, 300)
+	query := func(sql string, args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		argv := append([]string{"query", "--config", e.config, "--duckdb-script", script}, args...)
+		if code := run(append(argv, sql), &out, &errOut); code != 0 {
+			t.Fatalf("query %q: exit %d: %s", sql, code, errOut.String())
+		}
+		return out.String()
+	}
+	if got, want := query("SELECT count(*) AS n, count(DISTINCT (_kafka_partition, _kafka_offset)) AS d FROM music.tracks"), "n\td\n300\t300\n"; got != want {
+		t.Errorf("count over music.tracks = %q, want %q", got, want)
+	}
+	if got, want := query("SELECT reason, count(*) AS n FROM music.tracks__rejects GROUP BY 1", "--table", "music.tracks__rejects"), "reason\tn\n"; got != want {
+		t.Errorf("empty quarantine = %q, want %q", got, want)
+	}
+	if got, want := query(`SELECT count(*) AS n FROM music."tracks__rejects"`, "--json"), "{\"n\":\"0\"}\n"; got != want {
+		t.Errorf("--json count = %q, want %q", got, want)
+	}
+
+	cat, err := table.OpenCatalog(context.Background(), catalogOptions(e.cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(context.Background(), catalog.ToIdentifier("music.tracks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := duckdbColumns(tbl.Schema().Fields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := filepath.Join(t.TempDir(), "empty.sql")
+	if err := os.WriteFile(setup, []byte("CREATE TABLE empty_tracks ("+cols+");\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	cmd := exec.Command("node", script, "--setup", setup, "--view", "music.tracks="+"-",
+		`SELECT coalesce(a.column_name, b.column_name) AS col, a.column_type AS empty, b.column_type AS files
+		   FROM (DESCRIBE SELECT * FROM empty_tracks) a
+		   FULL JOIN (DESCRIBE SELECT * FROM music.tracks) b ON a.column_name = b.column_name
+		  WHERE a.column_type IS DISTINCT FROM b.column_type`)
+	cmd.Stdin = strings.NewReader(e.inspect(t, "--table", "music.tracks", "--paths"))
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("duckdb.mjs: %v: %s", err, errOut.String())
+	}
+	if got := out.String(); got != "col\tempty\tfiles\n" {
+		t.Errorf("columns whose empty-table type differs from the Parquet files' (col, empty, files):\n%s", got)
 	}
 }

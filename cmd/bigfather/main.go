@@ -5,6 +5,7 @@
 //	bigfather run --config FILE        the long-running ingest daemon
 //	bigfather verify --config FILE     check exactly-once invariants of a table
 //	bigfather inspect --config FILE    show tables, snapshots, watermarks and lag
+//	bigfather query --config FILE SQL  run SQL over the tables with DuckDB (scripts/duckdb.mjs)
 package main
 
 import (
@@ -26,7 +27,8 @@ usage:
                               a dev Kafka and schema registry (in memory, 127.0.0.1) for other tools and for bench --kafka spawn
   bigfather run     --config FILE [--set key=value ...]
   bigfather verify  --config FILE [--table NS.NAME] [--json] [--no-kafka]
-  bigfather inspect --config FILE [--table NS.NAME] [--files] [--json]
+  bigfather inspect --config FILE [--table NS.NAME] [--files] [--json | --paths]
+  bigfather query   --config FILE [--table NS.NAME ...] [--json] "SQL"   DuckDB over the tables' live files (npm ci --prefix scripts)
   bigfather bench   [--workload tracks|small|wide] [--records N] [--partitions P] [--kafka in-process|spawn|host:port] [--warehouse DIR|s3://…] [--json] [--svg FILE] [--scale F] [--freshness-rate N] [--freshness-duration D] [--freshness-flush D]
 
 Run "bigfather COMMAND -h" for a command's flags.
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdVerify(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = cmdInspect(ctx, args[1:], stdout, stderr)
+	case "query":
+		err = cmdQuery(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -67,11 +71,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bigfather: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
+	var exit *exitError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &exit):
+		return exit.code
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "bigfather %s: %v\n", args[0], err)
 		return exitUsage
