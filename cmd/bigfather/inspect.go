@@ -24,6 +24,7 @@ import (
 type tableInfo struct {
 	Table            string                                 `json:"table"`
 	Location         string                                 `json:"location"`
+	MetadataLocation string                                 `json:"metadata_location"` // the current metadata.json, for engines that register a table from it
 	FormatVersion    int                                    `json:"format_version"`
 	CurrentSnapshot  int64                                  `json:"current_snapshot,string"` // a string: jq and JavaScript round 63-bit ids
 	CommittedRecords int64                                  `json:"committed_records"`       // rows in the current snapshot
@@ -113,8 +114,9 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func inspectTable(ctx context.Context, tbl *icebergtable.Table, pipeline string, adm *kadm.Client, withFiles bool) (*tableInfo, error) {
 	meta := tbl.Metadata()
 	info := &tableInfo{
-		Table: strings.Join(tbl.Identifier(), "."), Location: tbl.Location(), FormatVersion: meta.Version(),
-		Pipeline: pipeline, Watermarks: map[string]map[string]int64{},
+		Table: strings.Join(tbl.Identifier(), "."), Location: tbl.Location(), MetadataLocation: tbl.MetadataLocation(),
+		FormatVersion: meta.Version(),
+		Pipeline:      pipeline, Watermarks: map[string]map[string]int64{},
 	}
 	if s := meta.CurrentSnapshot(); s != nil {
 		info.CurrentSnapshot = s.SnapshotID
@@ -230,8 +232,8 @@ func nest(o table.Offsets) map[string]map[string]int64 {
 }
 
 func printInfo(w io.Writer, info *tableInfo) {
-	fmt.Fprintf(w, "table %s (format v%d)\n  location  %s\n  snapshot  %d, %d records\n",
-		info.Table, info.FormatVersion, info.Location, info.CurrentSnapshot, info.CommittedRecords)
+	fmt.Fprintf(w, "table %s (format v%d)\n  location  %s\n  metadata  %s\n  snapshot  %d, %d records\n",
+		info.Table, info.FormatVersion, info.Location, info.MetadataLocation, info.CurrentSnapshot, info.CommittedRecords)
 	fmt.Fprintf(w, "  watermarks of pipeline %s (next offset to consume; lag):\n", info.Pipeline)
 	for _, topic := range sortedKeys(info.Watermarks) {
 		for _, p := range sortedPartitions(info.Watermarks[topic]) {

@@ -121,13 +121,17 @@ func TestInspectOutputIsUsableByReaders(t *testing.T) {
 		Snapshots       []struct {
 			ID json.RawMessage `json:"id"`
 		} `json:"snapshots"`
-		Files *[]string `json:"files"`
+		Files            *[]string `json:"files"`
+		MetadataLocation string    `json:"metadata_location"`
 	}
 	if err := json.Unmarshal([]byte(e.inspect(t, "--table", "music.tracks", "--files", "--json")), &got); err != nil {
 		t.Fatal(err)
 	}
 	if s := string(got.CurrentSnapshot); s != strconv.Quote(wantID) {
 		t.Errorf("current_snapshot = %s, want the string %q", s, wantID)
+	}
+	if got.MetadataLocation != tbl.MetadataLocation() {
+		t.Errorf("metadata_location = %q, want %q", got.MetadataLocation, tbl.MetadataLocation())
 	}
 	if len(got.Snapshots) == 0 {
 		t.Fatal("no snapshots listed")
