@@ -2,7 +2,7 @@
 // the DuckDB command line for machines that have none: Debian ships no duckdb package, and npm's
 // `duckdb` package has no CLI. `bigfather query` runs it; it can also be run by hand.
 //
-//   node scripts/duckdb.mjs [--json] [--view NAME=LIST ...] [--setup FILE] SQL
+//   node scripts/duckdb.mjs [--json] [--view NAME=LIST ...] [--setup FILE] [--] SQL
 //
 //   --view NAME=LIST  a view NAME over the Parquet files listed in LIST, one path a line, as
 //                     `bigfather inspect --paths` prints them ("-" reads the list from stdin).
@@ -17,17 +17,25 @@
 
 import { readFileSync } from 'node:fs';
 
-const usage = 'usage: node scripts/duckdb.mjs [--json] [--view NAME=LIST ...] [--setup FILE] SQL';
+const usage = 'usage: node scripts/duckdb.mjs [--json] [--view NAME=LIST ...] [--setup FILE] [--] SQL';
 
 function parseArgs(argv) {
   const out = { json: false, views: [], setup: [], sql: null };
+  let flags = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (flags && a === '--') {
+      flags = false; // the SQL follows, even one that starts with "-" (a comment)
+      continue;
+    }
     const value = () => {
       if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
       return argv[++i];
     };
-    if (a === '--json') {
+    if (!flags || !a.startsWith('-') || a === '-') {
+      if (out.sql !== null) throw new Error('give the SQL as one argument (quote it)');
+      out.sql = a;
+    } else if (a === '--json') {
       out.json = true;
     } else if (a === '--view') {
       const v = value();
@@ -39,12 +47,8 @@ function parseArgs(argv) {
     } else if (a === '--help' || a === '-h') {
       console.log(usage);
       process.exit(0);
-    } else if (a.startsWith('-') && out.sql === null && a !== '-') {
-      throw new Error(`unknown flag ${a}`);
-    } else if (out.sql === null) {
-      out.sql = a;
     } else {
-      throw new Error('give the SQL as one argument (quote it)');
+      throw new Error(`unknown flag ${a}`);
     }
   }
   if (out.sql === null || out.sql.trim() === '') throw new Error('no SQL given');

@@ -99,7 +99,7 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *asJSON {
 		argv = append(argv, "--json")
 	}
-	cmd := exec.CommandContext(ctx, node, append(argv, sql)...)
+	cmd := exec.CommandContext(ctx, node, append(argv, "--", sql)...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
 		var exit *exec.ExitError
