@@ -72,7 +72,11 @@ log:
 }
 
 // send produces n JSON records to one partition.
-func (e *verifyEnv) send(t *testing.T, partition int32, n int) {
+func (e *verifyEnv) send(t *testing.T, partition int32, n int) { e.sendAt(t, partition, n, time.Time{}) }
+
+// sendAt produces n JSON records to one partition, timestamped ts (now
+// when zero).
+func (e *verifyEnv) sendAt(t *testing.T, partition int32, n int, ts time.Time) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -81,7 +85,7 @@ func (e *verifyEnv) send(t *testing.T, partition int32, n int) {
 	defer cl.Close()
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
-		recs[i] = &kgo.Record{Topic: verifyTopic, Partition: partition, Value: fmt.Appendf(nil, `{"n": %d}`, i)}
+		recs[i] = &kgo.Record{Topic: verifyTopic, Partition: partition, Value: fmt.Appendf(nil, `{"n": %d}`, i), Timestamp: ts}
 	}
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -109,7 +113,10 @@ func (e *verifyEnv) deleteRecords(t *testing.T, partition int32, offset int64) {
 
 // ingest runs the pipeline in process until the watermarks of ns.events
 // sum to want, then stops it gracefully.
-func (e *verifyEnv) ingest(t *testing.T, want int64) {
+func (e *verifyEnv) ingest(t *testing.T, want int64) { e.ingestFeeding(t, want, nil) }
+
+// ingestFeeding is ingest calling feed, when set, while it waits.
+func (e *verifyEnv) ingestFeeding(t *testing.T, want int64, feed func()) {
 	t.Helper()
 	cfg, err := config.Load(e.config)
 	if err != nil {
@@ -125,6 +132,9 @@ func (e *verifyEnv) ingest(t *testing.T, want int64) {
 		if time.Now().After(deadline) {
 			cancel()
 			t.Fatalf("committed %d of %d: %v", e.committed(t), want, <-done)
+		}
+		if feed != nil {
+			feed()
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -288,5 +298,56 @@ func TestVerifyStartsAtTheLogStart(t *testing.T) {
 	}
 	if want := "0..1 (2 unverifiable: deleted from Kafka, in no table)"; !strings.Contains(text, want) {
 		t.Errorf("text report lacks %q:\n%s", want, text)
+	}
+}
+
+// With kafka.start latest, where the pipeline began on a partition it
+// never committed is not knowable: verify says so instead of calling its
+// records missing or checking nothing in silence.
+func TestVerifyStartLatestNeverCommittedIsUnverified(t *testing.T) {
+	e := newVerifyEnv(t, "latest")
+	e.send(t, 1, 3) // before the pipeline starts: not for it to ingest
+	// Records produced while it runs are ingested once it is assigned.
+	e.ingestFeeding(t, 1, func() { e.send(t, 0, 1) })
+	rep, text, err := e.verify(t)
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v\n%s", err, text)
+	}
+	p1 := rep.partition(t, 1)
+	if !p1.NeverCommitted || p1.Unverified == "" || p1.MissingCount != 0 || p1.Kafka == nil || p1.Kafka.LogEnd != 3 {
+		t.Fatalf("partition 1: %+v", p1)
+	}
+	if want := "note: events/1: not checked against Kafka: never committed, and with kafka.start latest"; !strings.Contains(text, want) {
+		t.Fatalf("text report lacks %q:\n%s", want, text)
+	}
+	if p0 := rep.partition(t, 0); p0.NeverCommitted || p0.Unverified != "" || p0.Rows == 0 {
+		t.Fatalf("partition 0: %+v", p0)
+	}
+}
+
+// With kafka.start a timestamp, a partition never committed is checked
+// from the first offset at or after that time.
+func TestVerifyStartTimestampChecksFromTheStartTime(t *testing.T) {
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	e := newVerifyEnv(t, base.Add(2*time.Second).Format(time.RFC3339))
+	for i := range 4 {
+		e.sendAt(t, 0, 1, base.Add(time.Duration(i)*time.Second))
+	}
+	e.sendAt(t, 1, 2, base) // all before the start time
+	e.ingest(t, 4)          // partition 0 from offset 2
+	e.sendAt(t, 2, 2, base)
+	e.sendAt(t, 2, 3, base.Add(5*time.Second))
+	rep, text, err := e.verify(t)
+	if !errors.Is(err, errViolations) {
+		t.Fatalf("verify: %v\n%s", err, text)
+	}
+	if p0 := rep.partition(t, 0); p0.First != 2 || p0.Rows != 2 || p0.MissingCount != 0 {
+		t.Errorf("partition 0: %+v", p0)
+	}
+	if p1 := rep.partition(t, 1); !p1.NeverCommitted || p1.MissingCount != 0 || p1.First != 2 {
+		t.Errorf("partition 1: %+v", p1)
+	}
+	if want := "events/2: never committed: missing 3 offsets: 2..4"; len(rep.Reports[0].Violations) != 1 || !strings.Contains(text, want) {
+		t.Errorf("violations %v, want only %q:\n%s", rep.Reports[0].Violations, want, text)
 	}
 }
