@@ -72,7 +72,9 @@ log:
 }
 
 // send produces n JSON records to one partition.
-func (e *verifyEnv) send(t *testing.T, partition int32, n int) { e.sendAt(t, partition, n, time.Time{}) }
+func (e *verifyEnv) send(t *testing.T, partition int32, n int) {
+	e.sendAt(t, partition, n, time.Time{})
+}
 
 // sendAt produces n JSON records to one partition, timestamped ts (now
 // when zero).
