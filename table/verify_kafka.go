@@ -92,15 +92,30 @@ func (ac accounting) countIn(a, b int64) int64 {
 		}
 		return false
 	}
-	points := make(map[int64]struct{})
-	for _, l := range [][]int64{ac.rows, ac.skipped} {
-		for _, o := range l {
-			if o >= a && o < b && !inGap(o) {
-				points[o] = struct{}{}
-			}
+	// Rows are sorted (possibly repeated); passed-over offsets are few and
+	// never rows, but may repeat.
+	lo, _ := slices.BinarySearch(ac.rows, a)
+	prev := a - 1
+	for _, o := range ac.rows[lo:] {
+		if o >= b {
+			break
+		}
+		if o != prev && !inGap(o) {
+			n++
+		}
+		prev = o
+	}
+	seen := map[int64]struct{}{}
+	for _, o := range ac.skipped {
+		if _, dup := seen[o]; dup || o < a || o >= b || inGap(o) {
+			continue
+		}
+		seen[o] = struct{}{}
+		if _, inRows := slices.BinarySearch(ac.rows, o); !inRows {
+			n++
 		}
 	}
-	return n + int64(len(points))
+	return n
 }
 
 // deleted describes [first, to) whose records Kafka deleted (to is at most
@@ -114,30 +129,12 @@ func deleted(first, to, checkedTo int64, ac accounting) *DeletedRange {
 	return d
 }
 
-// offsetRanges compresses sorted offsets into half-open ranges, at most
-// maxListed of them.
-func offsetRanges(offs []int64) [][2]int64 {
-	var out [][2]int64
-	for _, o := range offs {
-		if n := len(out); n > 0 && out[n-1][1] == o {
-			out[n-1][1] = o + 1
-			continue
-		}
-		if len(out) == maxListed {
-			break
-		}
-		out = append(out, [2]int64{o, o + 1})
-	}
-	return out
-}
-
 // missingTracker collects missing offsets: a count, the first maxListed
 // offsets and the first maxListed ranges.
 type missingTracker struct {
 	count  int64
 	list   []int64
-	ranges [][2]int64
-	full   bool // ranges is capped: later offsets are counted only
+	ranges [][2]int64 // capped: later runs are counted only
 }
 
 func (m *missingTracker) add(o int64) {
@@ -148,7 +145,6 @@ func (m *missingTracker) add(o int64) {
 		return
 	}
 	if len(m.ranges) == maxListed {
-		m.full = true
 		return
 	}
 	m.ranges = append(m.ranges, [2]int64{o, o + 1})
