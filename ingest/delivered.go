@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/table"
@@ -48,16 +49,22 @@ func Delivered(base []kgo.Opt) table.DeliveredFunc {
 		adm := kadm.NewClient(cl)
 		// Below the log start retention deleted the records: fetching there
 		// is out of range, so the caller is told where the log starts.
-		starts, err := adm.ListStartOffsets(ctx, tp.Topic)
-		if err != nil {
-			return nil, fmt.Errorf("list log start offsets: %w", err)
+		belowStart := func(at int64) error {
+			starts, err := adm.ListStartOffsets(ctx, tp.Topic)
+			if err != nil {
+				return fmt.Errorf("list log start offsets: %w", err)
+			}
+			so, ok := starts.Lookup(tp.Topic, tp.Partition)
+			if !ok || so.Err != nil {
+				return fmt.Errorf("log start offset of %s: %v", tp, so.Err)
+			}
+			if at < so.Offset {
+				return &table.BelowLogStartError{TP: tp, From: from, LogStart: so.Offset}
+			}
+			return nil
 		}
-		so, ok := starts.Lookup(tp.Topic, tp.Partition)
-		if !ok || so.Err != nil {
-			return nil, fmt.Errorf("log start offset of %s: %v", tp, so.Err)
-		}
-		if from < so.Offset {
-			return nil, &table.BelowLogStartError{TP: tp, From: from, LogStart: so.Offset}
+		if err := belowStart(from); err != nil {
+			return nil, err
 		}
 		// Only offsets below the last stable offset can be delivered yet.
 		lso, err := adm.ListCommittedOffsets(ctx, tp.Topic)
@@ -85,6 +92,12 @@ func Delivered(base []kgo.Opt) table.DeliveredFunc {
 					ferr = err
 				}
 			})
+			if errors.Is(ferr, kerr.OffsetOutOfRange) {
+				// Retention moved the log start past next while reading.
+				if err := belowStart(next); err != nil {
+					return nil, err
+				}
+			}
 			if ferr != nil {
 				return nil, ferr
 			}
