@@ -353,3 +353,37 @@ func TestVerifyStartTimestampChecksFromTheStartTime(t *testing.T) {
 		t.Errorf("violations %v, want only %q:\n%s", rep.Reports[0].Violations, want, text)
 	}
 }
+
+// A topic deleted after ingestion leaves rows Kafka can no longer vouch
+// for: verify runs the table-only checks on them and says what it could
+// not check, instead of failing to read the topic.
+func TestVerifyTopicDeletedAfterIngestion(t *testing.T) {
+	e := newVerifyEnv(t, "earliest")
+	e.send(t, 0, 3)
+	e.ingest(t, 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	res, err := kadm.NewClient(cl).DeleteTopics(context.Background(), verifyTopic)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, text, err := e.verify(t)
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v\n%s", err, text)
+	}
+	if p0 := rep.partition(t, 0); p0.Rows != 3 || p0.Unverified == "" || p0.Kafka != nil {
+		t.Fatalf("partition 0: %+v", p0)
+	}
+	for _, want := range []string{"note: events/0: not checked against Kafka: Kafka does not have this partition",
+		"note: topic events: not in Kafka"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text report lacks %q:\n%s", want, text)
+		}
+	}
+}
