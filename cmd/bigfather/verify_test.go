@@ -236,6 +236,10 @@ func TestVerifyChecksPartitionsNeverCommitted(t *testing.T) {
 			t.Errorf("%s/%d: %+v", verifyTopic, p, pr)
 		}
 	}
+	// --no-kafka checks the tables alone, and says so.
+	if rep, text, err := e.verify(t, "--no-kafka"); err != nil || !rep.OK || rep.Reports[0].KafkaChecked || len(rep.Reports[0].Partitions) != 2 {
+		t.Fatalf("--no-kafka: %v\n%s", err, text)
+	}
 	// Once the pipeline has caught up, every partition holds.
 	e.ingest(t, 17)
 	if rep, text, err := e.verify(t); err != nil || !rep.OK {
