@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -113,6 +115,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		DataFile:           dataFileOptions(cfg.Parquet),
 		MemoryBudget:       int64(cfg.MemoryBudget),
 		ShutdownTimeout:    cfg.ShutdownTimeout,
+		KafkaOpts:          groupOpts(k),
 		Catalog:            e.cat,
 		Warehouse:          e.bucket,
 		Logger:             log,
@@ -163,6 +166,21 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 	o.Registerer = reg
 	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
 	return o, lookups, nil
+}
+
+// groupOpts are the consumer group's timeouts and static membership. The
+// heartbeat stays at franz-go's 3s unless a shorter session needs a
+// third of it, so a member is not timed out between two heartbeats.
+func groupOpts(k config.Kafka) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SessionTimeout(k.SessionTimeout),
+		kgo.RebalanceTimeout(k.RebalanceTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, k.SessionTimeout/3)),
+	}
+	if k.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(k.InstanceID))
+	}
+	return opts
 }
 
 func tlsConfig(t config.TLS) (*tls.Config, error) {
