@@ -40,7 +40,7 @@ func (c *configFlags) load() (*config.Config, error) {
 	return config.Load(c.path, c.sets...)
 }
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+func cmdRun(ctx context.Context, sig *stopSignals, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -53,6 +53,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
+	sig.arm(log, cfg.ShutdownTimeout)
 	log.Info("starting", "pipeline", cfg.Pipeline, "config", cf.path)
 	return runPipeline(ctx, cfg, log, nil)
 }
