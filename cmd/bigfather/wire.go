@@ -27,6 +27,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
@@ -41,12 +42,15 @@ type env struct {
 	opts   ingest.Options // without registry, metrics and hooks
 }
 
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+// newLogger writes cfg's format and level to w, with scrub's secrets
+// replaced in every line.
+func newLogger(cfg config.Log, w io.Writer, scrub *redact.Scrubber) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	var h slog.Handler = slog.NewTextHandler(w, ho)
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, ho))
+		h = slog.NewJSONHandler(w, ho)
 	}
-	return slog.New(slog.NewTextHandler(w, ho))
+	return slog.New(redact.Handler(h, scrub))
 }
 
 func s3Config(cfg *config.Config) objstore.S3Config {

@@ -222,7 +222,7 @@ func (w *Warehouse) validate(l *errorList) {
 			l.add(0, "warehouse.s3.region", "required for an s3:// warehouse")
 		}
 	} else {
-		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", w.URL)
+		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", redactURL(w.URL))
 	}
 	s := w.S3
 	if s.Endpoint != "" {
