@@ -155,6 +155,11 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 			return ingest.Options{}, nil, fmt.Errorf("%s.transforms: %w", p, err)
 		}
 	}
+	for i, t := range o.Tables {
+		if err := e.checkPartitionBy(ctx, t); err != nil {
+			return ingest.Options{}, nil, fmt.Errorf("config: tables[%d].partition_by: %w", i, err)
+		}
+	}
 	r := e.cfg.SchemaRegistry
 	rt, err := tlsConfig(r.TLS)
 	if err != nil {
@@ -185,6 +190,49 @@ func groupOpts(k config.Kafka) []kgo.Opt {
 		opts = append(opts, kgo.InstanceID(k.InstanceID))
 	}
 	return opts
+}
+
+// checkPartitionBy refuses partition_by terms that name a column the
+// table cannot have, when its columns are known before any record: the
+// table exists, or its topic's schema is declared (format json, through
+// the transform chain). Otherwise the first record's schema decides, and
+// a misfit halts the partition then.
+func (e *env) checkPartitionBy(ctx context.Context, t ingest.TableOptions) error {
+	if len(t.PartitionBy) == 0 {
+		return nil
+	}
+	name := strings.Join(t.ID, ".")
+	if tbl, err := e.cat.LoadTable(ctx, t.ID); err == nil {
+		if _, err := table.ParsePartitionSpec(tbl.Schema(), t.PartitionBy); err != nil {
+			return fmt.Errorf("does not fit the columns of the existing table %s: %w", name, err)
+		}
+		return nil
+	}
+	var declared *schema.JSONRecords
+	for _, topic := range t.Topics {
+		if declared = e.opts.JSON[topic]; declared != nil {
+			break
+		}
+	}
+	if declared == nil {
+		return nil
+	}
+	avroSchema := declared.Schema()
+	if t.Transforms != nil {
+		prog, err := t.Transforms.Bind(avroSchema)
+		if err != nil {
+			return nil // a chain that does not fit is reported by ingest.New
+		}
+		avroSchema = prog.Schema()
+	}
+	sch, err := schema.ToIceberg(avroSchema)
+	if err != nil {
+		return nil // reported when the first record creates the table
+	}
+	if _, err := table.ParsePartitionSpec(sch, t.PartitionBy); err != nil {
+		return fmt.Errorf("does not fit the declared value_schema of %s (after its transforms): %w", name, err)
+	}
+	return nil
 }
 
 func tlsConfig(t config.TLS) (*tls.Config, error) {

@@ -7,9 +7,13 @@ import (
 	"testing"
 	"time"
 
+	iceberg "github.com/apache/iceberg-go"
+	icebergtable "github.com/apache/iceberg-go/table"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/table"
 )
 
 // A rule that does not compile stops the start with the route, the rule
@@ -87,5 +91,64 @@ tables: [{topic: tracks, table: music.tracks}]
 			t.Errorf("%v: instance id %v, want %q", tc.sets, id, tc.instance)
 		}
 		cl.Close()
+	}
+}
+
+// A partition_by term naming a column that does not exist stops the start
+// when the columns are known: the table exists, or the topic's schema is
+// declared (format json). Otherwise the pipeline halts on the first record.
+func TestPartitionByUnknownColumnRefusedAtStart(t *testing.T) {
+	const declared = `'{"type": "record", "name": "Play", "fields": [{"name": "track", "type": "string"}, {"name": "ms", "type": "long"}]}'`
+	for _, tc := range []struct {
+		name, table string
+		existing    bool
+		wantErr     bool
+	}{
+		{name: "existing table", table: "{topic: tracks, table: music.tracks, partition_by: [\"bucket(16, trak)\"]}", existing: true, wantErr: true},
+		{name: "existing table fits", table: "{topic: tracks, table: music.tracks, partition_by: [\"bucket(16, track)\"]}", existing: true},
+		{name: "declared schema", table: "{topic: tracks, table: music.tracks, format: json, value_schema: " + declared + ", partition_by: [\"ms\", \"bucket(16, trak)\"]}", wantErr: true},
+		{name: "declared schema renamed by a transform", table: "{topic: tracks, table: music.tracks, format: json, value_schema: " + declared +
+			", transforms: [{op: rename, renames: {track: title}}], partition_by: [\"bucket(16, track)\"]}", wantErr: true},
+		{name: "declared schema fits", table: "{topic: tracks, table: music.tracks, format: json, value_schema: " + declared + ", partition_by: [\"truncate(4, track)\"]}"},
+		{name: "schema unknown until the first record", table: "{topic: tracks, table: music.tracks, partition_by: [\"bucket(16, trak)\"]}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg, err := config.Parse([]byte(`pipeline: p
+kafka: {brokers: ["127.0.0.1:1"]}
+schema_registry: {url: "http://127.0.0.1:8081"}
+warehouse: {url: "file://` + dir + `"}
+tables: [` + tc.table + `]
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			e, err := newEnv(ctx, cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.existing {
+				sch := iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "track", Type: iceberg.PrimitiveTypes.String})
+				if _, err := table.EnsureTable(ctx, e.cat, icebergtable.Identifier{"music", "tracks"}, sch, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, _, err = e.pipelineOptions(ctx, prometheus.NewRegistry())
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatalf("start refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("the start was not refused")
+			}
+			for _, want := range []string{"tables[0].partition_by", `"bucket(16, `, "no top-level column"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %s", err, want)
+				}
+			}
+		})
 	}
 }
