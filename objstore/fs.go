@@ -389,7 +389,8 @@ func mkdirAllSynced(dir string) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	// 0777 less the umask (0755 by default), like the files' 0666.
+	if err := os.Mkdir(dir, 0o777); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil // created concurrently by another writer
 		}

@@ -165,9 +165,9 @@ func TestFSDeletePrunesEmptyDirs(t *testing.T) {
 // other users and tools reading the warehouse can open them.
 func TestFSFileModeFollowsUmask(t *testing.T) {
 	for _, tc := range []struct {
-		umask int
-		want  fs.FileMode
-	}{{0o022, 0o644}, {0o002, 0o664}, {0o077, 0o600}} {
+		umask       int
+		want, inDir fs.FileMode
+	}{{0o022, 0o644, 0o755}, {0o002, 0o664, 0o775}, {0o077, 0o600, 0o700}} {
 		old := syscall.Umask(tc.umask)
 		root := t.TempDir()
 		b, err := objstore.NewFS(root)
@@ -190,6 +190,13 @@ func TestFSFileModeFollowsUmask(t *testing.T) {
 			if got := fi.Mode().Perm(); got != tc.want {
 				t.Errorf("umask %03o: %s has mode %03o, want %03o", tc.umask, key, got, tc.want)
 			}
+		}
+		fi, err := os.Stat(filepath.Join(root, "d"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != tc.inDir {
+			t.Errorf("umask %03o: directory d has mode %03o, want %03o", tc.umask, got, tc.inDir)
 		}
 		assertNoTempFiles(t, root)
 	}
