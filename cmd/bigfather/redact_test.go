@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/music"
 )
 
 // closedPort returns a loopback address nothing listens on.
@@ -120,6 +121,37 @@ tables: [{topic: tracks, table: music.tracks}]
 metrics: {addr: ""}
 `, closedPort(t), closedPort(t)), "")
 		assertNoSecrets(t, out, "RestUriSecret1", "RestQuerySecret1", "RestCredSecret1", "RestOauthSecret1")
+	})
+	t.Run("s3", func(t *testing.T) {
+		// Good records, so the pipeline goes to S3 to create the table.
+		cluster, err := devkafka.Start(context.Background(), devkafka.Options{
+			KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Topics: map[string]int32{"tracks": 1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cluster.Close() })
+		p, err := music.NewProducer(music.ProducerOptions{
+			Brokers: cluster.Brokers(), RegistryURL: cluster.RegistryURL(), Topic: "tracks", Total: 5, Seed: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out := runSecretChild(t, fmt.Sprintf(`pipeline: p
+kafka: {brokers: [%q], session_timeout: 6s}
+schema_registry: {url: %q}
+catalog: {type: objectstore}
+warehouse:
+  url: s3://bucket/wh
+  s3: {endpoint: "http://ep:S3EndpointSecret1@%s", path_style: true, access_key_id: AKIAH6TEST, secret_access_key: S3SecretKey1, session_token: S3SessionToken1}
+tables: [{topic: tracks, table: music.tracks}]
+metrics: {addr: ""}
+shutdown_timeout: 2s
+`, cluster.Brokers()[0], cluster.RegistryURL(), closedPort(t)), "ListObjectsV2")
+		assertNoSecrets(t, out, "S3EndpointSecret1", "S3SecretKey1", "S3SessionToken1")
 	})
 	for name, dsn := range map[string]string{
 		"postgres-url-unparsable": "postgres://bf:PgUrlSecret1@127.0.0.1:notaport/c",
