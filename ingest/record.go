@@ -122,6 +122,10 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 			return err
 		case errors.Is(err, schema.ErrIncompatible):
 			return p.reject(ctx, &rc, schema.StageDecode, "incompatible-schema", err)
+		case errors.Is(err, table.ErrPartitionSpec):
+			// Every record would be rejected for the config's mistake.
+			p.halt(tp, err)
+			return nil
 		}
 		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
 	}

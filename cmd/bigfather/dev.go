@@ -43,7 +43,7 @@ metrics:
   addr: %q
 `
 
-func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdDev(ctx context.Context, sig *stopSignals, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "./warehouse", "warehouse directory (the SQLite catalog and Kafka's data live there too)")
@@ -95,6 +95,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("embedded dev config: %w", err)
 	}
+	sig.arm(log, cfg.ShutdownTimeout)
 
 	broker := cluster.Brokers()[0]
 	fmt.Fprintf(stdout, "Big Father dev\n")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -45,7 +46,7 @@ type snapshotInfo struct {
 	CommitID  string    `json:"commit_id,omitempty"`
 }
 
-func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -65,7 +66,11 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr))
+	// Errors may embed a URL or DSN with its password (a driver's parse
+	// error, a client's request error).
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	defer func() { err = scrub.Error(err) }()
+	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr, scrub))
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 const usage = `bigfather — exactly-once Kafka → Iceberg staging ingester
@@ -46,16 +44,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, sig, stop := watchSignals(context.Background(), stderr)
 	defer stop()
 	var err error
 	switch args[0] {
 	case "dev":
-		err = cmdDev(ctx, args[1:], stdout, stderr)
+		err = cmdDev(ctx, sig, args[1:], stdout, stderr)
 	case "dev-kafka":
 		err = cmdDevKafka(ctx, args[1:], stdout, stderr)
 	case "run":
-		err = cmdRun(ctx, args[1:], stderr)
+		err = cmdRun(ctx, sig, args[1:], stderr)
 	case "verify":
 		err = cmdVerify(ctx, args[1:], stdout, stderr)
 	case "inspect":

@@ -20,12 +20,13 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/table"
 )
 
 var errViolations = errors.New("invariant violations found")
 
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -41,7 +42,11 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log := newLogger(config.Log{Level: "warn"}, stderr)
+	// Errors may embed a URL or DSN with its password (a driver's parse
+	// error, a client's request error).
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	defer func() { err = scrub.Error(err) }()
+	log := newLogger(config.Log{Level: "warn"}, stderr, scrub)
 	e, err := newEnv(ctx, cfg, log)
 	if err != nil {
 		return err
