@@ -50,6 +50,10 @@ type Rule struct {
 	// in [DelayMin, DelayMax] before handling it.
 	Delay              float64
 	DelayMin, DelayMax time.Duration
+	// Max, when positive, bounds how many requests this rule fails or
+	// drops; after that it only delays. Max 1 with Drop 1 loses exactly
+	// the first response, so a test can aim at one retry.
+	Max int64
 }
 
 func (r Rule) matches(req *http.Request) bool {
@@ -151,7 +155,10 @@ func (p *Proxy) decide(req *http.Request) decision {
 			}
 			st.Delayed++
 		}
+		spent := r.Max > 0 && st.Failed+st.Dropped >= r.Max
 		switch {
+		case spent:
+			st.Forwarded++
 		case r.Fail > 0 && p.rng.Float64() < r.Fail:
 			d.fail = true
 			st.Failed++

@@ -124,6 +124,21 @@ func TestDropAppliesThenResets(t *testing.T) {
 	}
 }
 
+func TestMaxBoundsFaults(t *testing.T) {
+	up, p, base := start(t, []faultproxy.Rule{{Name: "meta", Method: "PUT", Path: metaPath, Drop: 1, Max: 1}}, 1)
+	if _, _, err := do(t, "PUT", base+"/b/t/metadata/v2.metadata.json", "a"); err == nil {
+		t.Fatal("first PUT answered, want it dropped")
+	}
+	for range 3 {
+		if resp, _, err := do(t, "PUT", base+"/b/t/metadata/v2.metadata.json", "b"); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("PUT after max faults: %v %v, want forwarded and answered", resp, err)
+		}
+	}
+	if st := p.Stats()["meta"]; st.Dropped != 1 || st.Forwarded != 4 || len(up.requests()) != 4 {
+		t.Fatalf("stats %+v, upstream %d; want one drop, four forwarded", st, len(up.requests()))
+	}
+}
+
 func TestDelay(t *testing.T) {
 	const d = 150 * time.Millisecond
 	_, p, base := start(t, []faultproxy.Rule{{Name: "get", Method: "GET", Delay: 1, DelayMin: d, DelayMax: d}}, 1)
@@ -209,6 +224,9 @@ func TestParseRule(t *testing.T) {
 		r.DelayMin != 50*time.Millisecond || r.DelayMax != 800*time.Millisecond ||
 		!r.Path.MatchString("/b/wh/t/metadata/v3.metadata.json") || r.Path.MatchString("/b/wh/t/data/x.parquet") {
 		t.Fatalf("parsed %+v", r)
+	}
+	if r, err := faultproxy.ParseRule("drop=1 max=1"); err != nil || r.Max != 1 || r.Drop != 1 {
+		t.Fatalf("max: %+v, %v", r, err)
 	}
 	if r, err := faultproxy.ParseRule("delay=1 delay_min=10ms"); err != nil || r.DelayMax != 10*time.Millisecond {
 		t.Fatalf("delay_min alone: %+v, %v; want delay_max = delay_min", r, err)

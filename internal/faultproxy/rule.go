@@ -11,7 +11,7 @@ import (
 // ParseRule reads a rule from space-separated key=value fields, the form
 // the faultproxy command takes on its command line:
 //
-//	name=meta method=PUT path=/metadata/[^/]+\.metadata\.json$ fail=0.05 drop=0.3 delay=0.05 delay_min=50ms delay_max=800ms
+//	name=meta method=PUT path=/metadata/[^/]+\.metadata\.json$ fail=0.05 drop=0.3 delay=0.05 delay_min=50ms delay_max=800ms [max=N]
 //
 // Probabilities are in [0, 1]; fail and drop are exclusive outcomes of one
 // draw order (fail first), so their sum must not exceed 1.
@@ -40,6 +40,8 @@ func ParseRule(spec string) (Rule, error) {
 			r.DelayMin, err = time.ParseDuration(v)
 		case "delay_max":
 			r.DelayMax, err = time.ParseDuration(v)
+		case "max":
+			r.Max, err = strconv.ParseInt(v, 10, 64)
 		default:
 			return Rule{}, fmt.Errorf("parse rule %q: unknown key %q", spec, k)
 		}
