@@ -227,7 +227,7 @@ func TestS3ErrorMapping(t *testing.T) {
 
 // TestS3PutIfAbsentRetriedAfterLostResponse covers the SDK's own retries of
 // a conditional PUT: the first attempt is applied and its response lost
-// (the proxy resets the connection), the SDK retries, and the retry gets
+// (the proxy resets the connection, or answers 500), the SDK retries, and the retry gets
 // 412 because of the first attempt. That write was ours: PutIfAbsent must
 // not report ErrExists for it, or the object-store catalog reports its own
 // commit as a conflict (issue 11 item 3). A key that really was taken
@@ -238,6 +238,7 @@ func TestS3PutIfAbsentRetriedAfterLostResponse(t *testing.T) {
 		{Name: "lost", Method: "PUT", Path: regexp.MustCompile(`/lost$`), Drop: 1, Max: 1},
 		// Max 2: the other writer's Upload loses its first response too.
 		{Name: "taken", Method: "PUT", Path: regexp.MustCompile(`/taken$`), Drop: 1, Max: 2},
+		{Name: "5xx", Method: "PUT", Path: regexp.MustCompile(`/after5xx$`), FailAfter: 1, Max: 1},
 		{Name: "unknown", Method: "PUT", Path: regexp.MustCompile(`/unknown$`), Drop: 1, Max: 1},
 		{Name: "unknown-get", Method: "GET", Path: regexp.MustCompile(`/unknown$`), Fail: 1},
 	}, "warehouse")
@@ -253,6 +254,14 @@ func TestS3PutIfAbsentRetriedAfterLostResponse(t *testing.T) {
 	}
 	if got := string(getAll(t, b, "k/lost")); got != "mine" {
 		t.Fatalf("content %q, want mine", got)
+	}
+
+	// A 500 after the write was applied is retried by the SDK the same way.
+	if err := b.PutIfAbsent(ctx, "k/after5xx", strings.NewReader("mine")); err != nil {
+		t.Fatalf("PutIfAbsent whose applied first attempt was answered 500: %v, want nil (the write is ours)", err)
+	}
+	if st := proxy.Stats()["5xx"]; st.FailedAfter != 1 || st.Matched != 2 {
+		t.Fatalf("proxy stats %+v: want the first attempt answered 500 and one SDK retry", st)
 	}
 
 	if err := b.Upload(ctx, "k/taken", strings.NewReader("theirs")); err != nil {

@@ -46,6 +46,11 @@ type Rule struct {
 	// connection instead of relaying the answer: the outcome is unknown
 	// to the client.
 	Drop float64
+	// FailAfter is the probability of forwarding the request, letting the
+	// server apply it, and answering 500 InternalError instead of the
+	// server's answer: a 5xx after the request was applied, which the
+	// client's retries must not take for a failure before it.
+	FailAfter float64
 	// Delay is the probability of holding the request for a random time
 	// in [DelayMin, DelayMax] before handling it.
 	Delay              float64
@@ -65,11 +70,12 @@ func (r Rule) matches(req *http.Request) bool {
 
 // RuleStats counts what a rule did.
 type RuleStats struct {
-	Matched   int64 `json:"matched"`
-	Failed    int64 `json:"failed"`  // answered 503, not forwarded
-	Dropped   int64 `json:"dropped"` // forwarded, applied, response reset
-	Delayed   int64 `json:"delayed"`
-	Forwarded int64 `json:"forwarded"` // reached the server (Dropped included)
+	Matched     int64 `json:"matched"`
+	Failed      int64 `json:"failed"`       // answered 503, not forwarded
+	Dropped     int64 `json:"dropped"`      // forwarded, applied, response reset
+	FailedAfter int64 `json:"failed_after"` // forwarded, applied, answered 500
+	Delayed     int64 `json:"delayed"`
+	Forwarded   int64 `json:"forwarded"` // reached the server (Dropped included)
 }
 
 // Proxy is an http.Handler forwarding to one upstream.
@@ -135,6 +141,7 @@ type decision struct {
 	rule        string
 	delay       time.Duration
 	fail, drop  bool
+	failAfter   bool
 	forwardOnly bool // no rule matched
 }
 
@@ -155,7 +162,7 @@ func (p *Proxy) decide(req *http.Request) decision {
 			}
 			st.Delayed++
 		}
-		spent := r.Max > 0 && st.Failed+st.Dropped >= r.Max
+		spent := r.Max > 0 && st.Failed+st.Dropped+st.FailedAfter >= r.Max
 		switch {
 		case spent:
 			st.Forwarded++
@@ -165,6 +172,10 @@ func (p *Proxy) decide(req *http.Request) decision {
 		case r.Drop > 0 && p.rng.Float64() < r.Drop:
 			d.drop = true
 			st.Dropped++
+			st.Forwarded++
+		case r.FailAfter > 0 && p.rng.Float64() < r.FailAfter:
+			d.failAfter = true
+			st.FailedAfter++
 			st.Forwarded++
 		default:
 			st.Forwarded++
@@ -208,6 +219,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		p.log.Info("fault: response dropped after forwarding", "rule", d.rule, "method", req.Method,
 			"path", req.URL.Path, "upstream_status", status, "err", err)
 		reset(w)
+	case d.failAfter:
+		status, err := p.forwardAndDiscard(req)
+		p.log.Info("fault: 500 after forwarding", "rule", d.rule, "method", req.Method,
+			"path", req.URL.Path, "upstream_status", status, "err", err)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by faultproxy after applying the request</Message></Error>`)
 	default:
 		p.rp.ServeHTTP(w, req)
 	}

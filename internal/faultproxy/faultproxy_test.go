@@ -124,6 +124,23 @@ func TestDropAppliesThenResets(t *testing.T) {
 	}
 }
 
+func TestFailAfterAppliesThenAnswers500(t *testing.T) {
+	up, p, base := start(t, []faultproxy.Rule{{Name: "meta", Method: "PUT", Path: metaPath, FailAfter: 1}}, 1)
+	resp, body, err := do(t, "PUT", base+"/b/t/metadata/v2.metadata.json", "meta-v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, "<Code>InternalError</Code>") {
+		t.Fatalf("got %d %q, want 500 InternalError", resp.StatusCode, body)
+	}
+	if got := up.requests(); len(got) != 1 || !strings.HasSuffix(got[0], " meta-v2") {
+		t.Fatalf("upstream saw %q, want the PUT applied once with its body", got)
+	}
+	if st := p.Stats()["meta"]; st.FailedAfter != 1 || st.Forwarded != 1 {
+		t.Fatalf("stats %+v, want failed_after=1 forwarded=1", st)
+	}
+}
+
 func TestMaxBoundsFaults(t *testing.T) {
 	up, p, base := start(t, []faultproxy.Rule{{Name: "meta", Method: "PUT", Path: metaPath, Drop: 1, Max: 1}}, 1)
 	if _, _, err := do(t, "PUT", base+"/b/t/metadata/v2.metadata.json", "a"); err == nil {
@@ -231,7 +248,10 @@ func TestParseRule(t *testing.T) {
 	if r, err := faultproxy.ParseRule("delay=1 delay_min=10ms"); err != nil || r.DelayMax != 10*time.Millisecond {
 		t.Fatalf("delay_min alone: %+v, %v; want delay_max = delay_min", r, err)
 	}
-	for _, bad := range []string{"fail=2", "drop=-0.1", "fail=0.6 drop=0.6", "bogus=1", "fail", "path=(",
+	if r, err := faultproxy.ParseRule("fail_after=0.25"); err != nil || r.FailAfter != 0.25 {
+		t.Fatalf("fail_after: %+v, %v", r, err)
+	}
+	for _, bad := range []string{"fail=2", "drop=-0.1", "fail=0.6 drop=0.6", "drop=0.5 fail_after=0.6", "bogus=1", "fail", "path=(",
 		"delay=0.5", "delay_min=2s delay_max=1s", "delay_min=x"} {
 		if _, err := faultproxy.ParseRule(bad); err == nil {
 			t.Errorf("ParseRule(%q) accepted", bad)

@@ -11,10 +11,11 @@ import (
 // ParseRule reads a rule from space-separated key=value fields, the form
 // the faultproxy command takes on its command line:
 //
-//	name=meta method=PUT path=/metadata/[^/]+\.metadata\.json$ fail=0.05 drop=0.3 delay=0.05 delay_min=50ms delay_max=800ms [max=N]
+//	name=meta method=PUT path=/metadata/[^/]+\.metadata\.json$ fail=0.05 drop=0.3 delay=0.05 delay_min=50ms delay_max=800ms
 //
-// Probabilities are in [0, 1]; fail and drop are exclusive outcomes of one
-// draw order (fail first), so their sum must not exceed 1.
+// fail_after=P (forward, then answer 500) and max=N are accepted too.
+// Probabilities are in [0, 1]; fail, drop and fail_after are exclusive
+// outcomes drawn in that order, so their sum must not exceed 1.
 func ParseRule(spec string) (Rule, error) {
 	var r Rule
 	for _, f := range strings.Fields(spec) {
@@ -34,6 +35,8 @@ func ParseRule(spec string) (Rule, error) {
 			r.Fail, err = parseProb(v)
 		case "drop":
 			r.Drop, err = parseProb(v)
+		case "fail_after":
+			r.FailAfter, err = parseProb(v)
 		case "delay":
 			r.Delay, err = parseProb(v)
 		case "delay_min":
@@ -49,8 +52,8 @@ func ParseRule(spec string) (Rule, error) {
 			return Rule{}, fmt.Errorf("parse rule %q: %s: %w", spec, k, err)
 		}
 	}
-	if r.Fail+r.Drop > 1 {
-		return Rule{}, fmt.Errorf("parse rule %q: fail+drop = %g exceeds 1", spec, r.Fail+r.Drop)
+	if sum := r.Fail + r.Drop + r.FailAfter; sum > 1 {
+		return Rule{}, fmt.Errorf("parse rule %q: fail+drop+fail_after = %g exceeds 1", spec, sum)
 	}
 	if r.DelayMax < r.DelayMin {
 		if r.DelayMax != 0 {
