@@ -12,8 +12,8 @@
 #      (partition, offset) twice from the files of the current snapshot
 #   7. faults: a second Kafka with F records, and `bigfather run` reaching versitygw only
 #      through internal/tools/faultproxy, which answers 5 % of all requests 503, applies
-#      30 % of the metadata PUTs and then resets the connection instead of answering, and
-#      adds latency spikes. The run must reach F with no batch fenced (a single writer
+#      30 % of the metadata PUTs and then resets the connection instead of answering (5 %
+#      more are applied and answered 500), and adds latency spikes. The run must reach F with no batch fenced (a single writer
 #      is never fenced: a fence here is the catalog taking its own commit for a conflict),
 #      then `verify` (with direct access) and DuckDB must find exactly F rows, each once.
 #
@@ -385,10 +385,10 @@ metric() {
 if [ "$FN" -gt 0 ]; then
   stage "faults: start faultproxy in front of versitygw (seed $FAULT_SEED)"
   # Rules apply in order, the first match wins. Metadata PUTs are the catalog's commits
-  # (If-None-Match: *): 30 % are applied and then lose their response, so the SDK retries
-  # them and the retry meets our own object.
+  # (If-None-Match: *): 30 % are applied and then lose their response, and 5 % are applied
+  # and answered 500, so the SDK retries them and the retry meets our own object.
   "$FP" -listen "127.0.0.1:$FPORT" -target "http://127.0.0.1:$SPORT" -seed "$FAULT_SEED" \
-    -rule 'name=metadata-put method=PUT path=/metadata/v[0-9]+\.metadata\.json$ fail=0.05 drop=0.3 delay=0.05 delay_min=100ms delay_max=1500ms' \
+    -rule 'name=metadata-put method=PUT path=/metadata/v[0-9]+\.metadata\.json$ fail=0.05 drop=0.3 fail_after=0.05 delay=0.05 delay_min=100ms delay_max=1500ms' \
     -rule 'name=other fail=0.05 delay=0.02 delay_min=100ms delay_max=1500ms' \
     >"$TMP/faultproxy.stats" 2>"$TMP/faultproxy.log" &
   FP_PID=$!
@@ -482,7 +482,8 @@ EOF2
   meta_dropped=$(ci_json 'j["metadata-put"].dropped' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
   all_failed=$(ci_json 'j["metadata-put"].failed + j.other.failed' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
   delayed=$(ci_json 'j["metadata-put"].delayed + j.other.delayed' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
-  echo "metadata PUTs applied with the response lost: $meta_dropped; 503s: $all_failed; latency spikes: $delayed"
+  after=$(ci_json 'j["metadata-put"].failed_after' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
+  echo "metadata PUTs applied with the response lost: $meta_dropped, applied and answered 500: $after; 503s: $all_failed; latency spikes: $delayed"
   [ "$meta_dropped" -gt 0 ] && [ "$all_failed" -gt 0 ] && [ "$delayed" -gt 0 ] ||
     fail "the fault mix was not exercised (seed $FAULT_SEED): nothing was proven"
 
