@@ -124,6 +124,12 @@ func New(target *url.URL, rules []Rule, seed uint64, log *slog.Logger) *Proxy {
 	return p
 }
 
+// Target returns the upstream URL, for a client that must bypass the faults.
+func (p *Proxy) Target() *url.URL {
+	u := *p.target
+	return &u
+}
+
 // Stats returns a copy of the counters, by rule name.
 func (p *Proxy) Stats() map[string]RuleStats {
 	p.mu.Lock()
