@@ -314,6 +314,7 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 
 		Schema:        ts.pendingSchema(),
 		SchemaChanges: ts.schemaChanges,
+		TopicIDs:      p.batchTopicIDs(b),
 	})
 	p.m.conflicts.WithLabelValues(ts.name).Add(float64(res.Conflicts))
 	if err != nil {

@@ -166,6 +166,11 @@ func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipe
 		}
 		rep.Partitions = append(rep.Partitions, pr)
 	}
+	idv, err := topicIDViolations(ctx, append(slices.Clip(data), rejects...), pipeline, o.topicIDs)
+	if err != nil {
+		return nil, err
+	}
+	rep.Violations = append(rep.Violations, idv...)
 	slices.Sort(rep.Violations)
 	return rep, nil
 }
@@ -249,7 +254,10 @@ func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered D
 // VerifyOption adjusts VerifyTables.
 type VerifyOption func(*verifyOptions)
 
-type verifyOptions struct{ fromLogStart bool }
+type verifyOptions struct {
+	fromLogStart bool
+	topicIDs     TopicIDFunc // nil: topic ids are not checked
+}
 
 // FromLogStart checks completeness from each partition's log start rather
 // than from the first offset the tables cover: right for a pipeline that

@@ -83,6 +83,10 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			// the tables cover is missing, not before the pipeline's time.
 			opts = append(opts, table.FromLogStart())
 		}
+		if delivered != nil {
+			// A topic recreated under the watermarks is a violation.
+			opts = append(opts, table.WithTopicIDs(ingest.CurrentTopicIDs(ingest.BaseKafkaOpts(e.opts))))
+		}
 		rep, err := table.VerifyTables(ctx, data, rejects, cfg.Pipeline, delivered, opts...)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", strings.Join(group, ", "), err)
