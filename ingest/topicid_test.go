@@ -211,3 +211,30 @@ func TestTopicIDRecordedOnTablesWithout(t *testing.T) {
 		t.Fatalf("verify: %v", rep.Violations)
 	}
 }
+
+// A topic deleted under a running pipeline (and not recreated) halts its
+// partitions once it stays missing, and the fetch errors stop.
+func TestTopicDeletedWhileRunning(t *testing.T) {
+	e := newTestEnv(t, 1)
+	logs := &lineCounter{}
+	opts := e.options()
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e.produce(100, 1)
+	r := e.start(opts)
+	e.waitWatermarks(100)
+	if err := e.cluster.Kafka().DeleteTopic(testTopic); err != nil {
+		t.Fatal(err)
+	}
+	h := waitHalted(t, r.p, 1, 60*time.Second)
+	for tp, err := range h {
+		if !errors.Is(err, ingest.ErrTopicDeleted) {
+			t.Fatalf("%s halted with %v, want ErrTopicDeleted", tp, err)
+		}
+	}
+	lines0, _ := logs.count()
+	time.Sleep(3 * time.Second)
+	if lines1, size := logs.count(); lines1-lines0 > 20 {
+		t.Fatalf("%d log lines (%d bytes so far) in 3s after the halt; last: %v", lines1-lines0, size, logs.tail)
+	}
+	r.stop()
+}
