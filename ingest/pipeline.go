@@ -59,7 +59,8 @@ type Pipeline struct {
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
-	tids      topicIDs // topic ids at assignment, and fetch-error checks (topicid.go)
+	tids      topicIDs                      // topic ids at assignment, and fetch-error checks (topicid.go)
+	subjects  map[subjectKey]subjectVerdict // subject checks by topic and writer schema (subject.go)
 
 	stats stats
 	ready atomic.Bool

@@ -285,6 +285,8 @@ func TestOffsetGapsFromTransactionsAndCompaction(t *testing.T) {
 	if err := e.cluster.Kafka().CreateTopic(compacted, 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
 		t.Fatal(err)
 	}
+	// The same schema, under the other topic's subject too.
+	registerUnder(t, e, compacted+"-value", music.TrackSchema())
 	txn := func(id string, commit bool, n int, topic string) {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic))
 		if err != nil {

@@ -75,9 +75,8 @@ func RecordName(ws *WriterSchema) string {
 // Subjects returns the subjects schema id is registered under, soft
 // deleted versions included, so that the verdict on a record does not
 // change when a subject version is deleted later. The answer is cached
-// per id: the verdict on a record must not change while it is re-read
-// (a route's tables rely on it). Errors are as Get's: ErrUnknownSchema
-// only when the registry says so, anything else may be transient.
+// per id (CheckSubject asks again on a miss). Errors are as Get's: ErrUnknownSchema only when the registry
+// says so, anything else may be transient.
 func (r *Registry) Subjects(ctx context.Context, id int) ([]string, error) {
 	r.mu.RLock()
 	subs, ok := r.subjects[id]
@@ -85,6 +84,12 @@ func (r *Registry) Subjects(ctx context.Context, id int) ([]string, error) {
 	if ok {
 		return subs, nil
 	}
+	return r.fetchSubjects(ctx, id)
+}
+
+// fetchSubjects asks the registry for id's subjects and caches the answer;
+// concurrent callers share one request.
+func (r *Registry) fetchSubjects(ctx context.Context, id int) ([]string, error) {
 	key := "subjects/" + strconv.Itoa(id)
 	for {
 		ch := r.group.DoChan(key, func() (any, error) {
@@ -129,7 +134,17 @@ func (r *Registry) CheckSubject(ctx context.Context, strategy, topic string, ws 
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrForeignSchema, err)
 	}
-	subs, err := r.Subjects(ctx, ws.ID)
+	r.mu.RLock()
+	subs := r.subjects[ws.ID]
+	r.mu.RUnlock()
+	if _, found := slices.BinarySearch(subs, want); found {
+		return nil
+	}
+	// The subjects of an id grow: a producer of a new topic registers an
+	// existing schema under its own subject before it writes the first
+	// record with the id. So a miss asks the registry again; the caller
+	// caches its verdict on the record's schema.
+	subs, err = r.fetchSubjects(ctx, ws.ID)
 	if err != nil {
 		return err
 	}

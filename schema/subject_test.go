@@ -89,3 +89,33 @@ func TestSubjectsCachedAndOutageNotForeign(t *testing.T) {
 		t.Fatalf("subjects requested %d times, want 1", n)
 	}
 }
+
+// An id's subjects grow when another topic's producer registers the same
+// schema: a cached answer that lacks the subject is asked again.
+func TestCheckSubjectSeesNewRegistrations(t *testing.T) {
+	reg := srfake.New()
+	defer reg.Close()
+	reg.SeedSchema("tracks-value", 1, 7, sr.Schema{Schema: userSchema, Type: sr.TypeAvro})
+	r := newTestRegistry(t, reg, RegistryOptions{})
+	ctx := context.Background()
+	ws, err := r.Get(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CheckSubject(ctx, SubjectTopicName, "tracks", ws); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CheckSubject(ctx, SubjectTopicName, "plays", ws); !errors.Is(err, ErrForeignSchema) {
+		t.Fatalf("plays before registering: %v, want ErrForeignSchema", err)
+	}
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss, err := cl.CreateSchema(ctx, "plays-value", sr.Schema{Schema: userSchema, Type: sr.TypeAvro}); err != nil || ss.ID != 7 {
+		t.Fatalf("register under plays-value: id %d, %v; want the existing id 7", ss.ID, err)
+	}
+	if err := r.CheckSubject(ctx, SubjectTopicName, "plays", ws); err != nil {
+		t.Fatalf("plays after registering: %v", err)
+	}
+}
