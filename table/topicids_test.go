@@ -41,3 +41,35 @@ func TestCommitStoresTopicIDs(t *testing.T) {
 		t.Fatalf("topic ids %v after a commit without ids, want id-one kept", ids)
 	}
 }
+
+// Verify with topic ids reports a stored id that is not the topic's
+// current one, and a topic that no longer exists.
+func TestVerifyReportsTopicIDMismatch(t *testing.T) {
+	f := newFixture(t)
+	c := table.NewCommitter(f.cat, table.CommitterOptions{})
+	ctx := context.Background()
+	b := f.batch(nil, 0, 5, offsetsRange(0, 5))
+	b.TopicIDs = map[string]string{tp0.Topic: "id-one"}
+	res, err := c.Commit(ctx, f.tbl, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		current map[string]string
+		ok      bool
+	}{
+		{"same id", map[string]string{tp0.Topic: "id-one"}, true},
+		{"recreated", map[string]string{tp0.Topic: "id-two"}, false},
+		{"deleted", map[string]string{}, false},
+	} {
+		ids := func(context.Context, []string) (map[string]string, error) { return tc.current, nil }
+		rep, err := table.Verify(ctx, res.Table, pipe, nil, table.WithTopicIDs(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() != tc.ok {
+			t.Errorf("%s: violations %v, want ok=%v", tc.name, rep.Violations, tc.ok)
+		}
+	}
+}
