@@ -176,6 +176,10 @@ func (p *Pipeline) noDecoder(ctx context.Context, rc *recordCtx, err error) erro
 		return err
 	case errors.Is(err, schema.ErrIncompatible):
 		return p.reject(ctx, rc, schema.StageDecode, "incompatible-schema", err)
+	case errors.Is(err, table.ErrPartitionSpec):
+		// Every record would be rejected for the config's mistake.
+		p.halt(rc.tp, err)
+		return nil
 	}
 	return p.reject(ctx, rc, schema.StageDecode, "schema", err)
 }

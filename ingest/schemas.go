@@ -58,8 +58,9 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 			spec, err := table.ParsePartitionSpec(sch, ts.partitionBy)
 			if err != nil {
 				// The spec names columns of the first writer schema; one
-				// that lacks them cannot create the table.
-				return nil, nil, fmt.Errorf("schema %d: %w", ws.ID, err)
+				// that lacks them cannot create the table. That is a
+				// config error: the caller halts, it does not reject.
+				return nil, nil, fmt.Errorf("table %s: partition_by does not fit writer schema %d: %w", ts.name, ws.ID, err)
 			}
 			opts = append(opts, catalog.WithPartitionSpec(spec))
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/internal/memlimit"
+	"github.com/bigfather/bigfather/internal/redact"
 )
 
 // configFlags are the flags every config-driven command shares.
@@ -40,7 +41,7 @@ func (c *configFlags) load() (*config.Config, error) {
 	return config.Load(c.path, c.sets...)
 }
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+func cmdRun(ctx context.Context, sig *stopSignals, args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -52,7 +53,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, os.Stderr)
+	// Errors may embed a URL or DSN with its password (a driver's parse
+	// error, a client's request error).
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	defer func() { err = scrub.Error(err) }()
+	log := newLogger(cfg.Log, os.Stderr, scrub)
+	sig.arm(log, cfg.ShutdownTimeout)
 	log.Info("starting", "pipeline", cfg.Pipeline, "config", cf.path)
 	return runPipeline(ctx, cfg, log, nil)
 }

@@ -127,6 +127,22 @@ type Kafka struct {
 	// FetchMaxBytes caps one fetch response. Default 16MiB: the consumer
 	// holds up to two, decompressed, outside memory_budget.
 	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
+	// SessionTimeout is how long the group waits for a member that stopped
+	// heartbeating (a crash, a frozen process) before giving its partitions
+	// to the others: what one SIGKILL costs in stalled partitions. The
+	// broker refuses values outside its group.min/max.session.timeout.ms
+	// (6s-30m by default). Default 45s; 1s-1h.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// RebalanceTimeout is how long the group waits for every member to
+	// rejoin during a rebalance (each first commits or drops its in-flight
+	// batch). Default 60s; 1s-1h.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// InstanceID turns on static group membership (KIP-345): a member that
+	// restarts within session_timeout with the same id gets its partitions
+	// back without a rebalance. It must be unique per running instance
+	// (e.g. ${HOSTNAME}); two live instances with one id fence each other.
+	// Default "" (dynamic membership).
+	InstanceID string `yaml:"instance_id"`
 	// TLS secures broker connections. Default disabled.
 	TLS TLS `yaml:"tls"`
 	// SASL authenticates to the brokers. Default none.
@@ -343,6 +359,9 @@ func Default() Config {
 			OnGap:          OnGapHalt,
 			FetchMaxBytes:  16 * MiB,
 			MetadataMaxAge: 30 * time.Second,
+			// franz-go's own defaults, stated so the README can show them.
+			SessionTimeout:   45 * time.Second,
+			RebalanceTimeout: 60 * time.Second,
 		},
 		SchemaRegistry: Registry{SubjectNameStrategy: SubjectTopicName},
 		Catalog: Catalog{

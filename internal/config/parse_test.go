@@ -105,6 +105,7 @@ func fullWant() Config {
 			OnGap:          OnGapSkip,
 			MetadataMaxAge: 45 * time.Second,
 			FetchMaxBytes:  24 * MiB,
+			SessionTimeout: 10 * time.Second, RebalanceTimeout: 20 * time.Second, InstanceID: "bf-host-1",
 			TLS: TLS{Enabled: true, CAFile: "/etc/bf/kafka-ca.pem", CertFile: "/etc/bf/kafka.crt",
 				KeyFile: "/etc/bf/kafka.key", ServerName: "kafka.internal", InsecureSkipVerify: true},
 			SASL: SASL{Mechanism: SASLSCRAMSHA512, Username: "music", Password: "kafka-secret"},

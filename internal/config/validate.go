@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -116,6 +117,18 @@ func (k *Kafka) validate(l *errorList, checkGroup bool) {
 	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
 		l.add(0, "kafka.fetch_max_bytes", "must be > 0 and < 2GiB, got %s", k.FetchMaxBytes)
 	}
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{{"kafka.session_timeout", k.SessionTimeout}, {"kafka.rebalance_timeout", k.RebalanceTimeout}} {
+		if d.v < time.Second || d.v > time.Hour {
+			l.add(0, d.path, "must be between 1s and 1h, got %s", d.v)
+		}
+	}
+	// Kafka checks group.instance.id like a topic name.
+	if k.InstanceID != "" && !topicRe.MatchString(k.InstanceID) {
+		l.add(0, "kafka.instance_id", "%q is invalid: want 1-249 characters of [a-zA-Z0-9._-]", k.InstanceID)
+	}
 	k.TLS.validate(l, "kafka.tls")
 	switch k.SASL.Mechanism {
 	case "":
@@ -214,7 +227,7 @@ func (w *Warehouse) validate(l *errorList) {
 			l.add(0, "warehouse.s3.region", "required for an s3:// warehouse")
 		}
 	} else {
-		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", w.URL)
+		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", redactURL(w.URL))
 	}
 	s := w.S3
 	if s.Endpoint != "" {
