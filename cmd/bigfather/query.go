@@ -17,6 +17,7 @@ import (
 	icebergtable "github.com/apache/iceberg-go/table"
 
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/redact"
 )
 
 // defaultDuckDBScript is the wrapper query runs, relative to the working
@@ -28,7 +29,7 @@ const defaultDuckDBScript = "scripts/duckdb.mjs"
 // (music.tracks), so orphaned files of dropped batches are never read. An
 // empty table is an empty DuckDB table with the Iceberg schema, so a query
 // over it returns no rows instead of failing.
-func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -60,7 +61,10 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr))
+	// Errors may embed a URL or DSN with its password.
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	defer func() { err = scrub.Error(err) }()
+	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr, scrub))
 	if err != nil {
 		return err
 	}
