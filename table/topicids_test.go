@@ -43,7 +43,7 @@ func TestCommitStoresTopicIDs(t *testing.T) {
 }
 
 // Verify with topic ids reports a stored id that is not the topic's
-// current one, and a topic that no longer exists.
+// current one; a topic that no longer exists is left to the notes.
 func TestVerifyReportsTopicIDMismatch(t *testing.T) {
 	f := newFixture(t)
 	c := table.NewCommitter(f.cat, table.CommitterOptions{})
@@ -61,7 +61,7 @@ func TestVerifyReportsTopicIDMismatch(t *testing.T) {
 	}{
 		{"same id", map[string]string{tp0.Topic: "id-one"}, true},
 		{"recreated", map[string]string{tp0.Topic: "id-two"}, false},
-		{"deleted", map[string]string{}, false},
+		{"deleted", map[string]string{}, true},
 	} {
 		ids := func(context.Context, []string) (map[string]string, error) { return tc.current, nil }
 		rep, err := table.Verify(ctx, res.Table, pipe, nil, table.WithTopicIDs(ids))
