@@ -45,6 +45,9 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 	if err != nil {
 		return nil, fmt.Errorf("list log end offsets: %w", err)
 	}
+	if err := p.learnTopicIDs(ctx, topics); err != nil {
+		return nil, err
+	}
 	for topic, parts := range offs {
 		rt, err := p.routeOf(topic)
 		if err != nil {
@@ -69,6 +72,7 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 			for _, t := range rt.all {
 				delete(t.gaps, tp)
 			}
+			p.checkTopicID(rt, tp)
 			w, ok := rt.resumeAt(tp)
 			if !ok {
 				parts[part] = p.startOffset()

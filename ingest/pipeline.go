@@ -59,6 +59,8 @@ type Pipeline struct {
 	// firstSeen is the first offset consumed per partition since it was
 	// assigned: where a never-committed partition restarts after a drop.
 	firstSeen map[table.TP]int64
+	tids      topicIDs                      // topic ids at assignment, and fetch-error checks (topicid.go)
+	subjects  map[subjectKey]subjectVerdict // subject checks by topic and writer schema (subject.go)
 
 	stats stats
 	ready atomic.Bool
@@ -312,6 +314,9 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 			continue
 		}
 		tp := table.TP{Topic: fe.Topic, Partition: fe.Partition}
+		if p.topicFetchError(ctx, fe) {
+			continue
+		}
 		if isOffsetOutOfRange(fe.Err) {
 			p.halt(tp, fmt.Errorf("%w: %s: fetch: %w", ErrOffsetGap, tp, fe.Err))
 			continue

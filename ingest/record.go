@@ -76,6 +76,11 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 			}
 			payload = p.jsonScratch
 		}
+		if reason, err := p.subjectCheck(ctx, rt.topic, int(id), ws); reason != "" {
+			return p.reject(ctx, &rc, schema.StageDecode, reason, err)
+		} else if err != nil {
+			return err
+		}
 	}
 	ts, err := p.choose(&rc, ws, payload)
 	switch {
@@ -114,23 +119,12 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 			return p.passOver(&rc, p.m.filtered)
 		}
 	}
-	dec, err := p.decoder(ctx, ts, ws)
+	dec, ev, err := p.decoder(ctx, ts, ws)
 	if err != nil {
-		var fatal *fatalError
-		switch {
-		case errors.As(err, &fatal), errors.Is(err, errResynced), ctx.Err() != nil:
-			return err
-		case errors.Is(err, schema.ErrIncompatible):
-			return p.reject(ctx, &rc, schema.StageDecode, "incompatible-schema", err)
-		case errors.Is(err, table.ErrPartitionSpec):
-			// Every record would be rejected for the config's mistake.
-			p.halt(tp, err)
-			return nil
-		}
-		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
+		return p.noDecoder(ctx, &rc, err)
 	}
 	judged := ts.transforms != nil
-	if (!judged && (ts.rules != nil || ts.filter != nil)) || !wantT {
+	if (!judged && (ts.rules != nil || ts.filter != nil)) || !wantT || ev != nil {
 		// Judge the record before anything is appended: decoding is all
 		// or nothing, and a rule failure must leave no row behind.
 		if err := dec.Check(payload); err != nil {
@@ -150,6 +144,13 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 		rc.coverOthers(ts)
 		return nil
 	}
+	if ev != nil {
+		// The record decodes and is kept: only now may it change the
+		// table's schema, in the commit that holds it.
+		if dec, err = p.applyEvolution(ctx, ts, ws, ev); err != nil {
+			return p.noDecoder(ctx, &rc, err)
+		}
+	}
 	b := ts.open(now)
 	if err := dec.Decode(payload, b.builder); err != nil {
 		return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
@@ -164,6 +165,23 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 	b.pendingB += int64(len(r.Value))
 	b.valueBytes += int64(len(r.Value))
 	return p.afterAppend(ctx, ts)
+}
+
+// noDecoder handles a record whose writer schema has no decoder into its
+// table: rejected when the schema does not fit, else err stops the record.
+func (p *Pipeline) noDecoder(ctx context.Context, rc *recordCtx, err error) error {
+	var fatal *fatalError
+	switch {
+	case errors.As(err, &fatal), errors.Is(err, errResynced), ctx.Err() != nil:
+		return err
+	case errors.Is(err, schema.ErrIncompatible):
+		return p.reject(ctx, rc, schema.StageDecode, "incompatible-schema", err)
+	case errors.Is(err, table.ErrPartitionSpec):
+		// Every record would be rejected for the config's mistake.
+		p.halt(rc.tp, err)
+		return nil
+	}
+	return p.reject(ctx, rc, schema.StageDecode, "schema", err)
 }
 
 // pending reports whether some table of the route does not hold offset

@@ -89,7 +89,9 @@ type Registry struct {
 	// unsupported remembers schema ids that cannot be ingested, and why:
 	// they are as immutable as the others.
 	unsupported map[int]error
-	group       singleflight.Group
+	// subjects caches the subjects each id is registered under (Subjects).
+	subjects map[int][]string
+	group    singleflight.Group
 }
 
 // NewRegistry builds a Registry client. It does not contact the registry.

@@ -46,6 +46,9 @@ type Batch struct {
 	Schema *iceberg.Schema
 	// SchemaChanges describe the evolution, for the snapshot summary.
 	SchemaChanges []string
+	// TopicIDs holds the Kafka topic id of the batch's topics, by name
+	// (PropTopicIDsPrefix); an empty or missing id is not recorded.
+	TopicIDs map[string]string
 }
 
 // CommitterOptions configures a Committer. Zero values take the defaults.
@@ -180,6 +183,9 @@ func (c *Committer) transaction(ctx context.Context, tbl *icebergtable.Table, b 
 			return nil, err
 		}
 		props[PropOriginsPrefix+b.Pipeline] = string(raw)
+	}
+	if err := stageTopicIDs(props, tbl.Metadata().Properties(), b); err != nil {
+		return nil, err
 	}
 	summary, err := b.summary()
 	if err != nil {

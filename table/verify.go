@@ -200,6 +200,11 @@ func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipe
 		rep.Notes = append(rep.Notes, pr.notes()...)
 		rep.Partitions = append(rep.Partitions, pr)
 	}
+	idv, err := topicIDViolations(ctx, append(slices.Clip(data), rejects...), pipeline, o.topicIDs)
+	if err != nil {
+		return nil, err
+	}
+	rep.Violations = append(rep.Violations, idv...)
 	slices.Sort(rep.Violations)
 	return rep, nil
 }
@@ -343,6 +348,7 @@ type VerifyOption func(*verifyOptions)
 type verifyOptions struct {
 	fromLogStart bool
 	kafka        map[TP]KafkaPartition
+	topicIDs     TopicIDFunc // nil: topic ids are not checked
 }
 
 // FromLogStart checks completeness from each partition's log start rather

@@ -103,6 +103,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 			}
 			absent = missing
 			opts = append(opts, table.WithKafkaPartitions(parts))
+			// A topic recreated under the watermarks is a violation.
+			opts = append(opts, table.WithTopicIDs(ingest.CurrentTopicIDs(base)))
 		}
 		rep, err := table.VerifyTables(ctx, data, rejects, cfg.Pipeline, delivered, opts...)
 		if err != nil {

@@ -172,6 +172,7 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 		return ingest.Options{}, nil, fmt.Errorf("schema_registry: %w", err)
 	}
 	o.Registry = registry
+	o.SubjectNameStrategy = r.SubjectNameStrategy
 	o.Registerer = reg
 	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
 	return o, lookups, nil

@@ -185,7 +185,22 @@ type Registry struct {
 	Password string `yaml:"password"`
 	// TLS secures the connection for https URLs. Default disabled.
 	TLS TLS `yaml:"tls"`
+	// SubjectNameStrategy is how the producers name the subject a
+	// topic's value schemas are registered under: topic_name ("<topic>-value",
+	// the default), record_name ("<record full name>") or
+	// topic_record_name ("<topic>-<record full name>"). A record whose
+	// schema id is not registered under its subject is rejected as
+	// foreign-schema.
+	SubjectNameStrategy string `yaml:"subject_name_strategy"`
 }
+
+// Subject name strategies accepted in schema_registry.subject_name_strategy
+// (the names of the schema package's constants).
+const (
+	SubjectTopicName       = "topic_name"
+	SubjectRecordName      = "record_name"
+	SubjectTopicRecordName = "topic_record_name"
+)
 
 // Catalog configures the Iceberg catalog.
 type Catalog struct {
@@ -348,6 +363,7 @@ func Default() Config {
 			SessionTimeout:   45 * time.Second,
 			RebalanceTimeout: 60 * time.Second,
 		},
+		SchemaRegistry: Registry{SubjectNameStrategy: SubjectTopicName},
 		Catalog: Catalog{
 			Type: CatalogSQL,
 			Name: "bigfather",

@@ -65,6 +65,7 @@ func TestMinimalGetsDefaults(t *testing.T) {
 		{"kafka.client_id", got.Kafka.ClientID, "bigfather"},
 		{"kafka.start", got.Kafka.Start.String(), "earliest"},
 		{"kafka.on_gap", got.Kafka.OnGap, "halt"},
+		{"schema_registry.subject_name_strategy", got.SchemaRegistry.SubjectNameStrategy, "topic_name"},
 		{"kafka.fetch_max_bytes", got.Kafka.FetchMaxBytes.String(), "16MiB"},
 		{"catalog.type", got.Catalog.Type, "sql"},
 		{"catalog.name", got.Catalog.Name, "bigfather"},
@@ -111,7 +112,8 @@ func fullWant() Config {
 		},
 		SchemaRegistry: Registry{
 			URL: "https://registry.internal:8081", Username: "sr-user", Password: "sr-secret",
-			TLS: TLS{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
+			TLS:                 TLS{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
+			SubjectNameStrategy: SubjectTopicRecordName,
 		},
 		Catalog: Catalog{
 			Type: CatalogREST,

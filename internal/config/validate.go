@@ -175,6 +175,11 @@ func (r *Registry) validate(l *errorList) {
 		l.add(0, "schema_registry.username", "required when a password is set")
 	}
 	r.TLS.validate(l, "schema_registry.tls")
+	switch r.SubjectNameStrategy {
+	case SubjectTopicName, SubjectRecordName, SubjectTopicRecordName:
+	default:
+		l.add(0, "schema_registry.subject_name_strategy", "%q is invalid: want topic_name, record_name or topic_record_name", r.SubjectNameStrategy)
+	}
 }
 
 func (c *Catalog) validate(l *errorList) {

@@ -65,6 +65,8 @@ func TestValidationErrors(t *testing.T) {
 		{name: "broker port", sets: []string{"kafka.brokers=a:http"}, path: "kafka.brokers[0]", contains: "numeric port"},
 		{name: "client id", sets: []string{"kafka.client_id="}, path: "kafka.client_id", contains: "required"},
 		{name: "on_gap", sets: []string{"kafka.on_gap=ignore"}, path: "kafka.on_gap", contains: "want halt or skip"},
+		{name: "subject strategy", sets: []string{"schema_registry.subject_name_strategy=TopicNameStrategy"},
+			path: "schema_registry.subject_name_strategy", contains: "want topic_name, record_name or topic_record_name"},
 		{name: "fetch zero", sets: []string{"kafka.fetch_max_bytes=0"}, path: "kafka.fetch_max_bytes", contains: "must be > 0"},
 		{name: "fetch int32", sets: []string{"kafka.fetch_max_bytes=3GiB"}, path: "kafka.fetch_max_bytes", contains: "< 2GiB"},
 		{name: "tls off with files", sets: []string{"kafka.tls.ca_file=ca.pem"}, path: "kafka.tls.enabled", contains: "must be true"},
