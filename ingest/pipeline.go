@@ -56,8 +56,9 @@ type Pipeline struct {
 	metaScratch  schema.Meta
 	jsonScratch  []byte // the Avro encoding of the JSON or Protobuf record at hand
 	xformScratch []byte // the record at hand after its table's transform chain
-	// firstSeen is the first offset consumed per partition since it was
-	// assigned: where a never-committed partition restarts after a drop.
+	// firstSeen is the first offset fetched per partition since it was
+	// assigned, for every partition fetched from: where a never-committed
+	// partition restarts after a drop (resync.go).
 	firstSeen map[table.TP]int64
 
 	stats stats
@@ -318,6 +319,7 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		p.opts.Logger.Warn("fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 	}
+	p.noteFetched(fetches)
 	now := time.Now()
 	var err error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -464,9 +466,10 @@ func (p *Pipeline) dropAll(cause error) {
 }
 
 // resync reloads every route's watermarks and seeks every partition this
-// worker has consumed from back to where its route resumes; a partition
-// never committed goes back to the first offset consumed since it was
-// assigned.
+// worker has fetched from since its assignment (noteFetched) back to where
+// its route resumes; a partition never committed goes back to the first
+// offset fetched since it was assigned. A halted partition stays where it
+// halted.
 func (p *Pipeline) resync(ctx context.Context) error {
 	set := make(map[string]map[int32]kgo.EpochOffset)
 	err := p.eachRoute(func(rt *topicRoute) error {
@@ -475,7 +478,7 @@ func (p *Pipeline) resync(ctx context.Context) error {
 			return fmt.Errorf("re-seek: %w", err)
 		}
 		for tp, first := range p.firstSeen {
-			if tp.Topic != rt.topic {
+			if tp.Topic != rt.topic || p.halted[tp] != nil {
 				continue
 			}
 			adopt(views, tp)
