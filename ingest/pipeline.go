@@ -60,6 +60,9 @@ type Pipeline struct {
 	// assigned, for every partition fetched from: where a never-committed
 	// partition restarts after a drop (resync.go).
 	firstSeen map[table.TP]int64
+	// outOfRangeAt is where a partition was last re-seeked after its
+	// fetch ran out of range (gap.go).
+	outOfRangeAt map[table.TP]int64
 
 	stats stats
 	ready atomic.Bool
@@ -98,6 +101,8 @@ func New(opts Options) (*Pipeline, error) {
 		toResume:  make(map[string][]int32),
 		hw:        make(map[table.TP]int64),
 		firstSeen: make(map[table.TP]int64),
+
+		outOfRangeAt: make(map[table.TP]int64),
 
 		clientReady: make(chan struct{}),
 	}
@@ -308,16 +313,20 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		p.cl.PauseFetchPartitions(p.toPause)
 		clear(p.toPause)
 	}
+	var outOfRange []table.TP
 	for _, fe := range fetches.Errors() {
 		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
 			continue
 		}
 		tp := table.TP{Topic: fe.Topic, Partition: fe.Partition}
 		if isOffsetOutOfRange(fe.Err) {
-			p.halt(tp, fmt.Errorf("%w: %s: fetch: %w", ErrOffsetGap, tp, fe.Err))
+			outOfRange = append(outOfRange, tp) // gap.go
 			continue
 		}
 		p.opts.Logger.Warn("fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+	}
+	if err := p.outOfRange(ctx, outOfRange); err != nil {
+		return err
 	}
 	p.noteFetched(fetches)
 	now := time.Now()
