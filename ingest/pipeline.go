@@ -454,7 +454,14 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 // partition from the tables. It returns errResynced, or the error that
 // kept it from re-seeking.
 func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) error {
-	p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	if errors.Is(cause, table.ErrFenced) {
+		// Normal in a group: another member owns or owned the partitions
+		// and committed past this batch (a rebalance, a zombie).
+		p.opts.Logger.Warn("batch fenced: another writer moved the watermark; dropped, re-seeking from the tables",
+			"pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	} else {
+		p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	}
 	p.dropAll(cause)
 	if err := p.resync(ctx); err != nil {
 		return err
