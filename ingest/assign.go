@@ -172,7 +172,7 @@ func (p *Pipeline) forget(tps map[string][]int32) {
 			if p.halted[tp] != nil {
 				p.unhalt(tp)
 			}
-			p.m.lag.DeleteLabelValues(topic, strconv.Itoa(int(part)))
+			p.forgetLag(tp)
 		}
 	}
 }

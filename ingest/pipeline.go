@@ -45,6 +45,9 @@ type Pipeline struct {
 	toPause  map[string][]int32
 	toResume map[string][]int32
 	hw       map[table.TP]int64 // high watermarks from the last fetch
+	// caughtUp is, for partitions whose last record fetched is a
+	// transaction marker, the offset after it (lag.go).
+	caughtUp map[table.TP]int64
 	// dlq holds the rejects of the open batches bound for the DLQ topic;
 	// flush produces them before committing.
 	dlq      []*kgo.Record
@@ -80,7 +83,7 @@ type stats struct {
 type Stats struct {
 	Committed  int64     // records committed since start
 	Consumed   int64     // records consumed since start
-	Lag        int64     // sum over partitions of high watermark − watermark
+	Lag        int64     // sum over partitions of the data lag (bigfather_ingest_lag_records, lag.go)
 	LastCommit time.Time // zero if none yet
 	Halted     int       // halted partitions
 }
@@ -100,6 +103,7 @@ func New(opts Options) (*Pipeline, error) {
 		toPause:   make(map[string][]int32),
 		toResume:  make(map[string][]int32),
 		hw:        make(map[table.TP]int64),
+		caughtUp:  make(map[table.TP]int64),
 		firstSeen: make(map[table.TP]int64),
 
 		outOfRangeAt: make(map[table.TP]int64),
@@ -169,6 +173,9 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.ClientID(o.ClientID),
 		kgo.ConsumerGroup(o.Group),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are passed over, but seen: a log ending in
+		// them is caught up, not lagging (lag.go).
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(o.FetchMaxBytes),
 		// Group offsets are advisory (rule 2): seeking comes from the
 		// tables, commits happen after the table commit.
@@ -329,6 +336,7 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		return err
 	}
 	p.noteFetched(fetches)
+	p.noteCaughtUp(fetches)
 	now := time.Now()
 	var err error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -336,12 +344,14 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 			return
 		}
 		tp := table.TP{Topic: fp.Topic, Partition: fp.Partition}
-		p.hw[tp] = fp.HighWatermark
 		rt := p.routes[fp.Topic]
 		if rt == nil || p.halted[tp] != nil {
 			return
 		}
 		for _, r := range fp.Records {
+			if r.Attrs.IsControl() {
+				continue // a transaction marker (noteCaughtUp)
+			}
 			if err = p.record(ctx, rt, tp, r, now); err != nil {
 				return
 			}
@@ -515,6 +525,7 @@ func (p *Pipeline) resync(ctx context.Context) error {
 	if len(set) > 0 {
 		p.cl.SetOffsets(set)
 	}
+	clear(p.caughtUp) // re-seeked: caught up again only after a fetch says so
 	return nil
 }
 
@@ -564,22 +575,4 @@ func (p *Pipeline) commitGroupOffsets(ctx context.Context) {
 			p.opts.Logger.Warn("commit group offsets (advisory)", "group", p.opts.Group, "err", err)
 		}
 	})
-}
-
-func (p *Pipeline) updateLag() {
-	var total int64
-	for tp, hw := range p.hw {
-		rt := p.routes[tp.Topic]
-		if rt == nil {
-			continue
-		}
-		w, ok := rt.resumeAt(tp)
-		if !ok {
-			continue
-		}
-		lag := max(hw-w, 0)
-		total += lag
-		p.m.lag.WithLabelValues(tp.Topic, fmt.Sprint(tp.Partition)).Set(float64(lag))
-	}
-	p.stats.lag.Store(total)
 }
