@@ -150,7 +150,14 @@ func (p *Pipeline) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 	defer p.mu.Unlock()
 	p.dropAll(errors.New("partitions lost"))
 	p.forget(lost)
-	p.opts.Logger.Warn("partitions lost, in-flight batches dropped", "pipeline", p.opts.Pipeline)
+	// Lost, not revoked: the group session ended (the member missed its
+	// session timeout, or the coordinator could not be reached). Say what
+	// else is wrong, since that is usually why.
+	why := "the consumer group session ended (session timeout missed or coordinator unreachable)"
+	if ps := p.cond.list(); len(ps) > 0 {
+		why += "; problems: " + ProblemsString(ps)
+	}
+	p.opts.Logger.Warn("partitions lost, in-flight batches dropped", "pipeline", p.opts.Pipeline, "why", why)
 }
 
 func (p *Pipeline) forget(tps map[string][]int32) {

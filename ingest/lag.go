@@ -75,10 +75,14 @@ func (p *Pipeline) updateLag() {
 			}
 		}
 		if !have {
-			// No data table has committed this partition yet.
+			// No data table has committed this partition yet: from where
+			// the route resumes, or, never committed, from where fetching
+			// started.
 			w, ok := rt.resumeAt(tp)
 			if !ok {
-				continue
+				if w, ok = p.firstSeen[tp]; !ok {
+					continue
+				}
 			}
 			data = w
 		}

@@ -26,6 +26,7 @@ import (
 type Pipeline struct {
 	opts      Options
 	m         *metrics
+	cond      *conditions // problems for /readyz (conditions.go)
 	committer *table.Committer
 	cl        *kgo.Client
 	adm       *kadm.Client
@@ -97,6 +98,7 @@ func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
 		opts:      opts,
 		m:         newMetrics(opts.Registerer),
+		cond:      newConditions(opts.Registerer, opts.Logger),
 		routes:    make(map[string]*topicRoute),
 		byTable:   make(map[string]*tableState),
 		halted:    make(map[table.TP]error),
@@ -187,7 +189,7 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onLost),
 		kgo.WithLogger(kslog.New(o.Logger.With("component", "kafka"))),
-		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer))),
+		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer)), &kafkaHealth{p: p, saslFailed: map[string]time.Time{}}),
 	}
 	kopts = append(kopts, p.subscription()...)
 	if o.DLQTopic != "" {
@@ -236,6 +238,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.cl, p.adm = cl, kadm.NewClient(cl)
 	close(p.clientReady)
 	defer cl.Close()
+	mctx, stopMonitor := context.WithCancel(ctx)
+	defer stopMonitor()
+	go p.monitor(mctx)
 	if err := p.checkDLQ(ctx); err != nil {
 		return err
 	}
@@ -432,6 +437,7 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 		return nil
 	}
 	var failure error
+	problem := ProblemWarehouse
 	for _, ts := range open {
 		if failure = p.seal(ctx, ts); failure != nil {
 			failure = fmt.Errorf("seal %s: %w", ts.name, failure)
@@ -439,9 +445,11 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 		}
 	}
 	if failure == nil {
+		problem = ProblemDLQ
 		failure = p.produceDLQ(ctx)
 	}
 	if failure == nil {
+		problem = ProblemCatalog
 		p.opts.Hooks.at("after-upload")
 		for _, ts := range p.allTables() {
 			ts.fresh = false // committing from now on (route.go, rule 3)
@@ -453,8 +461,10 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 		}
 	}
 	if failure != nil {
+		p.flushProblem(problem, failure)
 		return p.abandon(ctx, reason, failure)
 	}
+	p.flushProblem("", nil)
 	p.opts.Hooks.at("after-commit")
 	p.commitGroupOffsets(ctx)
 	return nil

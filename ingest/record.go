@@ -395,6 +395,7 @@ func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
 	b := ts.b
 	if b.pending >= chunkRows {
 		if err := p.writeChunk(ctx, ts); err != nil {
+			p.flushProblem(ProblemWarehouse, err)
 			return p.abandon(ctx, "write", err)
 		}
 	}
