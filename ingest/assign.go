@@ -83,6 +83,7 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 		}
 	}
 	p.ready.Store(true)
+	p.cond.clear(ProblemGroup, "") // joined and assigned
 	return offs, nil
 }
 

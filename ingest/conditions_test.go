@@ -154,6 +154,20 @@ func TestSilentBrokerIsVisible(t *testing.T) {
 		t.Fatal("ready without a broker")
 	}
 	r.stop()
+
+	// And one where nothing listens at all.
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := closed.Addr().String()
+	closed.Close()
+	reg = prometheus.NewRegistry()
+	opts.Registerer = reg
+	opts.Brokers = []string{addr}
+	r = e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemBroker, "cannot connect to broker "+addr, 20*time.Second)
+	r.stop()
 }
 
 // A broker that refuses the SASL login is a problem that says so.
