@@ -337,11 +337,13 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		p.opts.Logger.Warn("fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 	}
+	// Noted first: a flush failing from here on (outOfRange's too) must
+	// re-seek every partition of this poll.
+	p.noteFetched(fetches)
+	p.noteCaughtUp(fetches)
 	if err := p.outOfRange(ctx, outOfRange); err != nil {
 		return err
 	}
-	p.noteFetched(fetches)
-	p.noteCaughtUp(fetches)
 	now := time.Now()
 	var err error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
