@@ -178,6 +178,7 @@ func (p *Pipeline) flushProblem(kind string, err error) {
 		for _, k := range []string{ProblemWarehouse, ProblemDLQ, ProblemCatalog} {
 			p.cond.clear(k, "")
 		}
+		p.dropBackoff = 0
 		return
 	}
 	if errors.Is(err, table.ErrFenced) {
@@ -189,4 +190,21 @@ func (p *Pipeline) flushProblem(kind string, err error) {
 		ProblemCatalog:   "cannot commit to the catalog",
 	}[kind]
 	p.cond.set(kind, "", slog.LevelError, 0, what+"; batches are dropped and re-read: "+err.Error(), "pipeline", p.opts.Pipeline)
+}
+
+// backOffAfterDrop waits, outside the pipeline's lock, before fetching
+// again after a flush failed for a warehouse, catalog or DLQ problem:
+// 250ms, doubling to 10s while the failures go on.
+func (p *Pipeline) backOffAfterDrop(ctx context.Context) {
+	if !p.cond.has(ProblemWarehouse) && !p.cond.has(ProblemCatalog) && !p.cond.has(ProblemDLQ) {
+		return
+	}
+	p.mu.Lock()
+	p.dropBackoff = min(max(2*p.dropBackoff, 250*time.Millisecond), 10*time.Second)
+	wait := p.dropBackoff
+	p.mu.Unlock()
+	select {
+	case <-ctx.Done():
+	case <-time.After(wait):
+	}
 }

@@ -68,6 +68,13 @@ type Pipeline struct {
 	// fetch ran out of range (gap.go).
 	outOfRangeAt map[table.TP]int64
 
+	// lastDropLog is when a dropped batch was last logged at ERROR;
+	// dropBackoff is how long the poll loop waits after a flush failed
+	// for a problem of the warehouse, the catalog or the DLQ, so that
+	// re-reading does not spin while it lasts.
+	lastDropLog time.Time
+	dropBackoff time.Duration
+
 	stats stats
 	ready atomic.Bool
 }
@@ -289,10 +296,14 @@ func (p *Pipeline) loop(ctx context.Context) error {
 			err = p.maybeFlush(ctx)
 		}
 		p.mu.Unlock()
-		if errors.Is(err, errResynced) {
+		resynced := errors.Is(err, errResynced)
+		if resynced {
 			err = nil // the rest of the poll was abandoned; fetching resumes from the tables
 		}
 		p.cl.AllowRebalance()
+		if resynced {
+			p.backOffAfterDrop(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -481,8 +492,13 @@ func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) erro
 		// and committed past this batch (a rebalance, a zombie).
 		p.opts.Logger.Warn("batch fenced: another writer moved the watermark; dropped, re-seeking from the tables",
 			"pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
-	} else {
+	} else if time.Since(p.lastDropLog) >= 30*time.Second {
+		// Rate-limited: while the warehouse or catalog fails, every flush
+		// fails; the problem (conditions.go) says so meanwhile.
+		p.lastDropLog = time.Now()
 		p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	} else {
+		p.opts.Logger.Debug("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
 	}
 	p.dropAll(cause)
 	if err := p.resync(ctx); err != nil {
