@@ -30,6 +30,19 @@ const (
 	ProblemDLQ       = "dlq"       // rejects cannot be produced to the DLQ topic
 )
 
+// problemMessages are the stable log messages of the kinds; the reason
+// key says what exactly is wrong.
+var problemMessages = map[string]string{
+	ProblemRegistry:  "schema registry unavailable, ingestion paused",
+	ProblemBroker:    "kafka broker unreachable or not answering",
+	ProblemAuth:      "kafka sasl login refused",
+	ProblemTopic:     "topic does not exist",
+	ProblemGroup:     "consumer group failing",
+	ProblemWarehouse: "cannot write data files to the warehouse",
+	ProblemCatalog:   "cannot commit to the catalog",
+	ProblemDLQ:       "cannot produce rejects to the dlq topic",
+}
+
 // Problem is a condition keeping the pipeline from ingesting, with why.
 type Problem struct {
 	Kind   string
@@ -89,7 +102,8 @@ func (c *conditions) set(kind, key string, level slog.Level, ttl time.Duration, 
 	cd.Reason, cd.level, cd.last, cd.ttl = reason, level, now, ttl
 	if changed || now.Sub(cd.logged) >= c.logEvery {
 		cd.logged = now
-		c.log.Log(context.Background(), level, reason, append(attrs, "problem", kind, "since", cd.Since.UTC().Format(time.RFC3339))...)
+		c.log.Log(context.Background(), level, problemMessages[kind],
+			append(attrs, "problem", kind, "reason", reason, "since", cd.Since.UTC().Format(time.RFC3339))...)
 	}
 }
 
@@ -184,12 +198,7 @@ func (p *Pipeline) flushProblem(kind string, err error) {
 	if errors.Is(err, table.ErrFenced) {
 		return
 	}
-	what := map[string]string{
-		ProblemWarehouse: "cannot write data files to the warehouse",
-		ProblemDLQ:       "cannot produce rejects to the DLQ topic",
-		ProblemCatalog:   "cannot commit to the catalog",
-	}[kind]
-	p.cond.set(kind, "", slog.LevelError, 0, what+"; batches are dropped and re-read: "+err.Error(), "pipeline", p.opts.Pipeline)
+	p.cond.set(kind, "", slog.LevelError, 0, problemMessages[kind]+"; batches are dropped and re-read: "+err.Error(), "pipeline", p.opts.Pipeline)
 }
 
 // backOffAfterDrop waits, outside the pipeline's lock, before fetching

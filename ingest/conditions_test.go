@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -75,6 +76,8 @@ func TestRegistryOutageIsVisible(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	opts := e.options()
 	opts.Registerer = reg
+	logs := &logCount{}
+	opts.Logger = slog.New(logs.wrap(opts.Logger.Handler()))
 	r := e.start(opts)
 	waitProblem(t, r, reg, ingest.ProblemRegistry, "schema registry unavailable", 30*time.Second)
 	gen := music.NewGenerator(2)
@@ -93,6 +96,10 @@ func TestRegistryOutageIsVisible(t *testing.T) {
 			t.Fatalf("lag %d while waiting for the registry, want 800 (every record produced)", r.p.Stats().Lag)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	stalls := counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil)
+	if n := logs.count("schema registry unavailable, ingestion paused"); n != 1 || stalls < 2 {
+		t.Fatalf("%d log lines for %v registry stalls, want 1 (rate-limited) for at least 2", n, stalls)
 	}
 	outage.Store(false)
 	e.waitWatermarks(800)
