@@ -346,6 +346,9 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 			outOfRange = append(outOfRange, tp) // gap.go
 			continue
 		}
+		if _, ok := errors.AsType[*kgo.ErrGroupSession](fe.Err); ok {
+			continue // the group problem, rate-limited (kafkahealth.go)
+		}
 		p.opts.Logger.Warn("fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 	}
 	// Noted first: a flush failing from here on (outOfRange's too) must
