@@ -110,6 +110,7 @@ func (p *Pipeline) halt(tp table.TP, err error) {
 	p.toPause[tp.Topic] = append(p.toPause[tp.Topic], tp.Partition)
 	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(1)
 	p.opts.Logger.Error("partition halted", "pipeline", p.opts.Pipeline, "topic", tp.Topic, "partition", tp.Partition, "err", err)
+	p.cond.note(ProblemHalted, tp.String(), err.Error())
 }
 
 func (p *Pipeline) unhalt(tp table.TP) {
@@ -120,6 +121,7 @@ func (p *Pipeline) unhalt(tp table.TP) {
 	p.stats.halted.Store(int64(len(p.halted)))
 	p.toResume[tp.Topic] = append(p.toResume[tp.Topic], tp.Partition)
 	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(0)
+	p.cond.clear(ProblemHalted, tp.String())
 }
 
 // Halted returns the halted partitions and why.

@@ -28,6 +28,9 @@ const (
 	ProblemWarehouse = "warehouse" // data files cannot be written
 	ProblemCatalog   = "catalog"   // commits fail
 	ProblemDLQ       = "dlq"       // rejects cannot be produced to the DLQ topic
+	// ProblemHalted is a partition halted (data loss, offset gap): not
+	// waited out, it needs an operator. Listed so /readyz names why.
+	ProblemHalted = "halted"
 )
 
 // problemMessages are the stable log messages of the kinds; the reason
@@ -41,6 +44,7 @@ var problemMessages = map[string]string{
 	ProblemWarehouse: "cannot write data files to the warehouse",
 	ProblemCatalog:   "cannot commit to the catalog",
 	ProblemDLQ:       "cannot produce rejects to the dlq topic",
+	ProblemHalted:    "partition halted",
 }
 
 // Problem is a condition keeping the pipeline from ingesting, with why.
@@ -105,6 +109,21 @@ func (c *conditions) set(kind, key string, level slog.Level, ttl time.Duration, 
 		c.log.Log(context.Background(), level, problemMessages[kind],
 			append(attrs, "problem", kind, "reason", reason, "since", cd.Since.UTC().Format(time.RFC3339))...)
 	}
+}
+
+// note records a problem without logging it: its caller already did.
+func (c *conditions) note(kind, key, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := kind + "\x00" + key
+	now := time.Now()
+	cd := c.byKey[k]
+	if cd == nil {
+		cd = &condition{Problem: Problem{Kind: kind, Since: now}}
+		c.byKey[k] = cd
+		c.gauge.WithLabelValues(kind).Inc()
+	}
+	cd.Reason, cd.last, cd.logged, cd.ttl = reason, now, now, 0
 }
 
 // clear ends the problem kind under key, logging the recovery.

@@ -90,6 +90,13 @@ func TestRetentionWhileRunning(t *testing.T) {
 				t.Fatalf("halt reason %q does not say %q", h[lost], want)
 			}
 		}
+		var named bool
+		for _, pr := range r.p.Problems() {
+			named = named || pr.Kind == ingest.ProblemHalted && pr.Reason == h[lost].Error()
+		}
+		if !named {
+			t.Fatalf("problems %v do not name the halt", r.p.Problems())
+		}
 		other := table.TP{Topic: testTopic, Partition: 0}
 		deadline := time.Now().Add(30 * time.Second)
 		for e.watermarks()[other] <= wm[other] {

@@ -144,10 +144,12 @@ type readiness interface {
 func readyz(p readiness) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		var why []string
+		haltsNamed := false
 		for _, pr := range p.Problems() {
 			why = append(why, fmt.Sprintf("%s: %s (since %s)", pr.Kind, pr.Reason, pr.Since.UTC().Format(time.RFC3339)))
+			haltsNamed = haltsNamed || pr.Kind == ingest.ProblemHalted
 		}
-		if n := p.Stats().Halted; n > 0 {
+		if n := p.Stats().Halted; n > 0 && !haltsNamed {
 			why = append(why, fmt.Sprintf("halted: %d partition(s) halted (see the \"partition halted\" log lines)", n))
 		}
 		if !p.Ready() {
