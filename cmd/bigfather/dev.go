@@ -157,7 +157,7 @@ func statusLoop(ctx context.Context, w io.Writer, prod *music.Producer, p *inges
 					line += fmt.Sprintf(" | %d partition(s) HALTED (see log)", st.Halted)
 				}
 				if ps := p.Problems(); len(ps) > 0 {
-					line += " | WAITING: " + ingest.ProblemsString(ps)
+					line += " | PROBLEMS: " + ingest.ProblemsString(ps)
 				}
 			}
 			if tty {
