@@ -1,6 +1,9 @@
 package ingest
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/table"
@@ -22,4 +25,42 @@ func (p *Pipeline) noteFetched(fetches kgo.Fetches) {
 			p.firstSeen[tp] = fp.Records[0].Offset
 		}
 	})
+}
+
+// resync reloads every route's watermarks and seeks every partition this
+// worker has fetched from since its assignment (noteFetched) back to where
+// its route resumes; a partition never committed goes back to the first
+// offset fetched since it was assigned. A halted partition stays where it
+// halted.
+func (p *Pipeline) resync(ctx context.Context) error {
+	set := make(map[string]map[int32]kgo.EpochOffset)
+	err := p.eachRoute(func(rt *topicRoute) error {
+		views, err := p.loadRoute(ctx, rt)
+		if err != nil {
+			return fmt.Errorf("re-seek: %w", err)
+		}
+		for tp, first := range p.firstSeen {
+			if tp.Topic != rt.topic || p.halted[tp] != nil {
+				continue
+			}
+			adopt(views, tp)
+			off, ok := rt.resumeAt(tp)
+			if !ok {
+				off = first
+			}
+			if set[rt.topic] == nil {
+				set[rt.topic] = make(map[int32]kgo.EpochOffset)
+			}
+			set[rt.topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(set) > 0 {
+		p.cl.SetOffsets(set)
+	}
+	clear(p.caughtUp) // re-seeked: caught up again only after a fetch says so
+	return nil
 }
