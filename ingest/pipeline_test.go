@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,6 +128,8 @@ func TestZombieIsFenced(t *testing.T) {
 	zreg := prometheus.NewRegistry()
 	zopts := e.options()
 	zopts.Registerer = zreg
+	logs := &logCount{}
+	zopts.Logger = slog.New(logs.wrap(zopts.Logger.Handler()))
 	zopts.Hooks.At = func(point string) {
 		if point == "before-commit" && once.CompareAndSwap(false, true) {
 			close(paused)
@@ -148,6 +151,11 @@ func TestZombieIsFenced(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	zombie.stop()
+	// Fencing is normal in a group: a warning with the reason, not an error.
+	if logs.count("batch fenced: another writer moved the watermark; dropped, re-seeking from the tables") < 1 ||
+		logs.count("batch dropped, re-seeking from the tables") != 0 {
+		t.Fatalf("the fenced batch was not logged as fenced: %v", logs.messages())
+	}
 	if err := healthy.stop(); err != nil {
 		t.Fatal(err)
 	}

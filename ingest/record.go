@@ -22,9 +22,6 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 	if !rt.pending(tp, r.Offset) {
 		return nil // in every table already
 	}
-	if _, ok := p.firstSeen[tp]; !ok {
-		p.firstSeen[tp] = r.Offset
-	}
 	p.stats.consumed.Add(1)
 	rc := recordCtx{rt: rt, tp: tp, r: r, now: now, q: rt.quarantine}
 	if n := len(r.Key) + len(r.Value); n > p.opts.MaxRecordBytes {
@@ -420,6 +417,7 @@ func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
 	b := ts.b
 	if b.pending >= chunkRows {
 		if err := p.writeChunk(ctx, ts); err != nil {
+			p.flushProblem(ProblemWarehouse, err)
 			return p.abandon(ctx, "write", err)
 		}
 	}

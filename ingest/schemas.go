@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -21,10 +22,13 @@ func (p *Pipeline) writerSchema(ctx context.Context, id int) (*schema.WriterSche
 	for {
 		ws, err := p.opts.Registry.Get(ctx, id)
 		if err == nil || errors.Is(err, schema.ErrUnknownSchema) || errors.Is(err, schema.ErrUnsupportedSchema) {
+			p.cond.clear(ProblemRegistry, "")
 			return ws, err
 		}
 		p.m.registryWait.Inc()
-		p.opts.Logger.Warn("schema registry unavailable, pausing", "schema_id", id, "err", err)
+		p.cond.set(ProblemRegistry, "", slog.LevelWarn, 0, "schema registry unavailable, ingestion paused: "+err.Error(), "schema_id", id)
+		// The poll loop waits here: keep the lag gauges moving.
+		p.refreshLag(ctx)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

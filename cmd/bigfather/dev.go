@@ -159,6 +159,9 @@ func statusLoop(ctx context.Context, w io.Writer, prod *music.Producer, p *inges
 				if st.Halted > 0 {
 					line += fmt.Sprintf(" | %d partition(s) HALTED (see log)", st.Halted)
 				}
+				if ps := p.Problems(); len(ps) > 0 {
+					line += " | PROBLEMS: " + ingest.ProblemsString(ps)
+				}
 			}
 			if tty {
 				fmt.Fprintf(w, "\r\033[K%s", line)
