@@ -28,6 +28,7 @@ const (
 	ProblemWarehouse = "warehouse" // data files cannot be written
 	ProblemCatalog   = "catalog"   // commits fail
 	ProblemDLQ       = "dlq"       // rejects cannot be produced to the DLQ topic
+	ProblemFetch     = "fetch"     // a partition's fetch fails for another reason
 	// ProblemHalted is a partition halted (data loss, offset gap): not
 	// waited out, it needs an operator. Listed so /readyz names why.
 	ProblemHalted = "halted"
@@ -44,6 +45,7 @@ var problemMessages = map[string]string{
 	ProblemWarehouse: "cannot write data files to the warehouse",
 	ProblemCatalog:   "cannot commit to the catalog",
 	ProblemDLQ:       "cannot produce rejects to the dlq topic",
+	ProblemFetch:     "fetching a partition fails",
 	ProblemHalted:    "partition halted",
 }
 
@@ -81,7 +83,7 @@ func newConditions(reg prometheus.Registerer, log *slog.Logger) *conditions {
 		byKey: make(map[string]*condition),
 		gauge: promauto.With(reg).NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bigfather_ingest_problem",
-			Help: "Problems keeping the pipeline from ingesting, by kind (registry, broker, auth, topic, group, warehouse, catalog); /readyz names them.",
+			Help: "Problems keeping the pipeline from ingesting, by kind (registry, broker, auth, topic, group, warehouse, catalog, dlq, fetch, halted); /readyz names them.",
 		}, []string{"kind"}),
 		log:      log,
 		logEvery: 30 * time.Second,

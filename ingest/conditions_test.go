@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/bigfather/bigfather/ingest"
@@ -219,6 +221,62 @@ func TestUnwritableWarehouseIsVisible(t *testing.T) {
 	}
 	e.waitWatermarks(100)
 	waitNoProblem(t, r, reg, ingest.ProblemWarehouse, 10*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A fetch error that repeats on every poll (here an ACL the group lacks)
+// is one problem per partition, logged at most every 30 s, not a WARN per
+// poll; it clears once the partition fetches again.
+func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(100, 1)
+	var denied atomic.Bool
+	denied.Store(true)
+	var answered atomic.Int32
+	k := e.cluster.Kafka()
+	k.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		k.KeepControl()
+		if !denied.Load() {
+			return nil, nil, false
+		}
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.Version = req.GetVersion()
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		if len(resp.Topics) > 0 {
+			answered.Add(1)
+		}
+		return resp, nil, true
+	})
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	logs := &logCount{}
+	opts.Logger = slog.New(logs.wrap(opts.Logger.Handler()))
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemFetch, "TOPIC_AUTHORIZATION_FAILED", 20*time.Second)
+	before := answered.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for answered.Load() < before+5 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, polls := logs.count("fetching a partition fails"), answered.Load(); n != 1 || polls < 5 {
+		t.Fatalf("%d log lines for %d denied fetches, want 1 (rate-limited) for at least 5", n, polls)
+	}
+	denied.Store(false)
+	e.waitWatermarks(100)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

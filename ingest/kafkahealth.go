@@ -22,6 +22,10 @@ import (
 // known).
 const brokerProblemTTL = time.Minute
 
+// fetchProblemTTL clears a fetch problem once its partition has gone that
+// long without the error.
+const fetchProblemTTL = 30 * time.Second
+
 // kafkaHealth turns the client's connection and group failures into
 // problems (conditions.go). franz-go retries them forever and logs them
 // at INFO or DEBUG; they must be visible.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -354,7 +355,11 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		if _, ok := errors.AsType[*kgo.ErrGroupSession](fe.Err); ok {
 			continue // the group problem, rate-limited (kafkahealth.go)
 		}
-		p.opts.Logger.Warn("fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+		// Any other fetch error may repeat on every poll (an ACL the
+		// group lacks, say): one problem per partition, logged at most
+		// every 30 s, cleared when the partition fetches again.
+		p.cond.set(ProblemFetch, tp.String(), slog.LevelWarn, fetchProblemTTL, fe.Err.Error(),
+			"pipeline", p.opts.Pipeline, "topic", fe.Topic, "partition", fe.Partition)
 	}
 	// Noted first: a flush failing from here on (outOfRange's too) must
 	// re-seek every partition of this poll.
