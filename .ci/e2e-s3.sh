@@ -10,9 +10,17 @@
 #      gets SIGTERM and must exit 0
 #   6. `bigfather verify` must pass, and DuckDB must read exactly N rows with no
 #      (partition, offset) twice from the files of the current snapshot
+#   7. faults: a second Kafka with F records, and `bigfather run` reaching versitygw only
+#      through internal/tools/faultproxy, which answers 5 % of all requests 503, applies
+#      30 % of the metadata PUTs and then resets the connection instead of answering (5 %
+#      more are applied and answered 500), and adds latency spikes. The run must reach F with no batch fenced (a single writer
+#      is never fenced: a fence here is the catalog taking its own commit for a conflict),
+#      then `verify` (with direct access) and DuckDB must find exactly F rows, each once.
 #
 # Needs only go, node and npm. Knobs: E2E_RECORDS (default 30000), E2E_KEEP=1 keeps the
-# temporary directory, E2E_TIMEOUT (seconds per ingest phase, default 180).
+# temporary directory, E2E_TIMEOUT (seconds per ingest phase, default 180),
+# E2E_FAULT_RECORDS (default 100000; 0 skips phase 7), E2E_FAULT_SEED (default 1),
+# E2E_FAULT_TIMEOUT (seconds, default 300).
 set -euo pipefail
 exec </dev/null
 
@@ -22,6 +30,9 @@ source .ci/lib.sh
 
 N=${E2E_RECORDS:-30000}
 PHASE_TIMEOUT=${E2E_TIMEOUT:-180}
+FN=${E2E_FAULT_RECORDS:-100000}
+FAULT_SEED=${E2E_FAULT_SEED:-1}
+FAULT_TIMEOUT=${E2E_FAULT_TIMEOUT:-300}
 VERSITYGW_VERSION=v1.8.0
 BIN_CACHE=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bigfather/bin
 BUCKET=bigfather-e2e
@@ -34,6 +45,7 @@ export E2E_SECRET="e2e-secret-$$-$RANDOM$RANDOM"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bigfather-e2e.XXXXXX")
 S3ROOT=$TMP/s3
 BF=$TMP/bigfather
+FP=$TMP/faultproxy
 CFG=$TMP/bigfather.yaml
 INSPECT_OUT=$TMP/inspect.json
 INSPECT_ERR=$TMP/inspect.err
@@ -81,14 +93,14 @@ cleanup() {
   stop_all
   if [ "$rc" -ne 0 ]; then
     local f
-    for f in versitygw.log dev.log run1.log run2.log; do
+    for f in versitygw.log dev.log run1.log run2.log faultproxy.log dev-faults.log run-faults.log; do
       [ -f "$TMP/$f" ] && ci_tail "$f" "$TMP/$f" 40
     done
     [ -f "$INSPECT_OUT" ] && ci_tail "last inspect output" "$INSPECT_OUT" 40
     [ -s "$INSPECT_ERR" ] && ci_tail "last inspect stderr" "$INSPECT_ERR" 20
     printf '\nE2E-S3: FAIL at stage "%s" (exit %s)\n' "$STAGE" "$rc"
   else
-    printf '\nE2E-S3: PASS (%s records, crash + restart, verify + DuckDB exactly-once)\n' "$N"
+    printf '\nE2E-S3: PASS (%s records, crash + restart, verify + DuckDB exactly-once; %s records under injected S3 faults)\n' "$N" "$FN"
   fi
   if [ "${E2E_KEEP:-0}" = 1 ]; then
     echo "kept $TMP"
@@ -156,6 +168,7 @@ check_mono() {
 # ---------------------------------------------------------------------------------------
 stage "build bigfather"
 go build -o "$BF" ./cmd/bigfather || fail "go build ./cmd/bigfather"
+go build -o "$FP" ./internal/tools/faultproxy || fail "go build ./internal/tools/faultproxy"
 
 stage "install DuckDB checker (npm ci)"
 npm ci --prefix .ci/duckdb --no-audit --no-fund --loglevel=error || fail "npm ci --prefix .ci/duckdb"
@@ -164,10 +177,11 @@ stage "install versitygw"
 ensure_versitygw
 
 stage "start versitygw"
-mapfile -t ports < <(ci_free_ports 4)
-[ "${#ports[@]}" -eq 4 ] || fail "could not pick free ports"
+mapfile -t ports < <(ci_free_ports 8)
+[ "${#ports[@]}" -eq 8 ] || fail "could not pick free ports"
 SPORT=${ports[0]} KPORT=${ports[1]} RPORT=${ports[2]} MPORT=${ports[3]}
-echo "ports: s3=$SPORT kafka=$KPORT registry=$RPORT metrics=$MPORT; tmp=$TMP"
+FPORT=${ports[4]} FKPORT=${ports[5]} FRPORT=${ports[6]} FMPORT=${ports[7]}
+echo "ports: s3=$SPORT kafka=$KPORT registry=$RPORT metrics=$MPORT; faults: proxy=$FPORT kafka=$FKPORT registry=$FRPORT metrics=$FMPORT; tmp=$TMP"
 mkdir -p "$S3ROOT"
 if ! start_versitygw; then
   # The posix backend keeps object metadata in xattrs; where the filesystem lacks them,
@@ -334,5 +348,152 @@ for u in "${uris[@]}"; do
 done
 echo "${#paths[@]} data files"
 node .ci/duckdb/check.mjs --expect "$N" "${paths[@]}" || fail "DuckDB check"
+
+# ---------------------------------------------------------------------------------------
+# duckdb_check_current EXPECT: DuckDB reads the files of the current snapshot of TABLE
+# (as INSPECT_CFG's `inspect --files` lists them) straight from versitygw's directory.
+duckdb_check_current() {
+  inspect --files || fail "bigfather inspect --files exited non-zero"
+  local uris paths=() u
+  mapfile -t uris < <(ci_json 'j.files' <"$INSPECT_OUT")
+  [ "${#uris[@]}" -gt 0 ] || fail "inspect --files listed no data files"
+  for u in "${uris[@]}"; do
+    case "$u" in
+      "s3://$BUCKET/"*) paths+=("$S3ROOT/$BUCKET/${u#"s3://$BUCKET/"}") ;;
+      *) fail "data file $u is not in s3://$BUCKET/" ;;
+    esac
+  done
+  echo "${#paths[@]} data files"
+  node .ci/duckdb/check.mjs --expect "$1" "${paths[@]}" || fail "DuckDB check"
+}
+
+# metric NAME: the sum of NAME's samples at the fault run's /metrics (0 when absent).
+metric() {
+  node -e '
+    fetch(process.argv[1]).then(async (r) => {
+      if (!r.ok) { console.error(`metrics: HTTP ${r.status}`); process.exit(1); }
+      const name = process.argv[2];
+      let sum = 0;
+      for (const l of (await r.text()).split("\n")) {
+        if (l.startsWith(name + "{") || l.startsWith(name + " ")) sum += Number(l.split(" ").pop());
+      }
+      console.log(sum);
+    }).catch((e) => { console.error(`metrics: ${e.message}`); process.exit(1); });
+  ' "http://127.0.0.1:$FMPORT/metrics" "$1"
+}
+
+if [ "$FN" -gt 0 ]; then
+  stage "faults: start faultproxy in front of versitygw (seed $FAULT_SEED)"
+  # Rules apply in order, the first match wins. Metadata PUTs are the catalog's commits
+  # (If-None-Match: *): 30 % are applied and then lose their response, and 5 % are applied
+  # and answered 500, so the SDK retries them and the retry meets our own object.
+  "$FP" -listen "127.0.0.1:$FPORT" -target "http://127.0.0.1:$SPORT" -seed "$FAULT_SEED" \
+    -rule 'name=metadata-put method=PUT path=/metadata/v[0-9]+\.metadata\.json$ fail=0.05 drop=0.3 fail_after=0.05 delay=0.05 delay_min=100ms delay_max=1500ms' \
+    -rule 'name=other fail=0.05 delay=0.02 delay_min=100ms delay_max=1500ms' \
+    >"$TMP/faultproxy.stats" 2>"$TMP/faultproxy.log" &
+  FP_PID=$!
+  PIDS+=("$FP_PID")
+  ci_wait_port 127.0.0.1 "$FPORT" 30 "$FP_PID" || fail "faultproxy did not open 127.0.0.1:$FPORT"
+
+  stage "faults: start a second bigfather dev with $FN records"
+  "$BF" dev --no-ingest --dir "$TMP/dev-faults" --kafka "127.0.0.1:$FKPORT" --registry "127.0.0.1:$FRPORT" \
+    --partitions 4 --rate 0 --total "$FN" --metrics-addr "" >"$TMP/dev-faults.log" 2>&1 &
+  FDEV_PID=$!
+  PIDS+=("$FDEV_PID")
+  ci_wait_port 127.0.0.1 "$FKPORT" 60 "$FDEV_PID" || fail "kafka of the second bigfather dev did not open 127.0.0.1:$FKPORT"
+  ci_wait_port 127.0.0.1 "$FRPORT" 60 "$FDEV_PID" || fail "registry of the second bigfather dev did not open 127.0.0.1:$FRPORT"
+
+  # fault_config ENDPOINT METRICS: the fault phase's config, reaching S3 at ENDPOINT. The
+  # run goes through the proxy; inspect and verify go straight to versitygw, so what they
+  # read is not filtered by the faults being tested.
+  fault_config() {
+    cat <<EOF2
+pipeline: e2e-faults
+kafka: {brokers: ["127.0.0.1:$FKPORT"], start: earliest}
+schema_registry: {url: "http://127.0.0.1:$FRPORT"}
+catalog: {type: objectstore}
+warehouse:
+  url: "s3://$BUCKET/wh-faults"
+  s3:
+    endpoint: "$1"
+    region: us-east-1
+    path_style: true
+    access_key_id: "\${E2E_KEY}"
+    secret_access_key: "\${E2E_SECRET}"
+tables: [{topic: $TOPIC, table: $TABLE}]
+flush: {max_latency: 1s, max_records: 2000}
+EOF2
+    [ -n "$2" ] && echo "metrics: {addr: \"$2\"}"
+    return 0
+  }
+  FCFG=$TMP/bigfather-faults.yaml
+  fault_config "http://127.0.0.1:$FPORT" "127.0.0.1:$FMPORT" >"$FCFG"
+  CFG=$TMP/bigfather-faults-direct.yaml
+  fault_config "http://127.0.0.1:$SPORT" "" >"$CFG"
+  echo "config $FCFG:"
+  cat "$FCFG"
+
+  stage "faults: bigfather run through the proxy until the watermarks sum to $FN"
+  "$BF" run --config "$FCFG" >"$TMP/run-faults.log" 2>&1 &
+  FRUN=$!
+  PIDS+=("$FRUN")
+  LAST_SUM=0
+  started=$(ci_now)
+  deadline=$(( started + FAULT_TIMEOUT ))
+  sum=0
+  while :; do
+    kill -0 "$FRUN" 2>/dev/null || fail "bigfather run under faults exited before the watermarks reached $FN"
+    if inspect; then
+      sum=$(wm_sum) || fail "inspect printed no watermarks JSON"
+      check_mono "$sum"
+      [ "$sum" -gt "$FN" ] && fail "watermark sum $sum exceeds the $FN records produced"
+      [ "$sum" -eq "$FN" ] && break
+    fi
+    [ "$(ci_now)" -lt "$deadline" ] || fail "watermark sum=$sum after ${FAULT_TIMEOUT}s under faults, wanted $FN"
+    sleep 1
+  done
+  echo "watermarks reach $FN after $(( $(ci_now) - started ))s: $(ci_json 'j.watermarks' <"$INSPECT_OUT")"
+  fenced=$(metric bigfather_commit_fenced_batches_total) || fail "metrics of the fault run did not answer"
+  unknown=$(metric bigfather_commit_unknown_outcomes_total) || fail "metrics of the fault run did not answer"
+  commits=$(metric bigfather_commit_total) || fail "metrics of the fault run did not answer"
+  echo "commits=$commits unknown-outcomes=$unknown fenced=$fenced"
+  [ "$fenced" = 0 ] || {
+    grep -n 'fenced' "$TMP/run-faults.log" | head -20 >&2
+    fail "$fenced batches fenced with a single writer: the catalog reported its own commit as a conflict"
+  }
+
+  stage "faults: SIGTERM the run; it must exit 0"
+  kill -TERM "$FRUN"
+  deadline=$(( $(ci_now) + 60 ))
+  while kill -0 "$FRUN" 2>/dev/null; do
+    [ "$(ci_now)" -lt "$deadline" ] || fail "bigfather run did not exit within 60s of SIGTERM"
+    sleep 0.2
+  done
+  rc=0
+  wait "$FRUN" || rc=$?
+  forget "$FRUN"
+  [ "$rc" -eq 0 ] || fail "bigfather run under faults exited $rc after SIGTERM, wanted 0"
+
+  stage "faults: the proxy really injected them"
+  kill -TERM "$FP_PID"
+  wait "$FP_PID" 2>/dev/null || true
+  forget "$FP_PID"
+  cat "$TMP/faultproxy.stats"
+  meta_dropped=$(ci_json 'j["metadata-put"].dropped' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
+  all_failed=$(ci_json 'j["metadata-put"].failed + j.other.failed' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
+  delayed=$(ci_json 'j["metadata-put"].delayed + j.other.delayed' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
+  after=$(ci_json 'j["metadata-put"].failed_after' <"$TMP/faultproxy.stats") || fail "no faultproxy stats"
+  echo "metadata PUTs applied with the response lost: $meta_dropped, applied and answered 500: $after; 503s: $all_failed; latency spikes: $delayed"
+  [ "$meta_dropped" -gt 0 ] && [ "$all_failed" -gt 0 ] && [ "$delayed" -gt 0 ] ||
+    fail "the fault mix was not exercised (seed $FAULT_SEED): nothing was proven"
+
+  stage "faults: bigfather verify (direct to versitygw)"
+  vrc=0
+  "$BF" verify --config "$CFG" --table "$TABLE" --json || vrc=$?
+  [ "$vrc" -eq 0 ] || fail "bigfather verify exited $vrc after the fault run"
+
+  stage "faults: DuckDB reads exactly $FN rows, each (partition, offset) once"
+  duckdb_check_current "$FN"
+fi
 
 STAGE="done"

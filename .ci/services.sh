@@ -5,6 +5,7 @@
 #
 #   kcat        a Kafka client we did not write (internal/devkafka TestKcatInterop)
 #   PostgreSQL  the multi-instance SQL catalog (table TestCatalogPostgres, ingest tests)
+#   DuckDB      scripts/ for bigfather query (npm ci; cmd/bigfather TestQueryReadsLiveFilesAndEmptyTables)
 #
 # A step that cannot install or start its service fails CI: a suite that silently skips
 # would make a green run claim more than it checked.
@@ -109,7 +110,15 @@ ci_stop_postgres() {
   CI_PG_DIR=""
 }
 
+# ci_ensure_duckdb_scripts installs scripts/'s DuckDB (from its lockfile), which
+# `bigfather query` runs (cmd/bigfather TestQueryReadsLiveFilesAndEmptyTables, .ci/readme.sh).
+ci_ensure_duckdb_scripts() {
+  npm ci --prefix scripts --no-audit --no-fund --loglevel=error || return 1
+  echo "scripts: $(node -p 'require("./scripts/node_modules/@duckdb/node-api/package.json").version') of @duckdb/node-api"
+}
+
 ci_services() {
   ci_ensure_kcat || return 1
+  ci_ensure_duckdb_scripts || return 1
   ci_start_postgres || return 1
 }

@@ -17,8 +17,8 @@ var (
 	// records were deleted before they were ingested (rule 7).
 	ErrDataLoss = errors.New("data loss: watermark below the log start")
 	// ErrOffsetGap halts a partition whose watermark is above the log end
-	// (the topic was recreated or the cluster rebuilt), or whose fetch went
-	// out of range.
+	// (the topic was recreated or the cluster rebuilt), or whose fetch
+	// keeps running out of range inside the log's listed bounds.
 	ErrOffsetGap = errors.New("offset gap: watermark outside the log")
 )
 
@@ -45,6 +45,9 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 	if err != nil {
 		return nil, fmt.Errorf("list log end offsets: %w", err)
 	}
+	if err := p.learnTopicIDs(ctx, topics); err != nil {
+		return nil, err
+	}
 	for topic, parts := range offs {
 		rt, err := p.routeOf(topic)
 		if err != nil {
@@ -69,34 +72,22 @@ func (p *Pipeline) adjustOffsets(ctx context.Context, offs map[string]map[int32]
 			for _, t := range rt.all {
 				delete(t.gaps, tp)
 			}
+			p.checkTopicID(rt, tp)
 			w, ok := rt.resumeAt(tp)
 			if !ok {
 				parts[part] = p.startOffset()
 				continue
 			}
-			parts[part] = kgo.NoResetOffset().At(w)
-			so, sok := starts.Lookup(topic, part)
-			eo, eok := ends.Lookup(topic, part)
-			switch {
-			case eok && eo.Err == nil && w > eo.Offset:
-				p.halt(tp, fmt.Errorf("%w: %s: watermark %d is above the log end %d: the topic was recreated or the cluster rebuilt; "+
-					"resuming would move the watermark backwards, so an operator must decide", ErrOffsetGap, tp, w, eo.Offset))
-			case sok && so.Err == nil && w < so.Offset && p.opts.OnGap == OnGapSkip:
-				p.opts.Logger.Warn("skipping deleted records (on_gap: skip)", "pipeline", p.opts.Pipeline,
-					"topic", topic, "partition", part, "offset", w, "log_start", so.Offset)
-				for _, t := range rt.all {
-					if tw, ok := t.wm[tp]; ok && tw < so.Offset {
-						t.gaps[tp] = [2]int64{tw, so.Offset}
-					}
-				}
-				parts[part] = kgo.NoResetOffset().At(so.Offset)
-			case sok && so.Err == nil && w < so.Offset:
-				p.halt(tp, fmt.Errorf("%w: %s: watermark %d is below the log start %d: records %d..%d were deleted before they were ingested",
-					ErrDataLoss, tp, w, so.Offset, w, so.Offset-1))
+			at, herr := p.placeInLog(rt, tp, w, boundsOf(starts, ends, tp))
+			if herr != nil {
+				p.halt(tp, herr)
+				at = w
 			}
+			parts[part] = kgo.NoResetOffset().At(at)
 		}
 	}
 	p.ready.Store(true)
+	p.cond.clear(ProblemGroup, "") // joined and assigned
 	return offs, nil
 }
 
@@ -123,6 +114,7 @@ func (p *Pipeline) halt(tp table.TP, err error) {
 	p.toPause[tp.Topic] = append(p.toPause[tp.Topic], tp.Partition)
 	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(1)
 	p.opts.Logger.Error("partition halted", "pipeline", p.opts.Pipeline, "topic", tp.Topic, "partition", tp.Partition, "err", err)
+	p.cond.note(ProblemHalted, tp.String(), err.Error())
 }
 
 func (p *Pipeline) unhalt(tp table.TP) {
@@ -133,6 +125,7 @@ func (p *Pipeline) unhalt(tp table.TP) {
 	p.stats.halted.Store(int64(len(p.halted)))
 	p.toResume[tp.Topic] = append(p.toResume[tp.Topic], tp.Partition)
 	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(0)
+	p.cond.clear(ProblemHalted, tp.String())
 }
 
 // Halted returns the halted partitions and why.
@@ -164,7 +157,14 @@ func (p *Pipeline) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 	defer p.mu.Unlock()
 	p.dropAll(errors.New("partitions lost"))
 	p.forget(lost)
-	p.opts.Logger.Warn("partitions lost, in-flight batches dropped", "pipeline", p.opts.Pipeline)
+	// Lost, not revoked: the group session ended (the member missed its
+	// session timeout, or the coordinator could not be reached). Say what
+	// else is wrong, since that is usually why.
+	why := "the consumer group session ended (session timeout missed or coordinator unreachable)"
+	if ps := p.cond.list(); len(ps) > 0 {
+		why += "; problems: " + ProblemsString(ps)
+	}
+	p.opts.Logger.Warn("partitions lost, in-flight batches dropped", "pipeline", p.opts.Pipeline, "why", why)
 }
 
 func (p *Pipeline) forget(tps map[string][]int32) {
@@ -182,10 +182,11 @@ func (p *Pipeline) forget(tps map[string][]int32) {
 			}
 			delete(p.hw, tp)
 			delete(p.firstSeen, tp)
+			delete(p.outOfRangeAt, tp)
 			if p.halted[tp] != nil {
 				p.unhalt(tp)
 			}
-			p.m.lag.DeleteLabelValues(topic, strconv.Itoa(int(part)))
+			p.forgetLag(tp)
 		}
 	}
 }

@@ -36,7 +36,10 @@ type tableState struct {
 	decoders map[*schema.WriterSchema]*schema.Decoder
 	// incompatible holds the writer schemas that cannot be written into
 	// the table, by id, with the reason; their records are rejected.
-	incompatible  map[*schema.WriterSchema]error
+	incompatible map[*schema.WriterSchema]error
+	// evolutions are the schema changes writer schemas need, planned and
+	// not applied until a record of theirs decodes and is kept (schemas.go).
+	evolutions    map[*schema.WriterSchema]*evolution
 	schemaChanges []string // evolution not yet committed, for the summary
 	// rules are the route's validation rules (nil: none), bound to each
 	// writer schema on first use.
@@ -318,6 +321,7 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 
 		Schema:        ts.pendingSchema(),
 		SchemaChanges: ts.schemaChanges,
+		TopicIDs:      p.batchTopicIDs(b),
 	})
 	p.m.conflicts.WithLabelValues(ts.name).Add(float64(res.Conflicts))
 	if err != nil {

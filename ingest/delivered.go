@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/table"
@@ -43,8 +46,28 @@ func Delivered(base []kgo.Opt) table.DeliveredFunc {
 			return nil, err
 		}
 		defer cl.Close()
+		adm := kadm.NewClient(cl)
+		// Below the log start retention deleted the records: fetching there
+		// is out of range, so the caller is told where the log starts.
+		belowStart := func(at int64) error {
+			starts, err := adm.ListStartOffsets(ctx, tp.Topic)
+			if err != nil {
+				return fmt.Errorf("list log start offsets: %w", err)
+			}
+			so, ok := starts.Lookup(tp.Topic, tp.Partition)
+			if !ok || so.Err != nil {
+				return fmt.Errorf("log start offset of %s: %v", tp, so.Err)
+			}
+			if at < so.Offset {
+				return &table.BelowLogStartError{TP: tp, From: from, LogStart: so.Offset}
+			}
+			return nil
+		}
+		if err := belowStart(from); err != nil {
+			return nil, err
+		}
 		// Only offsets below the last stable offset can be delivered yet.
-		lso, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, tp.Topic)
+		lso, err := adm.ListCommittedOffsets(ctx, tp.Topic)
 		if err != nil {
 			return nil, fmt.Errorf("list last stable offsets: %w", err)
 		}
@@ -69,6 +92,12 @@ func Delivered(base []kgo.Opt) table.DeliveredFunc {
 					ferr = err
 				}
 			})
+			if errors.Is(ferr, kerr.OffsetOutOfRange) {
+				// Retention moved the log start past next while reading.
+				if err := belowStart(next); err != nil {
+					return nil, err
+				}
+			}
 			if ferr != nil {
 				return nil, ferr
 			}
@@ -89,4 +118,100 @@ func Delivered(base []kgo.Opt) table.DeliveredFunc {
 		}
 		return out, nil
 	}
+}
+
+// Subscription is what a pipeline consumes, for VerifyPartitions: topics
+// by name, and every existing topic whose whole name matches a pattern.
+type Subscription struct {
+	Topics   []string
+	Patterns []*regexp.Regexp
+	// StartKind and StartAt are the pipeline's start (Options.StartKind).
+	StartKind string
+	StartAt   time.Time
+}
+
+// VerifyPartitions lists, for table.WithKafkaPartitions, every partition
+// of every topic sub names or matches, with its log start, log end and
+// last stable offset, and where the pipeline begins on it while it is not
+// committed. It also returns the named topics Kafka does not have.
+func VerifyPartitions(ctx context.Context, base []kgo.Opt, sub Subscription) (map[table.TP]table.KafkaPartition, []string, error) {
+	cl, err := kgo.NewClient(base...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topics := slices.Clone(sub.Topics)
+	var absent []string
+	if len(sub.Patterns) > 0 {
+		// Internal topics are left out, as the consumer leaves them out.
+		all, err := adm.ListTopics(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list topics: %w", err)
+		}
+		for _, name := range all.Names() {
+			if matchesAny(sub.Patterns, name) && !slices.Contains(topics, name) {
+				topics = append(topics, name)
+			}
+		}
+	}
+	out := map[table.TP]table.KafkaPartition{}
+	if len(topics) == 0 {
+		return out, nil, nil
+	}
+	listed := []offsetListing{
+		{"log start", adm.ListStartOffsets, func(k *table.KafkaPartition, o int64) { k.LogStart = o }},
+		{"log end", adm.ListEndOffsets, func(k *table.KafkaPartition, o int64) { k.LogEnd = o }},
+		{"last stable", adm.ListCommittedOffsets, func(k *table.KafkaPartition, o int64) { k.Stable = o }},
+	}
+	switch sub.StartKind {
+	case StartLatest:
+	case StartTimestamp:
+		ms := sub.StartAt.UnixMilli()
+		listed = append(listed, offsetListing{"start time", func(ctx context.Context, t ...string) (kadm.ListedOffsets, error) {
+			return adm.ListOffsetsAfterMilli(ctx, ms, t...)
+		}, func(k *table.KafkaPartition, o int64) { k.Start = o }})
+	default:
+		listed[0].set = func(k *table.KafkaPartition, o int64) { k.LogStart, k.Start = o, o }
+	}
+	for i, l := range listed {
+		offs, err := l.list(ctx, topics...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list %s offsets: %w", l.what, err)
+		}
+		for topic, parts := range offs {
+			for part, lo := range parts {
+				if part < 0 {
+					// kadm's marker for a topic that does not exist.
+					if i == 0 {
+						absent = append(absent, topic)
+					}
+					continue
+				}
+				if lo.Err != nil {
+					return nil, nil, fmt.Errorf("%s offset of %s/%d: %w", l.what, topic, part, lo.Err)
+				}
+				tp := table.TP{Topic: topic, Partition: part}
+				k, ok := out[tp]
+				if !ok {
+					if i > 0 {
+						continue // created between the listings: checked next time
+					}
+					k.Start = -1
+				}
+				l.set(&k, lo.Offset)
+				out[tp] = k
+			}
+		}
+	}
+	slices.Sort(absent)
+	return out, absent, nil
+}
+
+// offsetListing is one kadm listing VerifyPartitions makes, and the field
+// of table.KafkaPartition it fills.
+type offsetListing struct {
+	what string
+	list func(context.Context, ...string) (kadm.ListedOffsets, error)
+	set  func(*table.KafkaPartition, int64)
 }

@@ -26,6 +26,7 @@ type metrics struct {
 	files         *prometheus.CounterVec   // table
 	fileBytes     *prometheus.CounterVec   // table
 	lag           *prometheus.GaugeVec     // topic, partition
+	tableLag      *prometheus.GaugeVec     // table, topic, partition
 	halted        *prometheus.GaugeVec     // topic, partition
 	lastCommit    *prometheus.GaugeVec     // table
 	registryWait  prometheus.Counter
@@ -92,8 +93,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bigfather_ingest_file_bytes_total", Help: "Bytes of Parquet data files committed.",
 		}, []string{"table"}),
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "bigfather_ingest_lag_records", Help: "High watermark minus committed watermark, per partition.",
+			Name: "bigfather_ingest_lag_records", Help: "Records of a partition not committed to a data table yet: high watermark minus the data tables' committed watermark (0 once fetched up to the end and only markers or aborted records remain).",
 		}, []string{"topic", "partition"}),
+		tableLag: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bigfather_ingest_table_lag_records", Help: "High watermark minus one table's committed watermark, per partition, quarantine tables included (they commit only every idle_commit_interval while nothing is rejected).",
+		}, []string{"table", "topic", "partition"}),
 		halted: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bigfather_ingest_partition_halted", Help: "1 while a partition is halted (offset gap or data loss), else 0.",
 		}, []string{"topic", "partition"}),

@@ -120,7 +120,12 @@ type Options struct {
 	Catalog   catalog.Catalog  // required
 	Warehouse objstore.Bucket  // required: where data files go
 	Registry  *schema.Registry // required
-	DataFile  table.DataFileOptions
+	// SubjectNameStrategy names the registry subject a topic's record
+	// schemas must be registered under (schema.SubjectTopicName, the
+	// default, SubjectRecordName or SubjectTopicRecordName); a record
+	// whose schema id is not is rejected as foreign-schema.
+	SubjectNameStrategy string
+	DataFile            table.DataFileOptions
 
 	Registerer prometheus.Registerer // default: a private registry
 	Logger     *slog.Logger          // default: discard
@@ -331,6 +336,9 @@ func (o *Options) validate() error {
 	}
 	if o.Registry == nil {
 		bad("schema_registry", "required")
+	}
+	if o.SubjectNameStrategy != "" && !slices.Contains(schema.SubjectStrategies, o.SubjectNameStrategy) {
+		bad("subject_name_strategy", fmt.Sprintf("%q is not one of %v", o.SubjectNameStrategy, schema.SubjectStrategies))
 	}
 	return errors.Join(errs...)
 }

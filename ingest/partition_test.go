@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +148,37 @@ func TestManyPartitionValuesStayBounded(t *testing.T) {
 		t.Fatalf("heap peaked at %d MiB", peak>>20)
 	}
 	t.Logf("heap peak %d MiB for %d partition values, 16 open files", peak>>20, n)
+}
+
+// A partition_by term naming a column the writer schema lacks cannot
+// create the table: each partition halts on its first record, with an
+// error naming partition_by, the term and the column, instead of sending
+// every record to quarantine as "schema".
+func TestPartitionByUnknownColumnHalts(t *testing.T) {
+	e := newTestEnv(t, 2)
+	e.produce(40, 3)
+	opts := withQuarantine(e.options())
+	opts.Tables[0].PartitionBy = []string{"bucket(16, trak)"}
+	r := e.start(opts)
+	halted := waitHalted(t, r.p, 2, 20*time.Second)
+	for tp, err := range halted {
+		for _, want := range []string{"partition_by", `"bucket(16, trak)"`, `"trak"`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v halted with %q, which does not name %s", tp, err, want)
+			}
+		}
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := e.cat.LoadTable(context.Background(), testRejects); err == nil {
+		got, err := q.Scan().ToArrowTable(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer got.Release()
+		if got.NumRows() != 0 {
+			t.Fatalf("%d records were quarantined", got.NumRows())
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 type Pipeline struct {
 	opts      Options
 	m         *metrics
+	cond      *conditions // problems for /readyz (conditions.go)
 	committer *table.Committer
 	cl        *kgo.Client
 	adm       *kadm.Client
@@ -45,6 +47,9 @@ type Pipeline struct {
 	toPause  map[string][]int32
 	toResume map[string][]int32
 	hw       map[table.TP]int64 // high watermarks from the last fetch
+	// caughtUp is, for partitions whose last record fetched is a
+	// transaction marker, the offset after it (lag.go).
+	caughtUp map[table.TP]int64
 	// dlq holds the rejects of the open batches bound for the DLQ topic;
 	// flush produces them before committing.
 	dlq      []*kgo.Record
@@ -56,9 +61,22 @@ type Pipeline struct {
 	metaScratch  schema.Meta
 	jsonScratch  []byte // the Avro encoding of the JSON or Protobuf record at hand
 	xformScratch []byte // the record at hand after its table's transform chain
-	// firstSeen is the first offset consumed per partition since it was
-	// assigned: where a never-committed partition restarts after a drop.
+	// firstSeen is the first offset fetched per partition since it was
+	// assigned, for every partition fetched from: where a never-committed
+	// partition restarts after a drop (resync.go).
 	firstSeen map[table.TP]int64
+	tids      topicIDs                      // topic ids at assignment, and fetch-error checks (topicid.go)
+	subjects  map[subjectKey]subjectVerdict // subject checks by topic and writer schema (subject.go)
+	// outOfRangeAt is where a partition was last re-seeked after its
+	// fetch ran out of range (gap.go).
+	outOfRangeAt map[table.TP]int64
+
+	// lastDropLog is when a dropped batch was last logged at ERROR;
+	// dropBackoff is how long the poll loop waits after a flush failed
+	// for a problem of the warehouse, the catalog or the DLQ, so that
+	// re-reading does not spin while it lasts.
+	lastDropLog time.Time
+	dropBackoff time.Duration
 
 	stats stats
 	ready atomic.Bool
@@ -76,7 +94,7 @@ type stats struct {
 type Stats struct {
 	Committed  int64     // records committed since start
 	Consumed   int64     // records consumed since start
-	Lag        int64     // sum over partitions of high watermark − watermark
+	Lag        int64     // sum over partitions of the data lag (bigfather_ingest_lag_records, lag.go)
 	LastCommit time.Time // zero if none yet
 	Halted     int       // halted partitions
 }
@@ -90,13 +108,17 @@ func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
 		opts:      opts,
 		m:         newMetrics(opts.Registerer),
+		cond:      newConditions(opts.Registerer, opts.Logger),
 		routes:    make(map[string]*topicRoute),
 		byTable:   make(map[string]*tableState),
 		halted:    make(map[table.TP]error),
 		toPause:   make(map[string][]int32),
 		toResume:  make(map[string][]int32),
 		hw:        make(map[table.TP]int64),
+		caughtUp:  make(map[table.TP]int64),
 		firstSeen: make(map[table.TP]int64),
+
+		outOfRangeAt: make(map[table.TP]int64),
 
 		clientReady: make(chan struct{}),
 	}
@@ -163,6 +185,9 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.ClientID(o.ClientID),
 		kgo.ConsumerGroup(o.Group),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are passed over, but seen: a log ending in
+		// them is caught up, not lagging (lag.go).
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(o.FetchMaxBytes),
 		// Group offsets are advisory (rule 2): seeking comes from the
 		// tables, commits happen after the table commit.
@@ -174,7 +199,7 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onLost),
 		kgo.WithLogger(kslog.New(o.Logger.With("component", "kafka"))),
-		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer))),
+		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer)), &kafkaHealth{p: p, saslFailed: map[string]time.Time{}}),
 	}
 	kopts = append(kopts, p.subscription()...)
 	if o.DLQTopic != "" {
@@ -223,6 +248,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.cl, p.adm = cl, kadm.NewClient(cl)
 	close(p.clientReady)
 	defer cl.Close()
+	mctx, stopMonitor := context.WithCancel(ctx)
+	defer stopMonitor()
+	go p.monitor(mctx)
 	if err := p.checkDLQ(ctx); err != nil {
 		return err
 	}
@@ -271,10 +299,14 @@ func (p *Pipeline) loop(ctx context.Context) error {
 			err = p.maybeFlush(ctx)
 		}
 		p.mu.Unlock()
-		if errors.Is(err, errResynced) {
+		resynced := errors.Is(err, errResynced)
+		if resynced {
 			err = nil // the rest of the poll was abandoned; fetching resumes from the tables
 		}
 		p.cl.AllowRebalance()
+		if resynced {
+			p.backOffAfterDrop(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -307,16 +339,34 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		p.cl.PauseFetchPartitions(p.toPause)
 		clear(p.toPause)
 	}
+	var outOfRange []table.TP
 	for _, fe := range fetches.Errors() {
 		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
 			continue
 		}
 		tp := table.TP{Topic: fe.Topic, Partition: fe.Partition}
-		if isOffsetOutOfRange(fe.Err) {
-			p.halt(tp, fmt.Errorf("%w: %s: fetch: %w", ErrOffsetGap, tp, fe.Err))
+		if p.topicFetchError(ctx, fe) {
 			continue
 		}
-		p.opts.Logger.Warn("fetch", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+		if isOffsetOutOfRange(fe.Err) {
+			outOfRange = append(outOfRange, tp) // gap.go
+			continue
+		}
+		if _, ok := errors.AsType[*kgo.ErrGroupSession](fe.Err); ok {
+			continue // the group problem, rate-limited (kafkahealth.go)
+		}
+		// Any other fetch error may repeat on every poll (an ACL the
+		// group lacks, say): one problem per partition, logged at most
+		// every 30 s, cleared when the partition fetches again.
+		p.cond.set(ProblemFetch, tp.String(), slog.LevelWarn, fetchProblemTTL, fe.Err.Error(),
+			"pipeline", p.opts.Pipeline, "topic", fe.Topic, "partition", fe.Partition)
+	}
+	// Noted first: a flush failing from here on (outOfRange's too) must
+	// re-seek every partition of this poll.
+	p.noteFetched(fetches)
+	p.noteCaughtUp(fetches)
+	if err := p.outOfRange(ctx, outOfRange); err != nil {
+		return err
 	}
 	now := time.Now()
 	var err error
@@ -325,12 +375,14 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 			return
 		}
 		tp := table.TP{Topic: fp.Topic, Partition: fp.Partition}
-		p.hw[tp] = fp.HighWatermark
 		rt := p.routes[fp.Topic]
 		if rt == nil || p.halted[tp] != nil {
 			return
 		}
 		for _, r := range fp.Records {
+			if r.Attrs.IsControl() {
+				continue // a transaction marker (noteCaughtUp)
+			}
 			if err = p.record(ctx, rt, tp, r, now); err != nil {
 				return
 			}
@@ -411,6 +463,7 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 		return nil
 	}
 	var failure error
+	problem := ProblemWarehouse
 	for _, ts := range open {
 		if failure = p.seal(ctx, ts); failure != nil {
 			failure = fmt.Errorf("seal %s: %w", ts.name, failure)
@@ -418,9 +471,11 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 		}
 	}
 	if failure == nil {
+		problem = ProblemDLQ
 		failure = p.produceDLQ(ctx)
 	}
 	if failure == nil {
+		problem = ProblemCatalog
 		p.opts.Hooks.at("after-upload")
 		for _, ts := range p.allTables() {
 			ts.fresh = false // committing from now on (route.go, rule 3)
@@ -432,8 +487,10 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 		}
 	}
 	if failure != nil {
+		p.flushProblem(problem, failure)
 		return p.abandon(ctx, reason, failure)
 	}
+	p.flushProblem("", nil)
 	p.opts.Hooks.at("after-commit")
 	p.commitGroupOffsets(ctx)
 	return nil
@@ -443,7 +500,19 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 // partition from the tables. It returns errResynced, or the error that
 // kept it from re-seeking.
 func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) error {
-	p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	if errors.Is(cause, table.ErrFenced) {
+		// Normal in a group: another member owns or owned the partitions
+		// and committed past this batch (a rebalance, a zombie).
+		p.opts.Logger.Warn("batch fenced: another writer moved the watermark; dropped, re-seeking from the tables",
+			"pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	} else if time.Since(p.lastDropLog) >= 30*time.Second {
+		// Rate-limited: while the warehouse or catalog fails, every flush
+		// fails; the problem (conditions.go) says so meanwhile.
+		p.lastDropLog = time.Now()
+		p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	} else {
+		p.opts.Logger.Debug("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+	}
 	p.dropAll(cause)
 	if err := p.resync(ctx); err != nil {
 		return err
@@ -461,42 +530,6 @@ func (p *Pipeline) dropAll(cause error) {
 			ts.b = nil
 		}
 	}
-}
-
-// resync reloads every route's watermarks and seeks every partition this
-// worker has consumed from back to where its route resumes; a partition
-// never committed goes back to the first offset consumed since it was
-// assigned.
-func (p *Pipeline) resync(ctx context.Context) error {
-	set := make(map[string]map[int32]kgo.EpochOffset)
-	err := p.eachRoute(func(rt *topicRoute) error {
-		views, err := p.loadRoute(ctx, rt)
-		if err != nil {
-			return fmt.Errorf("re-seek: %w", err)
-		}
-		for tp, first := range p.firstSeen {
-			if tp.Topic != rt.topic {
-				continue
-			}
-			adopt(views, tp)
-			off, ok := rt.resumeAt(tp)
-			if !ok {
-				off = first
-			}
-			if set[rt.topic] == nil {
-				set[rt.topic] = make(map[int32]kgo.EpochOffset)
-			}
-			set[rt.topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(set) > 0 {
-		p.cl.SetOffsets(set)
-	}
-	return nil
 }
 
 // loadTable loads id, retrying while the catalog is unreachable; a table
@@ -545,22 +578,4 @@ func (p *Pipeline) commitGroupOffsets(ctx context.Context) {
 			p.opts.Logger.Warn("commit group offsets (advisory)", "group", p.opts.Group, "err", err)
 		}
 	})
-}
-
-func (p *Pipeline) updateLag() {
-	var total int64
-	for tp, hw := range p.hw {
-		rt := p.routes[tp.Topic]
-		if rt == nil {
-			continue
-		}
-		w, ok := rt.resumeAt(tp)
-		if !ok {
-			continue
-		}
-		lag := max(hw-w, 0)
-		total += lag
-		p.m.lag.WithLabelValues(tp.Topic, fmt.Sprint(tp.Partition)).Set(float64(lag))
-	}
-	p.stats.lag.Store(total)
 }

@@ -22,9 +22,6 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 	if !rt.pending(tp, r.Offset) {
 		return nil // in every table already
 	}
-	if _, ok := p.firstSeen[tp]; !ok {
-		p.firstSeen[tp] = r.Offset
-	}
 	p.stats.consumed.Add(1)
 	rc := recordCtx{rt: rt, tp: tp, r: r, now: now, q: rt.quarantine}
 	if n := len(r.Key) + len(r.Value); n > p.opts.MaxRecordBytes {
@@ -76,6 +73,11 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 			}
 			payload = p.jsonScratch
 		}
+		if reason, err := p.subjectCheck(ctx, rt.topic, int(id), ws); reason != "" {
+			return p.reject(ctx, &rc, schema.StageDecode, reason, err)
+		} else if err != nil {
+			return err
+		}
 	}
 	ts, err := p.choose(&rc, ws, payload)
 	switch {
@@ -114,19 +116,12 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 			return p.passOver(&rc, p.m.filtered)
 		}
 	}
-	dec, err := p.decoder(ctx, ts, ws)
+	dec, ev, err := p.decoder(ctx, ts, ws)
 	if err != nil {
-		var fatal *fatalError
-		switch {
-		case errors.As(err, &fatal), errors.Is(err, errResynced), ctx.Err() != nil:
-			return err
-		case errors.Is(err, schema.ErrIncompatible):
-			return p.reject(ctx, &rc, schema.StageDecode, "incompatible-schema", err)
-		}
-		return p.reject(ctx, &rc, schema.StageDecode, "schema", err)
+		return p.noDecoder(ctx, &rc, err)
 	}
 	judged := ts.transforms != nil
-	if (!judged && (ts.rules != nil || ts.filter != nil)) || !wantT {
+	if (!judged && (ts.rules != nil || ts.filter != nil)) || !wantT || ev != nil {
 		// Judge the record before anything is appended: decoding is all
 		// or nothing, and a rule failure must leave no row behind.
 		if err := dec.Check(payload); err != nil {
@@ -146,6 +141,13 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 		rc.coverOthers(ts)
 		return nil
 	}
+	if ev != nil {
+		// The record decodes and is kept: only now may it change the
+		// table's schema, in the commit that holds it.
+		if dec, err = p.applyEvolution(ctx, ts, ws, ev); err != nil {
+			return p.noDecoder(ctx, &rc, err)
+		}
+	}
 	b := ts.open(now)
 	if err := dec.Decode(payload, b.builder); err != nil {
 		return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
@@ -160,6 +162,23 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 	b.pendingB += int64(len(r.Value))
 	b.valueBytes += int64(len(r.Value))
 	return p.afterAppend(ctx, ts)
+}
+
+// noDecoder handles a record whose writer schema has no decoder into its
+// table: rejected when the schema does not fit, else err stops the record.
+func (p *Pipeline) noDecoder(ctx context.Context, rc *recordCtx, err error) error {
+	var fatal *fatalError
+	switch {
+	case errors.As(err, &fatal), errors.Is(err, errResynced), ctx.Err() != nil:
+		return err
+	case errors.Is(err, schema.ErrIncompatible):
+		return p.reject(ctx, rc, schema.StageDecode, "incompatible-schema", err)
+	case errors.Is(err, table.ErrPartitionSpec):
+		// Every record would be rejected for the config's mistake.
+		p.halt(rc.tp, err)
+		return nil
+	}
+	return p.reject(ctx, rc, schema.StageDecode, "schema", err)
 }
 
 // pending reports whether some table of the route does not hold offset
@@ -398,6 +417,7 @@ func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
 	b := ts.b
 	if b.pending >= chunkRows {
 		if err := p.writeChunk(ctx, ts); err != nil {
+			p.flushProblem(ProblemWarehouse, err)
 			return p.abandon(ctx, "write", err)
 		}
 	}

@@ -213,7 +213,7 @@ func adopt(views map[*tableState]routeView, tp table.TP) {
 // and a restart re-reads them from the lower watermark.
 func (p *Pipeline) mustCommit(ts *tableState, reason string, now time.Time) bool {
 	b := ts.b
-	if b.hasContent() || reason == "shutdown" || reason == "revoke" || reason == "schema" {
+	if b.hasContent() || reason == "shutdown" || reason == "revoke" || reason == "schema" || reason == "gap" {
 		return true
 	}
 	for tp := range b.consumed() {

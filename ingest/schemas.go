@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
+	iceberg "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 
 	"github.com/bigfather/bigfather/schema"
@@ -20,10 +22,13 @@ func (p *Pipeline) writerSchema(ctx context.Context, id int) (*schema.WriterSche
 	for {
 		ws, err := p.opts.Registry.Get(ctx, id)
 		if err == nil || errors.Is(err, schema.ErrUnknownSchema) || errors.Is(err, schema.ErrUnsupportedSchema) {
+			p.cond.clear(ProblemRegistry, "")
 			return ws, err
 		}
 		p.m.registryWait.Inc()
-		p.opts.Logger.Warn("schema registry unavailable, pausing", "schema_id", id, "err", err)
+		p.cond.set(ProblemRegistry, "", slog.LevelWarn, 0, "schema registry unavailable, ingestion paused: "+err.Error(), "schema_id", id)
+		// The poll loop waits here: keep the lag gauges moving.
+		p.refreshLag(ctx)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -41,56 +46,79 @@ func (e *fatalError) Error() string { return e.err.Error() }
 func (e *fatalError) Unwrap() error { return e.err }
 
 // decoder returns the decoder for ws into ts, creating the table from the
-// writer schema on first use.
-func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.WriterSchema) (*schema.Decoder, error) {
+// writer schema on first use. When ws needs the table's schema to evolve,
+// it also returns the evolution, with a decoder into the evolved schema:
+// the caller applies it (applyEvolution) only for a record that decoded
+// and is kept, so a record that goes to quarantine never changes the
+// table's schema.
+func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.WriterSchema) (*schema.Decoder, *evolution, error) {
 	if ts.tbl == nil {
 		sch, err := schema.ToIceberg(ws.Avro)
 		if err != nil {
-			return nil, fmt.Errorf("schema %d: %w", ws.ID, err)
+			return nil, nil, fmt.Errorf("schema %d: %w", ws.ID, err)
 		}
 		var opts []catalog.CreateTableOpt
 		if len(ts.partitionBy) > 0 {
 			spec, err := table.ParsePartitionSpec(sch, ts.partitionBy)
 			if err != nil {
 				// The spec names columns of the first writer schema; one
-				// that lacks them cannot create the table.
-				return nil, fmt.Errorf("schema %d: %w", ws.ID, err)
+				// that lacks them cannot create the table. That is a
+				// config error: the caller halts, it does not reject.
+				return nil, nil, fmt.Errorf("table %s: partition_by does not fit writer schema %d: %w", ts.name, ws.ID, err)
 			}
 			opts = append(opts, catalog.WithPartitionSpec(spec))
 		}
 		tbl, err := table.EnsureTable(ctx, p.opts.Catalog, ts.id, sch, nil, opts...)
 		if err != nil {
-			return nil, &fatalError{fmt.Errorf("create table %s: %w", ts.name, err)}
+			return nil, nil, &fatalError{fmt.Errorf("create table %s: %w", ts.name, err)}
 		}
 		if err := ts.setTable(tbl); err != nil {
-			return nil, &fatalError{err}
+			return nil, nil, &fatalError{err}
 		}
 		p.opts.Logger.Info("table ready", "table", ts.name, "location", tbl.Location(), "schema_id", ws.ID)
 	}
 	if d, ok := ts.decoders[ws]; ok {
-		return d, nil
+		return d, nil, nil
 	}
 	if err, ok := ts.incompatible[ws]; ok {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := p.evolve(ctx, ts, ws); err != nil {
-		return nil, err
+	if ev := ts.evolutions[ws]; ev != nil && ev.base == ts.sch {
+		return ev.dec, ev, nil
 	}
-	d, err := schema.NewDecoder(ws.Avro, ts.sch)
+	ev, err := p.planEvolution(ts, ws)
 	if err != nil {
-		return nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
+		return nil, nil, err
 	}
-	ts.decoders[ws] = d
-	return d, nil
+	if ev == nil {
+		d, err := schema.NewDecoder(ws.Avro, ts.sch)
+		if err != nil {
+			return nil, nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
+		}
+		ts.decoders[ws] = d
+		return d, nil, nil
+	}
+	if ts.evolutions == nil {
+		ts.evolutions = make(map[*schema.WriterSchema]*evolution)
+	}
+	ts.evolutions[ws] = ev
+	return ev.dec, ev, nil
 }
 
-// evolve makes ts's schema able to hold records of writer schema ws
-// (schema.Evolve): a compatible change is applied to the schema the next
-// batch is written with and committed together with it; the batches open
-// now, decoded under the old schema, are committed first, so every
-// commit's files share one schema. An incompatible writer schema is
-// remembered, counted and logged once; its records are rejected.
-func (p *Pipeline) evolve(ctx context.Context, ts *tableState, ws *schema.WriterSchema) error {
+// evolution is a change of a table's schema that records of one writer
+// schema need (schema.Evolve), planned but not applied.
+type evolution struct {
+	base    *iceberg.Schema // the table schema it evolves; stale once ts.sch moves
+	next    *iceberg.Schema
+	changes []schema.Change
+	dec     *schema.Decoder // the writer schema into next
+}
+
+// planEvolution decides what ts's schema must become to hold records of
+// writer schema ws; nil when it holds them as it is. An incompatible
+// writer schema is remembered, counted and logged once; its records are
+// rejected.
+func (p *Pipeline) planEvolution(ts *tableState, ws *schema.WriterSchema) (*evolution, error) {
 	last := max(ts.tbl.Metadata().LastColumnID(), ts.sch.HighestFieldID())
 	next, changes, err := schema.Evolve(ts.sch, last, ws.Avro)
 	if err != nil {
@@ -103,28 +131,60 @@ func (p *Pipeline) evolve(ctx context.Context, ts *tableState, ws *schema.Writer
 			p.opts.Logger.Error("incompatible writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
 				"table", ts.name, "schema_id", ws.ID, "err", err)
 		}
-		return err
+		return nil, err
 	}
 	if len(changes) == 0 {
-		return nil
+		return nil, nil
 	}
-	if err := p.flush(ctx, "schema"); err != nil {
-		return err
-	}
-	arr, err := schema.ArrowSchema(next)
+	d, err := schema.NewDecoder(ws.Avro, next)
 	if err != nil {
-		return &fatalError{fmt.Errorf("table %s: arrow schema of the evolved schema: %w", ts.name, err)}
+		return nil, fmt.Errorf("schema %d into the evolved %s: %w", ws.ID, ts.name, err)
 	}
-	ts.sch, ts.arr = next, arr
+	return &evolution{base: ts.sch, next: next, changes: changes, dec: d}, nil
+}
+
+// applyEvolution evolves ts's schema as ev planned, for a record of ws
+// that decoded and is kept: the change is applied to the schema the next
+// batch is written with and committed together with it (and that
+// record); the batches open now, decoded under the old schema, are
+// committed first, so every commit's files share one schema. It returns
+// the decoder for ws into the evolved schema.
+func (p *Pipeline) applyEvolution(ctx context.Context, ts *tableState, ws *schema.WriterSchema, ev *evolution) (*schema.Decoder, error) {
+	if err := p.flush(ctx, "schema"); err != nil {
+		return nil, err
+	}
+	if ev.base != ts.sch {
+		// The flush moved the table's schema (a commit adopted the
+		// catalog's view): plan again from where it is now.
+		var err error
+		if ev, err = p.planEvolution(ts, ws); err != nil {
+			return nil, err
+		}
+		if ev == nil {
+			d, err := schema.NewDecoder(ws.Avro, ts.sch)
+			if err != nil {
+				return nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
+			}
+			ts.decoders[ws] = d
+			return d, nil
+		}
+	}
+	arr, err := schema.ArrowSchema(ev.next)
+	if err != nil {
+		return nil, &fatalError{fmt.Errorf("table %s: arrow schema of the evolved schema: %w", ts.name, err)}
+	}
+	ts.sch, ts.arr = ev.next, arr
 	if err := ts.refreshPartitioner(); err != nil {
-		return &fatalError{err}
+		return nil, &fatalError{err}
 	}
 	clear(ts.decoders)
 	clear(ts.incompatible)
-	for _, c := range changes {
+	clear(ts.evolutions)
+	for _, c := range ev.changes {
 		ts.schemaChanges = append(ts.schemaChanges, c.String())
 	}
+	ts.decoders[ws] = ev.dec
 	p.opts.Logger.Info("evolving table schema with the next commit", "pipeline", p.opts.Pipeline, "table", ts.name,
 		"schema_id", ws.ID, "changes", strings.Join(ts.schemaChanges, "; "))
-	return nil
+	return ev.dec, nil
 }

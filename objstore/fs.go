@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -168,7 +170,7 @@ func (b *FS) writeTemp(ctx context.Context, final string, r io.Reader) (string, 
 
 // createTemp creates a temporary file in dir, creating dir first. Delete
 // prunes empty directories, so a concurrent Delete can remove dir between
-// MkdirAll and CreateTemp; retrying a few times closes that window.
+// MkdirAll and the create; retrying a few times closes that window.
 func (b *FS) createTemp(dir string) (*os.File, error) {
 	var err error
 	for range 5 {
@@ -176,12 +178,29 @@ func (b *FS) createTemp(dir string) (*os.File, error) {
 			return nil, err
 		}
 		var f *os.File
-		f, err = os.CreateTemp(dir, tmpPrefix+"*")
+		f, err = openTemp(dir)
 		if err == nil {
 			return f, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// openTemp creates a new file with a random name in dir. Unlike
+// os.CreateTemp (always 0600) it asks for 0666, so the object ends up with
+// the process umask's mode, 0644 by default, like any file the user's tools
+// write: a warehouse is meant to be read by other users and programs.
+func openTemp(dir string) (*os.File, error) {
+	var err error
+	for range 10 {
+		name := filepath.Join(dir, tmpPrefix+strconv.FormatUint(rand.Uint64(), 36))
+		var f *os.File
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
 		}
 	}
 	return nil, err
@@ -370,7 +389,8 @@ func mkdirAllSynced(dir string) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	// 0777 less the umask (0755 by default), like the files' 0666.
+	if err := os.Mkdir(dir, 0o777); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil // created concurrently by another writer
 		}

@@ -1,11 +1,13 @@
 package objstore_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/bigfather/bigfather/objstore"
@@ -155,5 +157,47 @@ func TestFSDeletePrunesEmptyDirs(t *testing.T) {
 	// Uploading into a pruned directory recreates it.
 	if err := b.Upload(t.Context(), "x/y/again", strings.NewReader("3")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFSFileModeFollowsUmask: objects are created as 0666 less the umask,
+// like any file a process writes (0644 under the usual 022), not 0600, so
+// other users and tools reading the warehouse can open them.
+func TestFSFileModeFollowsUmask(t *testing.T) {
+	for _, tc := range []struct {
+		umask       int
+		want, inDir fs.FileMode
+	}{{0o022, 0o644, 0o755}, {0o002, 0o664, 0o775}, {0o077, 0o600, 0o700}} {
+		old := syscall.Umask(tc.umask)
+		root := t.TempDir()
+		b, err := objstore.NewFS(root)
+		if err != nil {
+			syscall.Umask(old)
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		upErr := b.Upload(ctx, "d/data.parquet", strings.NewReader("x"))
+		putErr := b.PutIfAbsent(ctx, "d/v1.metadata.json", strings.NewReader("y"))
+		syscall.Umask(old)
+		if upErr != nil || putErr != nil {
+			t.Fatalf("upload: %v, put-if-absent: %v", upErr, putErr)
+		}
+		for _, key := range []string{"d/data.parquet", "d/v1.metadata.json"} {
+			fi, err := os.Stat(filepath.Join(root, key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != tc.want {
+				t.Errorf("umask %03o: %s has mode %03o, want %03o", tc.umask, key, got, tc.want)
+			}
+		}
+		fi, err := os.Stat(filepath.Join(root, "d"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != tc.inDir {
+			t.Errorf("umask %03o: directory d has mode %03o, want %03o", tc.umask, got, tc.inDir)
+		}
+		assertNoTempFiles(t, root)
 	}
 }

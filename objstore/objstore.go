@@ -37,7 +37,10 @@ type Bucket interface {
 	// under key.
 	Upload(ctx context.Context, key string, r io.Reader) error
 	// PutIfAbsent writes r to key only if no object has that key, atomically
-	// against concurrent writers; otherwise it returns ErrExists.
+	// against concurrent writers; otherwise it returns ErrExists. ErrExists
+	// means this call did not write the object: an implementation that
+	// retries must not report its own earlier, applied attempt as ErrExists.
+	// Any other error leaves the outcome unknown.
 	PutIfAbsent(ctx context.Context, key string, r io.Reader) error
 	// Get opens the object for reading; ErrNotExist if it is missing.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)

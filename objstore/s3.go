@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 const (
@@ -204,6 +206,16 @@ func (b *S3) Upload(ctx context.Context, key string, r io.Reader) error {
 // atomically. The body is read into memory first because a conditional
 // write cannot be multipart-streamed portably; it is meant for metadata
 // files, not data files.
+//
+// The SDK retries a PUT whose response was lost (connection reset, 5xx).
+// If the lost attempt was applied, the retry gets 412 from our own write,
+// so a 412 or 409 after a retry is not taken as ErrExists: the object is
+// read back, and if it holds exactly our bytes the write was ours and
+// PutIfAbsent succeeds. Another writer's identical bytes would pass too,
+// which leaves the key in the state this call asked for. If the object
+// cannot be read back the outcome is unknown, and the error is not
+// ErrExists (DESIGN.md §3 rule 6). A 412 on the first attempt is a clean
+// ErrExists: nothing of this call can have been applied before it.
 func (b *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
 	k, err := b.objectKey(key)
 	if err != nil {
@@ -213,20 +225,64 @@ func (b *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("put-if-absent %s: read body: %w", b.URL(key), err)
 	}
+	var attempts attemptCounter
 	_, err = b.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(b.bucket),
 		Key:           aws.String(k),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		IfNoneMatch:   aws.String("*"),
-	})
-	if err != nil {
-		if isS3Exists(err) {
-			return fmt.Errorf("put-if-absent %s: %w", b.URL(key), ErrExists)
-		}
+	}, attempts.option)
+	if err == nil {
+		return nil
+	}
+	if !isS3Exists(err) {
 		return fmt.Errorf("put-if-absent %s: %w", b.URL(key), err)
 	}
-	return nil
+	if attempts.n.Load() <= 1 {
+		return fmt.Errorf("put-if-absent %s: %w", b.URL(key), ErrExists)
+	}
+	same, rerr := b.holds(ctx, key, body)
+	switch {
+	case rerr != nil:
+		return fmt.Errorf("put-if-absent %s: outcome unknown: attempt %d got %w after an earlier attempt may have been applied, and reading the object back failed: %w",
+			b.URL(key), attempts.n.Load(), err, rerr)
+	case same:
+		return nil
+	default:
+		return fmt.Errorf("put-if-absent %s: %w", b.URL(key), ErrExists)
+	}
+}
+
+// holds reports whether key's object is exactly want.
+func (b *S3) holds(ctx context.Context, key string, want []byte) (bool, error) {
+	rc, err := b.Get(ctx, key)
+	if err != nil {
+		// Missing although a write was refused for its existence: deleted
+		// since, or the refusal was a 409 for a write still in flight
+		// (possibly our own lost attempt). Either way, unknown.
+		return false, err
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(io.LimitReader(rc, int64(len(want))+1))
+	if err != nil {
+		return false, fmt.Errorf("read back %s: %w", b.URL(key), err)
+	}
+	return bytes.Equal(got, want), nil
+}
+
+// attemptCounter counts the HTTP attempts of one operation: its
+// middleware sits inside the SDK's retry loop.
+type attemptCounter struct{ n atomic.Int32 }
+
+func (c *attemptCounter) option(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("bigfatherCountAttempts",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				c.n.Add(1)
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	})
 }
 
 // Get opens the object for streaming reads.

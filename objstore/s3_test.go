@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/bigfather/bigfather/internal/faultproxy"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/objstore/objstoretest"
 )
@@ -221,4 +223,73 @@ func TestS3ErrorMapping(t *testing.T) {
 			t.Errorf("%d %s: PutIfAbsent = %v, ErrExists=%v want %v", tc.status, tc.code, err, got, tc.exists)
 		}
 	}
+}
+
+// TestS3PutIfAbsentRetriedAfterLostResponse covers the SDK's own retries of
+// a conditional PUT: the first attempt is applied and its response lost
+// (the proxy resets the connection, or answers 500), the SDK retries, and the retry gets
+// 412 because of the first attempt. That write was ours: PutIfAbsent must
+// not report ErrExists for it, or the object-store catalog reports its own
+// commit as a conflict (issue 11 item 3). A key that really was taken
+// stays ErrExists, and when the check cannot be made the outcome is
+// unknown: an error that is not ErrExists.
+func TestS3PutIfAbsentRetriedAfterLostResponse(t *testing.T) {
+	cfg, proxy := objstoretest.FaultyS3(t, []faultproxy.Rule{
+		{Name: "lost", Method: "PUT", Path: regexp.MustCompile(`/lost$`), Drop: 1, Max: 1},
+		// Max 2: the other writer's Upload loses its first response too.
+		{Name: "taken", Method: "PUT", Path: regexp.MustCompile(`/taken$`), Drop: 1, Max: 2},
+		{Name: "5xx", Method: "PUT", Path: regexp.MustCompile(`/after5xx$`), FailAfter: 1, Max: 1},
+		{Name: "unknown", Method: "PUT", Path: regexp.MustCompile(`/unknown$`), Drop: 1, Max: 1},
+		{Name: "unknown-get", Method: "GET", Path: regexp.MustCompile(`/unknown$`), Fail: 1},
+	}, "warehouse")
+	cfg.Bucket = "warehouse"
+	b := newS3(t, cfg)
+	ctx := t.Context()
+
+	if err := b.PutIfAbsent(ctx, "k/lost", strings.NewReader("mine")); err != nil {
+		t.Fatalf("PutIfAbsent whose applied first attempt lost its response: %v, want nil (the write is ours)", err)
+	}
+	if st := proxy.Stats()["lost"]; st.Dropped != 1 || st.Matched != 2 {
+		t.Fatalf("proxy stats %+v: want the first attempt dropped and one SDK retry", st)
+	}
+	if got := string(getAll(t, b, "k/lost")); got != "mine" {
+		t.Fatalf("content %q, want mine", got)
+	}
+
+	// A 500 after the write was applied is retried by the SDK the same way.
+	if err := b.PutIfAbsent(ctx, "k/after5xx", strings.NewReader("mine")); err != nil {
+		t.Fatalf("PutIfAbsent whose applied first attempt was answered 500: %v, want nil (the write is ours)", err)
+	}
+	if st := proxy.Stats()["5xx"]; st.FailedAfter != 1 || st.Matched != 2 {
+		t.Fatalf("proxy stats %+v: want the first attempt answered 500 and one SDK retry", st)
+	}
+
+	if err := b.Upload(ctx, "k/taken", strings.NewReader("theirs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutIfAbsent(ctx, "k/taken", strings.NewReader("mine")); !errors.Is(err, objstore.ErrExists) {
+		t.Fatalf("PutIfAbsent over another writer's object, after a retry: %v, want ErrExists", err)
+	}
+	if st := proxy.Stats()["taken"]; st.Dropped != 2 || st.Matched != 4 {
+		t.Fatalf("proxy stats %+v: want the first attempt dropped and one SDK retry", st)
+	}
+
+	err := b.PutIfAbsent(ctx, "k/unknown", strings.NewReader("mine"))
+	if err == nil || errors.Is(err, objstore.ErrExists) {
+		t.Fatalf("PutIfAbsent whose retry got 412 and whose read-back failed: %v, want an unknown outcome (not nil, not ErrExists)", err)
+	}
+}
+
+func getAll(t *testing.T, b objstore.Bucket, key string) []byte {
+	t.Helper()
+	rc, err := b.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -53,8 +53,9 @@ func NewDecoder(writer avro.Schema, target *iceberg.Schema) (*Decoder, error) {
 
 // Decode appends one record to b, whose schema must be ArrowSchema(target).
 // It is all or nothing: when it returns an error no builder was touched.
-// Malformed payloads return an error wrapping ErrMalformed; bytes after the
-// record are ignored. It does not allocate in steady state.
+// Malformed payloads return an error wrapping ErrMalformed, and so do bytes
+// after the record: they mean the payload is not what its schema id says.
+// It does not allocate in steady state.
 func (d *Decoder) Decode(payload []byte, b *array.RecordBuilder) error {
 	if b != d.bound {
 		if err := d.bind(b); err != nil {
@@ -62,7 +63,7 @@ func (d *Decoder) Decode(payload []byte, b *array.RecordBuilder) error {
 		}
 	}
 	r := reader{b: payload}
-	if err := d.check(d.root, &r, 0); err != nil {
+	if err := d.checkWhole(&r); err != nil {
 		return err
 	}
 	r.p = 0

@@ -1,5 +1,7 @@
 package schema
 
+import "fmt"
+
 // Check reports whether payload decodes under the writer schema into the
 // table schema, without appending anything: the validating pass of Decode
 // alone. The pipeline uses it for a record it must judge but not store,
@@ -7,5 +9,17 @@ package schema
 // not (the two commit separately). It does not allocate.
 func (d *Decoder) Check(payload []byte) error {
 	r := reader{b: payload}
-	return d.check(d.root, &r, 0)
+	return d.checkWhole(&r)
+}
+
+// checkWhole validates the record at the start of r and that nothing
+// follows it.
+func (d *Decoder) checkWhole(r *reader) error {
+	if err := d.check(d.root, r, 0); err != nil {
+		return err
+	}
+	if r.p != len(r.b) {
+		return fmt.Errorf("%w: %d %s at byte %d", ErrMalformed, len(r.b)-r.p, whyTrailing, r.p)
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ const (
 	whyDecimal   = "decimal does not fit the column precision"
 	whyTimestamp = "timestamp overflows microseconds"
 	whyDepth     = "nesting deeper than the limit"
+	whyTrailing  = "trailing bytes after the record"
 )
 
 func malformed(n *node, r *reader, why string) error {

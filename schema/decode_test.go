@@ -364,15 +364,45 @@ func TestDecodeTruncatedIsAllOrNothing(t *testing.T) {
 			t.Fatalf("cut at %d: builder lengths changed from %v to %v", n, before, after)
 		}
 	}
-	// Trailing bytes after a whole record are ignored.
-	if err := d.Decode(append(full, 0xde, 0xad), b); err != nil {
-		t.Fatalf("whole record with trailing bytes: %v", err)
+	if err := d.Decode(full, b); err != nil {
+		t.Fatalf("whole record: %v", err)
 	}
 	AppendMeta(b, &Meta{Topic: "t"})
 	r := b.NewRecordBatch()
 	defer r.Release()
 	if r.NumRows() != 1 {
 		t.Fatalf("rows = %d, want 1", r.NumRows())
+	}
+}
+
+// TestDecodeTrailingBytes: bytes after a whole record mean the payload is
+// not what its schema says (a wrong schema id, two records glued together),
+// so Decode and Check both reject it as malformed, naming the trailing
+// bytes, and no builder is touched.
+func TestDecodeTrailingBytes(t *testing.T) {
+	w := mustParse(t, richSchema)
+	sc, b := newTarget(t, w)
+	d, err := NewDecoder(w, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := mustMarshal(t, w, fullEvent())
+	for _, extra := range [][]byte{{0}, {0xde, 0xad}, full} {
+		payload := append(append([]byte(nil), full...), extra...)
+		before := lengths(b)
+		err := d.Decode(payload, b)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "trailing bytes") {
+			t.Fatalf("Decode with %d trailing bytes: err = %v, want ErrMalformed naming trailing bytes", len(extra), err)
+		}
+		if after := lengths(b); !equalInts(before, after) {
+			t.Fatalf("builder lengths changed from %v to %v", before, after)
+		}
+		if err := d.Check(payload); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "trailing bytes") {
+			t.Fatalf("Check with %d trailing bytes: err = %v, want ErrMalformed naming trailing bytes", len(extra), err)
+		}
+	}
+	if err := d.Check(full); err != nil {
+		t.Fatalf("Check of the whole record: %v", err)
 	}
 }
 

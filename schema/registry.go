@@ -15,6 +15,8 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/bigfather/bigfather/internal/redact"
 )
 
 // ErrUnknownSchema means the registry answered that the schema id does not
@@ -77,6 +79,7 @@ type WriterSchema struct {
 // It is safe for concurrent use.
 type Registry struct {
 	cl         *sr.Client
+	scrub      *redact.Scrubber // hides the URLs' secrets in sr's errors
 	log        *slog.Logger
 	maxRetries int
 	backoff    time.Duration
@@ -86,7 +89,9 @@ type Registry struct {
 	// unsupported remembers schema ids that cannot be ingested, and why:
 	// they are as immutable as the others.
 	unsupported map[int]error
-	group       singleflight.Group
+	// subjects caches the subjects each id is registered under (Subjects).
+	subjects map[int][]string
+	group    singleflight.Group
 }
 
 // NewRegistry builds a Registry client. It does not contact the registry.
@@ -107,12 +112,20 @@ func NewRegistry(opts RegistryOptions) (*Registry, error) {
 	if opts.TLS != nil {
 		clOpts = append(clOpts, sr.DialTLSConfig(opts.TLS))
 	}
+	// sr puts the request URL, user info and query included, into its
+	// errors, which are logged on every retry.
+	secrets := []string{opts.Password}
+	for _, u := range urls {
+		secrets = append(secrets, redact.URLSecrets(u)...)
+	}
+	scrub := redact.NewScrubber(secrets...)
 	cl, err := sr.NewClient(clOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("schema registry client: %w", err)
+		return nil, fmt.Errorf("schema registry client: %w", scrub.Error(err))
 	}
 	r := &Registry{
 		cl:          cl,
+		scrub:       scrub,
 		log:         opts.Logger,
 		maxRetries:  opts.MaxRetries,
 		backoff:     opts.RetryBackoff,
@@ -285,7 +298,7 @@ func (r *Registry) parseReferences(ctx context.Context, refs []sr.SchemaReferenc
 func (r *Registry) retry(ctx context.Context, logKey string, logVal any, op func() error) error {
 	delay := r.backoff
 	for attempt := 0; ; attempt++ {
-		err := op()
+		err := r.scrub.Error(op())
 		if err == nil {
 			return nil
 		}

@@ -28,6 +28,7 @@ import (
 	// Pure-Go SQLite driver ("sqlite") for the embedded SQL catalog.
 	_ "modernc.org/sqlite"
 
+	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/objstore"
 )
 
@@ -228,20 +229,24 @@ func OpenCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, error)
 func openSQLCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, error) {
 	dialect := sqlcat.Postgres
 	dsn := o.SQLDSN
+	// The driver echoes a DSN that does not parse, password included.
+	scrub := redact.NewScrubber(redact.DSNSecrets(o.SQLDSN)...)
 	if o.SQLDriver == SQLDriverSQLite {
 		dialect = sqlcat.SQLite
 		var err error
 		if dsn, err = sqliteDSN(o); err != nil {
 			return nil, err
 		}
+	} else {
+		dsn = postgresDSN(dsn)
 	}
 	db, err := sql.Open(o.SQLDriver, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQLDriver, err)
+		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQLDriver, scrub.Error(err))
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQLDriver, err)
+		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQLDriver, scrub.Error(err))
 	}
 	ioProps := IOProps(o)
 	props := maps.Clone(ioProps)
@@ -259,6 +264,48 @@ func openSQLCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, err
 		return nil, fmt.Errorf("open sql catalog %s: create catalog tables: %w", o.Name, err)
 	}
 	return &sqlCatalog{Catalog: inner, db: db, warehouse: o.Warehouse, ioProps: ioProps}, nil
+}
+
+// PostgreSQL session timeouts of catalog connections, unless the DSN sets
+// its own. A commit's transaction is one short conditional UPDATE (the
+// metadata file is written before it), so these only ever end a session
+// that stopped: without them, a process frozen (SIGSTOP, a VM pause)
+// inside a commit holds the table's row lock until TCP gives up, and every
+// other instance's commit of that table waits behind it.
+var postgresTimeouts = []struct{ key, value string }{
+	// Ends a transaction whose client stopped talking, releasing its locks.
+	{"idle_in_transaction_session_timeout", "10000"},
+	// A commit waiting on another's row lock fails after this and is
+	// reconciled like any other failed commit, instead of queueing.
+	{"lock_timeout", "10000"},
+	// Bounds any single catalog statement.
+	{"statement_timeout", "30000"},
+}
+
+// postgresDSN adds postgresTimeouts to a lib/pq DSN, in URL or keyword/value
+// form; lib/pq sends parameters it does not know to the server as run-time
+// settings of the session.
+func postgresDSN(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return dsn // lib/pq reports it
+		}
+		q := u.Query()
+		for _, t := range postgresTimeouts {
+			if !q.Has(t.key) {
+				q.Set(t.key, t.value)
+			}
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for _, t := range postgresTimeouts {
+		if !strings.Contains(dsn, t.key) {
+			dsn = strings.TrimSpace(dsn + " " + t.key + "=" + t.value)
+		}
+	}
+	return dsn
 }
 
 // sqliteDSN builds the modernc.org/sqlite DSN. WAL lets readers run while a
@@ -302,7 +349,8 @@ func restOption(key, value string) (opt rest.Option, ok bool, err error) {
 	case "oauth2-server-uri":
 		u, err := url.Parse(value)
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: rest_props oauth2-server-uri %q: %w", ErrInvalidCatalogOptions, value, err)
+			return nil, false, fmt.Errorf("%w: rest_props oauth2-server-uri %q: %w", ErrInvalidCatalogOptions,
+				redact.URL(value), redact.NewScrubber(redact.URLSecrets(value)...).Error(err))
 		}
 		return rest.WithAuthURI(u), true, nil
 	default:
@@ -332,7 +380,18 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 	}
 	cat, err := rest.NewCatalog(ctx, o.Name, o.RESTURI, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("open rest catalog %s at %s: %w", o.Name, o.RESTURI, err)
+		// The client's errors may carry the URI and the credentials.
+		secrets := redact.URLSecrets(o.RESTURI)
+		for k, v := range o.RESTProps {
+			if redact.SecretKey(k) {
+				_, sec, _ := strings.Cut(v, ":")
+				secrets = append(secrets, v, sec)
+			} else if strings.Contains(v, "://") {
+				secrets = append(secrets, redact.URLSecrets(v)...)
+			}
+		}
+		return nil, fmt.Errorf("open rest catalog %s at %s: %w", o.Name, redact.URL(o.RESTURI),
+			redact.NewScrubber(secrets...).Error(err))
 	}
 	return cat, nil
 }

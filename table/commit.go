@@ -46,6 +46,9 @@ type Batch struct {
 	Schema *iceberg.Schema
 	// SchemaChanges describe the evolution, for the snapshot summary.
 	SchemaChanges []string
+	// TopicIDs holds the Kafka topic id of the batch's topics, by name
+	// (PropTopicIDsPrefix); an empty or missing id is not recorded.
+	TopicIDs map[string]string
 }
 
 // CommitterOptions configures a Committer. Zero values take the defaults.
@@ -157,8 +160,8 @@ func (c *Committer) Commit(ctx context.Context, tbl *icebergtable.Table, b *Batc
 }
 
 // properties returns the table properties a commit of b sets: the new
-// watermarks, the origins of partitions committed for the first time, and
-// the default properties the table lacks.
+// watermarks, the origins of partitions committed for the first time, the
+// topic ids new to the table, and the default properties the table lacks.
 func (c *Committer) properties(meta icebergtable.Metadata, b *Batch) (iceberg.Properties, error) {
 	cur, err := Watermarks(meta, b.Pipeline)
 	if err != nil {
@@ -196,6 +199,9 @@ func (c *Committer) properties(meta icebergtable.Metadata, b *Batch) (iceberg.Pr
 			return nil, err
 		}
 		props[PropOriginsPrefix+b.Pipeline] = string(raw)
+	}
+	if err := stageTopicIDs(props, meta.Properties(), b); err != nil {
+		return nil, err
 	}
 	return props, nil
 }

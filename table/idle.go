@@ -91,7 +91,8 @@ func (r propertiesUnchanged) Validate(meta icebergtable.Metadata) error {
 func pipelineProperties(meta icebergtable.Metadata, pipeline string) map[string]*string {
 	props := meta.Properties()
 	out := map[string]*string{}
-	for _, k := range []string{PropOffsetsPrefix + pipeline, PropOriginsPrefix + pipeline, PropPendingPrefix + pipeline, PropPropertyCommitPrefix + pipeline} {
+	for _, k := range []string{PropOffsetsPrefix + pipeline, PropOriginsPrefix + pipeline, PropTopicIDsPrefix + pipeline,
+		PropPendingPrefix + pipeline, PropPropertyCommitPrefix + pipeline} {
 		if v, ok := props[k]; ok {
 			out[k] = &v
 		} else {

@@ -393,7 +393,11 @@ func hasAssertCreate(reqs []icebergtable.Requirement) bool {
 // version first, wraps icebergtable.ErrCommitFailed (nothing was written:
 // reload and retry). Any error from the write itself does not, because the
 // write may have happened: the outcome is unknown and the caller must
-// reload to find out.
+// reload to find out. ErrExists is trusted to mean another writer's
+// version because Bucket.PutIfAbsent never reports its own applied attempt
+// as ErrExists: the S3 SDK retries a PUT whose response was lost, and
+// objstore.S3 reads the object back before calling such a retry's 412 a
+// conflict (issue 11: calling it one fenced batches that were committed).
 func (c *ObjectStoreCatalog) CommitTable(ctx context.Context, ident icebergtable.Identifier, reqs []icebergtable.Requirement, updates []icebergtable.Update) (icebergtable.Metadata, string, error) {
 	if err := validateTableIdent(ident); err != nil {
 		return nil, "", err

@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -36,9 +37,24 @@ type PartitionReport struct {
 	Rejects    int64   `json:"rejects"`
 	Skipped    int64   `json:"skipped"`
 	Duplicates []int64 `json:"duplicates,omitempty"` // twice in a table, or in both the table and its quarantine
-	Missing    []int64 `json:"missing,omitempty"`    // delivered by Kafka below CheckedTo, in neither table nor skipped
+	Missing    []int64 `json:"missing,omitempty"`    // delivered by Kafka below CheckedTo, in neither table nor skipped (the first 20)
 	Unexpected []int64 `json:"unexpected,omitempty"` // in a table, not delivered by Kafka
 	Beyond     []int64 `json:"beyond,omitempty"`     // rows at or above their table's watermark
+	// MissingCount is how many offsets are missing, MissingRanges the
+	// first 20 runs of them as [from, to).
+	MissingCount  int64      `json:"missing_count,omitempty"`
+	MissingRanges [][2]int64 `json:"missing_ranges,omitempty"`
+	// Kafka is the partition as Kafka listed it, when it was asked.
+	Kafka *KafkaPartition `json:"kafka,omitempty"`
+	// NeverCommitted marks a partition Kafka has that no table committed:
+	// checked from the configured start up to the last stable offset.
+	NeverCommitted bool `json:"never_committed,omitempty"`
+	// Deleted is the part of the checked range retention deleted before
+	// verify ran.
+	Deleted *DeletedRange `json:"deleted_by_retention,omitempty"`
+	// Unverified says why the partition was not compared with Kafka, when
+	// Kafka was asked but could not tell.
+	Unverified string `json:"unverified,omitempty"`
 }
 
 // Report is the result of Verify.
@@ -53,6 +69,10 @@ type Report struct {
 	KafkaChecked bool              `json:"kafka_checked"`
 	Partitions   []PartitionReport `json:"partitions"`
 	Violations   []string          `json:"violations"`
+	// Notes are what was not a violation but not fully checked either:
+	// ranges retention deleted before verification, partitions that could
+	// not be compared with Kafka.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // OK reports whether no invariant was violated.
@@ -153,25 +173,48 @@ func VerifyTables(ctx context.Context, data, rejects []*icebergtable.Table, pipe
 			tps[tp] = 0
 		}
 	}
+	for tp := range o.kafka {
+		tps[tp] = 0
+	}
 	for _, tp := range tps.SortedTPs() {
-		pr, err := verifyPartition(ctx, tp, views, delivered, o)
+		var kp *KafkaPartition
+		if o.kafka != nil {
+			if k, ok := o.kafka[tp]; ok {
+				kp = &k
+			}
+		}
+		pr, extra, err := verifyPartition(ctx, tp, views, delivered, o, kp)
 		if err != nil {
 			return nil, err
 		}
-		for kind, list := range map[string][]int64{"duplicate": pr.Duplicates, "missing": pr.Missing,
+		rep.Violations = append(rep.Violations, extra...)
+		for kind, list := range map[string][]int64{"duplicate": pr.Duplicates,
 			"unexpected": pr.Unexpected, "at or above the watermark": pr.Beyond} {
 			if len(list) > 0 {
 				rep.Violations = append(rep.Violations, fmt.Sprintf("%s: %s offsets %v", tp, kind, list))
 			}
 		}
+		if pr.MissingCount > 0 {
+			rep.Violations = append(rep.Violations, missingViolation(&pr))
+		}
+		rep.Notes = append(rep.Notes, pr.notes()...)
 		rep.Partitions = append(rep.Partitions, pr)
 	}
+	idv, err := topicIDViolations(ctx, append(slices.Clip(data), rejects...), pipeline, o.topicIDs)
+	if err != nil {
+		return nil, err
+	}
+	rep.Violations = append(rep.Violations, idv...)
 	slices.Sort(rep.Violations)
 	return rep, nil
 }
 
-func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered DeliveredFunc, o verifyOptions) (PartitionReport, error) {
-	pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition}
+// verifyPartition checks tp across the tables, and against Kafka when
+// delivered is set; kp is what Kafka listed of tp, nil when it was not
+// asked. It returns the report and the violations only a whole-partition
+// view can name.
+func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered DeliveredFunc, o verifyOptions, kp *KafkaPartition) (PartitionReport, []string, error) {
+	pr := PartitionReport{Topic: tp.Topic, Partition: tp.Partition, Kafka: kp}
 	// Each table on its own: no offset twice, none at or above its W.
 	var all, skipped []int64
 	var gaps [][2]int64
@@ -225,6 +268,31 @@ func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered D
 		}
 	}
 	pr.Skipped = int64(len(skipped))
+	var extra []string
+	switch {
+	case o.kafka != nil && kp == nil && seen:
+		// The tables hold it, Kafka does not list it: the topic was
+		// deleted, or is no longer subscribed and gone.
+		pr.Unverified = "Kafka does not have this partition (topic deleted?)"
+		delivered = nil
+	case !seen && kp != nil && len(all) == 0:
+		// No table committed it: from the configured start, every record
+		// Kafka delivers should be in a table by now.
+		pr.NeverCommitted = true
+		if kp.Start < 0 {
+			pr.Unverified = "never committed, and with kafka.start latest where the pipeline begins on it is not knowable"
+			delivered = nil
+			break
+		}
+		first, checkedTo, top, seen = kp.Start, kp.Stable, kp.Stable, true
+	case seen && kp != nil && kp.Start >= 0 && !o.fromLogStart:
+		// The pipeline began at the configured start: a table whose first
+		// commit starts later lost the records in between.
+		first = min(first, kp.Start)
+	}
+	if seen && kp != nil {
+		extra = kafkaViolations(tp, *kp, views)
+	}
 	if o.fromLogStart {
 		first = 0 // Kafka delivers from the log start
 	}
@@ -237,19 +305,51 @@ func verifyPartition(ctx context.Context, tp TP, views []*tableView, delivered D
 		}
 	}
 	if delivered != nil && top > first {
-		want, err := delivered(ctx, tp, first, top)
-		if err != nil {
-			return pr, fmt.Errorf("read %s from kafka: %w", tp, err)
+		logStart := first
+		if kp != nil {
+			logStart = max(first, kp.LogStart)
 		}
-		pr.Missing, pr.Unexpected = compare(want, all, skipped, gaps, checkedTo)
+		var want []int64
+		for from := logStart; from < top; {
+			var err error
+			want, err = delivered(ctx, tp, from, top)
+			var below *BelowLogStartError
+			if errors.As(err, &below) && below.LogStart > from {
+				// Retention moved the log start since Kafka was listed.
+				from, logStart = below.LogStart, below.LogStart
+				continue
+			}
+			if err != nil {
+				return pr, nil, fmt.Errorf("read %s from kafka: %w", tp, err)
+			}
+			break
+		}
+		ac := accounting{rows: all, skipped: skipped, gaps: gaps}
+		if logStart > first {
+			pr.Deleted = deleted(first, min(logStart, top), checkedTo, ac)
+			// Rows below the log start were ingested before the deletion:
+			// Kafka can no longer deliver them, and they are not unexpected.
+			i, _ := slices.BinarySearch(all, logStart)
+			ac.rows = all[i:]
+		}
+		var missing missingTracker
+		missing, pr.Unexpected = compare(want, ac.rows, skipped, gaps, checkedTo)
+		pr.Missing, pr.MissingCount = missing.list, missing.count
+		if missing.count > 0 {
+			pr.MissingRanges = missing.ranges
+		}
 	}
-	return pr, nil
+	return pr, extra, nil
 }
 
 // VerifyOption adjusts VerifyTables.
 type VerifyOption func(*verifyOptions)
 
-type verifyOptions struct{ fromLogStart bool }
+type verifyOptions struct {
+	fromLogStart bool
+	kafka        map[TP]KafkaPartition
+	topicIDs     TopicIDFunc // nil: topic ids are not checked
+}
 
 // FromLogStart checks completeness from each partition's log start rather
 // than from the first offset the tables cover: right for a pipeline that
@@ -268,7 +368,7 @@ func appendCapped(l []int64, o int64) []int64 {
 // plus the passed-over offsets and skipped gap ranges. A delivered offset
 // at or above checkedTo may still be pending in the table that is behind,
 // so only those below it can be missing.
-func compare(want, rows, skipped []int64, gaps [][2]int64, checkedTo int64) (missing, unexpected []int64) {
+func compare(want, rows, skipped []int64, gaps [][2]int64, checkedTo int64) (missing missingTracker, unexpected []int64) {
 	accounted := make(map[int64]struct{}, len(skipped))
 	for _, o := range skipped {
 		accounted[o] = struct{}{}
@@ -296,7 +396,7 @@ func compare(want, rows, skipped []int64, gaps [][2]int64, checkedTo int64) (mis
 		if _, ok := accounted[o]; ok || inGap(o) || o >= checkedTo {
 			continue
 		}
-		missing = appendCapped(missing, o)
+		missing.add(o)
 	}
 	for ; i < len(rows); i++ {
 		unexpected = appendCapped(unexpected, rows[i])

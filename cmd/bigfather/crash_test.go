@@ -23,6 +23,18 @@ import (
 	"github.com/bigfather/bigfather/table"
 )
 
+// TestMain removes the binary buildBinary compiled (over 100 MB), which
+// outlives any one test and so cannot live in a t.TempDir.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		if err := os.RemoveAll(binDir); err != nil {
+			fmt.Fprintln(os.Stderr, "remove test binary:", err)
+		}
+	}
+	os.Exit(code)
+}
+
 // buildBinary compiles this command once per test binary run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -32,6 +44,7 @@ func buildBinary(t *testing.T) string {
 			binErr = err
 			return
 		}
+		binDir = dir
 		binPath = filepath.Join(dir, "bigfather")
 		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -242,6 +255,7 @@ func waitExit(cmd *exec.Cmd, within time.Duration) error {
 
 var (
 	binOnce sync.Once
+	binDir  string
 	binPath string
 	binErr  error
 )

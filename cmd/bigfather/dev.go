@@ -43,7 +43,7 @@ metrics:
   addr: %q
 `
 
-func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdDev(ctx context.Context, sig *stopSignals, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "./warehouse", "warehouse directory (the SQLite catalog and Kafka's data live there too)")
@@ -95,10 +95,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("embedded dev config: %w", err)
 	}
+	sig.arm(log, cfg.ShutdownTimeout)
 
 	broker := cluster.Brokers()[0]
 	fmt.Fprintf(stdout, "Big Father dev\n")
-	fmt.Fprintf(stdout, "  kafka      %s  (try: kcat -b %s -t %s -C -o -5 -e)\n", broker, broker, devTopic)
+	// The values are registry-framed Avro, which Debian's kcat cannot decode: show coordinates.
+	fmt.Fprintf(stdout, "  kafka      %s  (try: kcat -b %s -t %s -C -o -5 -e -q -f '%%t/%%p@%%o key %%k: %%S bytes\\n')\n", broker, broker, devTopic)
 	fmt.Fprintf(stdout, "  registry   %s\n", cluster.RegistryURL())
 	fmt.Fprintf(stdout, "  warehouse  %s  (SQLite catalog %s)\n", abs, filepath.Join(abs, "catalog.db"))
 	fmt.Fprintf(stdout, "  table      music.tracks, fed by topic %q at %g records/s\n", devTopic, *rate)
@@ -106,6 +108,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "query it:\n")
 	fmt.Fprintf(stdout, "  bigfather inspect --config %s --table music.tracks --files   # snapshots, watermarks, data files\n", cfgPath)
 	fmt.Fprintf(stdout, "  bigfather verify  --config %s --table music.tracks           # exactly-once check against Kafka\n", cfgPath)
+	fmt.Fprintf(stdout, "  bigfather query   --config %s \"SELECT count(*) FROM music.tracks\"   # DuckDB (npm ci --prefix scripts)\n", cfgPath)
 	fmt.Fprintf(stdout, "Ctrl-C stops cleanly; running dev again resumes where it stopped.\n")
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -155,6 +158,9 @@ func statusLoop(ctx context.Context, w io.Writer, prod *music.Producer, p *inges
 				line = fmt.Sprintf("%.0f records/s committed | %d committed | lag %d | %s | %s", rate, st.Committed, st.Lag, commit, line)
 				if st.Halted > 0 {
 					line += fmt.Sprintf(" | %d partition(s) HALTED (see log)", st.Halted)
+				}
+				if ps := p.Problems(); len(ps) > 0 {
+					line += " | PROBLEMS: " + ingest.ProblemsString(ps)
 				}
 			}
 			if tty {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -24,19 +25,20 @@ import (
 type tableInfo struct {
 	Table            string                                 `json:"table"`
 	Location         string                                 `json:"location"`
+	MetadataLocation string                                 `json:"metadata_location"` // the current metadata.json, for engines that register a table from it
 	FormatVersion    int                                    `json:"format_version"`
-	CurrentSnapshot  int64                                  `json:"current_snapshot"`
-	CommittedRecords int64                                  `json:"committed_records"` // rows in the current snapshot
+	CurrentSnapshot  int64                                  `json:"current_snapshot,string"` // a string: jq and JavaScript round 63-bit ids
+	CommittedRecords int64                                  `json:"committed_records"`       // rows in the current snapshot
 	Pipeline         string                                 `json:"pipeline"`
 	Watermarks       map[string]map[string]int64            `json:"watermarks"` // this pipeline's: topic → partition → next offset
 	Lag              map[string]map[string]int64            `json:"lag,omitempty"`
 	OtherPipelines   map[string]map[string]map[string]int64 `json:"other_pipelines,omitempty"`
 	Snapshots        []snapshotInfo                         `json:"snapshots"`
-	Files            []string                               `json:"files,omitempty"`
+	Files            *[]string                              `json:"files,omitempty"` // with --files: always a list, [] when empty
 }
 
 type snapshotInfo struct {
-	ID        int64     `json:"id"`
+	ID        int64     `json:"id,string"`
 	Time      time.Time `json:"time"`
 	Operation string    `json:"operation"`
 	Added     string    `json:"added_records,omitempty"`
@@ -44,7 +46,7 @@ type snapshotInfo struct {
 	CommitID  string    `json:"commit_id,omitempty"`
 }
 
-func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -53,14 +55,22 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&tables, "table", "table to inspect, NS.NAME (repeatable; default: every table in the config)")
 	files := fs.Bool("files", false, "list the data files of the current snapshot")
 	asJSON := fs.Bool("json", false, "print JSON (one object for one table, else an array)")
+	paths := fs.Bool("paths", false, "print only the current snapshot's data files, one per line (file:// URIs as local paths), for readers and shell loops")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *paths && *asJSON {
+		return fmt.Errorf("%w: --paths and --json exclude each other", errUsage)
 	}
 	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}
-	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr))
+	// Errors may embed a URL or DSN with its password (a driver's parse
+	// error, a client's request error).
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	defer func() { err = scrub.Error(err) }()
+	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr, scrub))
 	if err != nil {
 		return err
 	}
@@ -78,11 +88,19 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		info, err := inspectTable(ctx, tbl, cfg.Pipeline, adm, *files)
+		info, err := inspectTable(ctx, tbl, cfg.Pipeline, adm, *files || *paths)
 		if err != nil {
 			return fmt.Errorf("inspect %s: %w", name, err)
 		}
 		infos = append(infos, info)
+	}
+	if *paths {
+		for _, info := range infos {
+			for _, f := range *info.Files {
+				fmt.Fprintln(stdout, localPath(f))
+			}
+		}
+		return nil
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -101,8 +119,9 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func inspectTable(ctx context.Context, tbl *icebergtable.Table, pipeline string, adm *kadm.Client, withFiles bool) (*tableInfo, error) {
 	meta := tbl.Metadata()
 	info := &tableInfo{
-		Table: strings.Join(tbl.Identifier(), "."), Location: tbl.Location(), FormatVersion: meta.Version(),
-		Pipeline: pipeline, Watermarks: map[string]map[string]int64{},
+		Table: strings.Join(tbl.Identifier(), "."), Location: tbl.Location(), MetadataLocation: tbl.MetadataLocation(),
+		FormatVersion: meta.Version(),
+		Pipeline:      pipeline, Watermarks: map[string]map[string]int64{},
 	}
 	if s := meta.CurrentSnapshot(); s != nil {
 		info.CurrentSnapshot = s.SnapshotID
@@ -144,17 +163,41 @@ func inspectTable(ctx context.Context, tbl *icebergtable.Table, pipeline string,
 		}
 		info.Snapshots = append(info.Snapshots, si)
 	}
-	if withFiles && info.CurrentSnapshot != 0 {
-		tasks, err := tbl.Scan().PlanFiles(ctx)
+	if withFiles {
+		files, err := liveFiles(ctx, tbl)
 		if err != nil {
-			return nil, fmt.Errorf("plan files: %w", err)
+			return nil, err
 		}
-		for _, t := range tasks {
-			info.Files = append(info.Files, t.File.FilePath())
-		}
-		slices.Sort(info.Files)
+		info.Files = &files
 	}
 	return info, nil
+}
+
+// liveFiles lists the data files of tbl's current snapshot, sorted; never
+// nil, so an empty table lists [] to jq rather than null.
+func liveFiles(ctx context.Context, tbl *icebergtable.Table) ([]string, error) {
+	files := []string{}
+	if tbl.Metadata().CurrentSnapshot() == nil {
+		return files, nil
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan files: %w", err)
+	}
+	for _, t := range tasks {
+		files = append(files, t.File.FilePath())
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// localPath turns a file:// URI into the local path readers open; other
+// URIs (s3://…) are returned as they are.
+func localPath(uri string) string {
+	if p, ok := strings.CutPrefix(uri, "file://"); ok {
+		return p
+	}
+	return uri
 }
 
 func addLag(ctx context.Context, info *tableInfo, adm *kadm.Client, meta icebergtable.Metadata, pipeline string) error {
@@ -194,8 +237,8 @@ func nest(o table.Offsets) map[string]map[string]int64 {
 }
 
 func printInfo(w io.Writer, info *tableInfo) {
-	fmt.Fprintf(w, "table %s (format v%d)\n  location  %s\n  snapshot  %d, %d records\n",
-		info.Table, info.FormatVersion, info.Location, info.CurrentSnapshot, info.CommittedRecords)
+	fmt.Fprintf(w, "table %s (format v%d)\n  location  %s\n  metadata  %s\n  snapshot  %d, %d records\n",
+		info.Table, info.FormatVersion, info.Location, info.MetadataLocation, info.CurrentSnapshot, info.CommittedRecords)
 	fmt.Fprintf(w, "  watermarks of pipeline %s (next offset to consume; lag):\n", info.Pipeline)
 	for _, topic := range sortedKeys(info.Watermarks) {
 		for _, p := range sortedPartitions(info.Watermarks[topic]) {
@@ -214,8 +257,11 @@ func printInfo(w io.Writer, info *tableInfo) {
 	for _, s := range info.Snapshots[max(0, n-10):] {
 		fmt.Fprintf(w, "    %d  %s  %-8s +%s records  %s %s\n", s.ID, s.Time.Format(time.RFC3339), s.Operation, s.Added, s.Pipeline, s.CommitID)
 	}
-	for _, f := range info.Files {
-		fmt.Fprintf(w, "  file %s\n", f)
+	if info.Files != nil {
+		fmt.Fprintf(w, "  data files of the current snapshot (%d):\n", len(*info.Files))
+		for _, f := range *info.Files {
+			fmt.Fprintf(w, "    %s\n", f)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@
 //	bigfather run --config FILE        the long-running ingest daemon
 //	bigfather verify --config FILE     check exactly-once invariants of a table
 //	bigfather inspect --config FILE    show tables, snapshots, watermarks and lag
+//	bigfather query --config FILE SQL  run SQL over the tables with DuckDB (scripts/duckdb.mjs)
 package main
 
 import (
@@ -14,8 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 const usage = `bigfather — exactly-once Kafka → Iceberg staging ingester
@@ -26,7 +25,8 @@ usage:
                               a dev Kafka and schema registry (in memory, 127.0.0.1) for other tools and for bench --kafka spawn
   bigfather run     --config FILE [--set key=value ...]
   bigfather verify  --config FILE [--table NS.NAME] [--json] [--no-kafka]
-  bigfather inspect --config FILE [--table NS.NAME] [--files] [--json]
+  bigfather inspect --config FILE [--table NS.NAME] [--files] [--json | --paths]
+  bigfather query   --config FILE [--table NS.NAME ...] [--json] "SQL"   DuckDB over the tables' live files (npm ci --prefix scripts)
   bigfather bench   [--workload tracks|small|wide] [--records N] [--partitions P] [--kafka in-process|spawn|host:port] [--warehouse DIR|s3://…] [--json] [--svg FILE] [--scale F] [--freshness-rate N] [--freshness-duration D] [--freshness-flush D]
 
 Run "bigfather COMMAND -h" for a command's flags.
@@ -44,20 +44,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, sig, stop := watchSignals(context.Background(), stderr)
 	defer stop()
 	var err error
 	switch args[0] {
 	case "dev":
-		err = cmdDev(ctx, args[1:], stdout, stderr)
+		err = cmdDev(ctx, sig, args[1:], stdout, stderr)
 	case "dev-kafka":
 		err = cmdDevKafka(ctx, args[1:], stdout, stderr)
 	case "run":
-		err = cmdRun(ctx, args[1:], stderr)
+		err = cmdRun(ctx, sig, args[1:], stderr)
 	case "verify":
 		err = cmdVerify(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = cmdInspect(ctx, args[1:], stdout, stderr)
+	case "query":
+		err = cmdQuery(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -67,11 +69,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bigfather: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
+	var exit *exitError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &exit):
+		return exit.code
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "bigfather %s: %v\n", args[0], err)
 		return exitUsage

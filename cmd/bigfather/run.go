@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/internal/memlimit"
+	"github.com/bigfather/bigfather/internal/redact"
 )
 
 // configFlags are the flags every config-driven command shares.
@@ -40,7 +42,7 @@ func (c *configFlags) load() (*config.Config, error) {
 	return config.Load(c.path, c.sets...)
 }
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+func cmdRun(ctx context.Context, sig *stopSignals, args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -52,7 +54,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, os.Stderr)
+	// Errors may embed a URL or DSN with its password (a driver's parse
+	// error, a client's request error).
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	defer func() { err = scrub.Error(err) }()
+	log := newLogger(cfg.Log, os.Stderr, scrub)
+	sig.arm(log, cfg.ShutdownTimeout)
 	log.Info("starting", "pipeline", cfg.Pipeline, "config", cf.path)
 	return runPipeline(ctx, cfg, log, nil)
 }
@@ -116,25 +123,48 @@ func runPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, onSt
 }
 
 // listenHTTP serves /metrics, /healthz (the process is up) and /readyz (the
-// pipeline owns its assignment and nothing is halted).
+// pipeline owns its assignment, nothing is halted and no problem keeps it
+// from ingesting).
 func listenHTTP(addr string, reg *prometheus.Registry, p *ingest.Pipeline) (*http.Server, net.Listener, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		st := p.Stats()
-		switch {
-		case !p.Ready():
-			http.Error(w, "not ready: waiting for a group assignment", http.StatusServiceUnavailable)
-		case st.Halted > 0:
-			http.Error(w, fmt.Sprintf("not ready: %d partition(s) halted", st.Halted), http.StatusServiceUnavailable)
-		default:
-			fmt.Fprintln(w, "ready")
-		}
-	})
+	mux.HandleFunc("/readyz", readyz(p))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("metrics.addr %s: %w", addr, err)
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, nil
+}
+
+// readiness is what /readyz asks of the pipeline.
+type readiness interface {
+	Ready() bool
+	Stats() ingest.Stats
+	Problems() []ingest.Problem
+}
+
+// readyz answers 200 "ready", or 503 with every reason it is not: the
+// problems the pipeline waits out (registry, brokers, topics, warehouse,
+// catalog), halted partitions, no assignment yet.
+func readyz(p readiness) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		var why []string
+		haltsNamed := false
+		for _, pr := range p.Problems() {
+			why = append(why, fmt.Sprintf("%s: %s (since %s)", pr.Kind, pr.Reason, pr.Since.UTC().Format(time.RFC3339)))
+			haltsNamed = haltsNamed || pr.Kind == ingest.ProblemHalted
+		}
+		if n := p.Stats().Halted; n > 0 && !haltsNamed {
+			why = append(why, fmt.Sprintf("halted: %d partition(s) halted (see the \"partition halted\" log lines)", n))
+		}
+		if !p.Ready() {
+			why = append(why, "assignment: waiting for a group assignment")
+		}
+		if len(why) == 0 {
+			fmt.Fprintln(w, "ready")
+			return
+		}
+		http.Error(w, "not ready:\n"+strings.Join(why, "\n"), http.StatusServiceUnavailable)
+	}
 }

@@ -20,12 +20,13 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/table"
 )
 
 var errViolations = errors.New("invariant violations found")
 
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf configFlags
@@ -41,14 +42,19 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log := newLogger(config.Log{Level: "warn"}, stderr)
+	// Errors may embed a URL or DSN with its password (a driver's parse
+	// error, a client's request error).
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	defer func() { err = scrub.Error(err) }()
+	log := newLogger(config.Log{Level: "warn"}, stderr, scrub)
 	e, err := newEnv(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	var delivered table.DeliveredFunc
+	var base []kgo.Opt
 	if !*noKafka {
-		base := ingest.BaseKafkaOpts(e.opts)
+		base = ingest.BaseKafkaOpts(e.opts)
 		if err := kafkaReachable(ctx, base); err != nil {
 			fmt.Fprintf(stderr, "kafka not reachable (%v): checking the tables alone\n", err)
 		} else {
@@ -83,9 +89,29 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			// the tables cover is missing, not before the pipeline's time.
 			opts = append(opts, table.FromLogStart())
 		}
+		var absent []string
+		if delivered != nil {
+			// Every partition the group's tables are fed from is checked,
+			// committed or not; so are the partitions the tables hold.
+			sub, err := groupSubscription(cfg, group, append(slices.Clip(data), rejects...))
+			if err != nil {
+				return err
+			}
+			parts, missing, err := ingest.VerifyPartitions(ctx, base, sub)
+			if err != nil {
+				return fmt.Errorf("verify %s: %w", strings.Join(group, ", "), err)
+			}
+			absent = missing
+			opts = append(opts, table.WithKafkaPartitions(parts))
+			// A topic recreated under the watermarks is a violation.
+			opts = append(opts, table.WithTopicIDs(ingest.CurrentTopicIDs(base)))
+		}
 		rep, err := table.VerifyTables(ctx, data, rejects, cfg.Pipeline, delivered, opts...)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", strings.Join(group, ", "), err)
+		}
+		for _, topic := range absent {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("topic %s: not in Kafka: nothing of it can be checked", topic))
 		}
 		reports = append(reports, rep)
 	}
@@ -127,13 +153,32 @@ func printReport(w io.Writer, r *table.Report) {
 	for _, p := range r.Partitions {
 		status := "ok"
 		var probs []string
-		for kind, l := range map[string][]int64{"dup": p.Duplicates, "missing": p.Missing, "unexpected": p.Unexpected, "beyond-W": p.Beyond} {
+		for kind, l := range map[string][]int64{"dup": p.Duplicates, "unexpected": p.Unexpected, "beyond-W": p.Beyond} {
 			if len(l) > 0 {
 				probs = append(probs, fmt.Sprintf("%s %v", kind, l))
 			}
 		}
-		if len(probs) > 0 {
+		if p.MissingCount > 0 {
+			probs = append(probs, fmt.Sprintf("missing %d", p.MissingCount))
+		}
+		if k := p.Kafka; k != nil && !p.NeverCommitted && p.Unverified == "" {
+			if p.CheckedTo < k.LogStart {
+				probs = append(probs, fmt.Sprintf("data loss: watermark below the log start %d", k.LogStart))
+			}
+			if max(p.Watermark, p.CheckedTo) > k.LogEnd {
+				probs = append(probs, fmt.Sprintf("watermark above the log end %d", k.LogEnd))
+			}
+		}
+		switch {
+		case len(probs) > 0:
 			status = strings.Join(probs, "; ")
+		case p.Unverified != "":
+			status = "unverified"
+		case p.Deleted != nil && p.Deleted.Unverifiable > 0:
+			status = fmt.Sprintf("ok (%d unverifiable)", p.Deleted.Unverifiable)
+		}
+		if p.NeverCommitted {
+			status = "never committed: " + status
 		}
 		rw := "-"
 		if p.RejectsWatermark != nil {
@@ -143,6 +188,9 @@ func printReport(w io.Writer, r *table.Report) {
 			p.Rows, p.Rejects, p.Skipped, status)
 	}
 	tw.Flush()
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
 	if r.OK() {
 		fmt.Fprintln(w, "OK: exactly-once (EO) and monotonic watermarks (MONO) hold")
 		return
@@ -255,4 +303,41 @@ func loadNamed(ctx context.Context, cat catalog.Catalog, name string) (*icebergt
 		return nil, fmt.Errorf("load table %s: %w", name, err)
 	}
 	return tbl, nil
+}
+
+// groupSubscription is what verify asks Kafka about for a group of tables:
+// the topics the config feeds them from (by name, and every topic matching
+// a pattern), plus every topic the tables hold watermarks for.
+func groupSubscription(cfg *config.Config, group []string, tables []*icebergtable.Table) (ingest.Subscription, error) {
+	sub := ingest.Subscription{StartKind: cfg.Kafka.Start.Kind, StartAt: cfg.Kafka.Start.At}
+	add := func(topic string) {
+		if !slices.Contains(sub.Topics, topic) {
+			sub.Topics = append(sub.Topics, topic)
+		}
+	}
+	for _, t := range cfg.Tables {
+		if !slices.Contains(group, t.Table) {
+			continue
+		}
+		for _, topic := range t.AllTopics() {
+			add(topic)
+		}
+		for k, pat := range t.TopicPatterns {
+			re, err := regexp.Compile("^(?:" + pat + ")$")
+			if err != nil {
+				return sub, fmt.Errorf("%s: topic_patterns[%d]: %w", t.Table, k, err)
+			}
+			sub.Patterns = append(sub.Patterns, re)
+		}
+	}
+	for _, tbl := range tables {
+		wm, err := table.Watermarks(tbl.Metadata(), cfg.Pipeline)
+		if err != nil {
+			return sub, err
+		}
+		for _, tp := range wm.SortedTPs() {
+			add(tp.Topic)
+		}
+	}
+	return sub, nil
 }

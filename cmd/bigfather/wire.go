@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -25,6 +27,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/internal/config"
+	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
@@ -39,12 +42,15 @@ type env struct {
 	opts   ingest.Options // without registry, metrics and hooks
 }
 
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+// newLogger writes cfg's format and level to w, with scrub's secrets
+// replaced in every line.
+func newLogger(cfg config.Log, w io.Writer, scrub *redact.Scrubber) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	var h slog.Handler = slog.NewTextHandler(w, ho)
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, ho))
+		h = slog.NewJSONHandler(w, ho)
 	}
-	return slog.New(slog.NewTextHandler(w, ho))
+	return slog.New(redact.Handler(h, scrub))
 }
 
 func s3Config(cfg *config.Config) objstore.S3Config {
@@ -113,6 +119,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		DataFile:           dataFileOptions(cfg.Parquet),
 		MemoryBudget:       int64(cfg.MemoryBudget),
 		ShutdownTimeout:    cfg.ShutdownTimeout,
+		KafkaOpts:          groupOpts(k),
 		Catalog:            e.cat,
 		Warehouse:          e.bucket,
 		Logger:             log,
@@ -148,6 +155,11 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 			return ingest.Options{}, nil, fmt.Errorf("%s.transforms: %w", p, err)
 		}
 	}
+	for i, t := range o.Tables {
+		if err := e.checkPartitionBy(ctx, t); err != nil {
+			return ingest.Options{}, nil, fmt.Errorf("config: tables[%d].partition_by: %w", i, err)
+		}
+	}
 	r := e.cfg.SchemaRegistry
 	rt, err := tlsConfig(r.TLS)
 	if err != nil {
@@ -160,9 +172,68 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 		return ingest.Options{}, nil, fmt.Errorf("schema_registry: %w", err)
 	}
 	o.Registry = registry
+	o.SubjectNameStrategy = r.SubjectNameStrategy
 	o.Registerer = reg
 	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
 	return o, lookups, nil
+}
+
+// groupOpts are the consumer group's timeouts and static membership. The
+// heartbeat stays at franz-go's 3s unless a shorter session needs a
+// third of it, so a member is not timed out between two heartbeats.
+func groupOpts(k config.Kafka) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SessionTimeout(k.SessionTimeout),
+		kgo.RebalanceTimeout(k.RebalanceTimeout),
+		kgo.HeartbeatInterval(min(3*time.Second, k.SessionTimeout/3)),
+	}
+	if k.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(k.InstanceID))
+	}
+	return opts
+}
+
+// checkPartitionBy refuses partition_by terms that name a column the
+// table cannot have, when its columns are known before any record: the
+// table exists, or its topic's schema is declared (format json, through
+// the transform chain). Otherwise the first record's schema decides, and
+// a misfit halts the partition then.
+func (e *env) checkPartitionBy(ctx context.Context, t ingest.TableOptions) error {
+	if len(t.PartitionBy) == 0 {
+		return nil
+	}
+	name := strings.Join(t.ID, ".")
+	if tbl, err := e.cat.LoadTable(ctx, t.ID); err == nil {
+		if _, err := table.ParsePartitionSpec(tbl.Schema(), t.PartitionBy); err != nil {
+			return fmt.Errorf("does not fit the columns of the existing table %s: %w", name, err)
+		}
+		return nil
+	}
+	var declared *schema.JSONRecords
+	for _, topic := range t.Topics {
+		if declared = e.opts.JSON[topic]; declared != nil {
+			break
+		}
+	}
+	if declared == nil {
+		return nil
+	}
+	avroSchema := declared.Schema()
+	if t.Transforms != nil {
+		prog, err := t.Transforms.Bind(avroSchema)
+		if err != nil {
+			return nil // a chain that does not fit is reported by ingest.New
+		}
+		avroSchema = prog.Schema()
+	}
+	sch, err := schema.ToIceberg(avroSchema)
+	if err != nil {
+		return nil // reported when the first record creates the table
+	}
+	if _, err := table.ParsePartitionSpec(sch, t.PartitionBy); err != nil {
+		return fmt.Errorf("does not fit the declared value_schema of %s (after its transforms): %w", name, err)
+	}
+	return nil
 }
 
 func tlsConfig(t config.TLS) (*tls.Config, error) {

@@ -127,6 +127,22 @@ type Kafka struct {
 	// FetchMaxBytes caps one fetch response. Default 16MiB: the consumer
 	// holds up to two, decompressed, outside memory_budget.
 	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
+	// SessionTimeout is how long the group waits for a member that stopped
+	// heartbeating (a crash, a frozen process) before giving its partitions
+	// to the others: what one SIGKILL costs in stalled partitions. The
+	// broker refuses values outside its group.min/max.session.timeout.ms
+	// (6s-30m by default). Default 45s; 1s-1h.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// RebalanceTimeout is how long the group waits for every member to
+	// rejoin during a rebalance (each first commits or drops its in-flight
+	// batch). Default 60s; 1s-1h.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// InstanceID turns on static group membership (KIP-345): a member that
+	// restarts within session_timeout with the same id gets its partitions
+	// back without a rebalance. It must be unique per running instance
+	// (e.g. ${HOSTNAME}); two live instances with one id fence each other.
+	// Default "" (dynamic membership).
+	InstanceID string `yaml:"instance_id"`
 	// TLS secures broker connections. Default disabled.
 	TLS TLS `yaml:"tls"`
 	// SASL authenticates to the brokers. Default none.
@@ -169,7 +185,22 @@ type Registry struct {
 	Password string `yaml:"password"`
 	// TLS secures the connection for https URLs. Default disabled.
 	TLS TLS `yaml:"tls"`
+	// SubjectNameStrategy is how the producers name the subject a
+	// topic's value schemas are registered under: topic_name ("<topic>-value",
+	// the default), record_name ("<record full name>") or
+	// topic_record_name ("<topic>-<record full name>"). A record whose
+	// schema id is not registered under its subject is rejected as
+	// foreign-schema.
+	SubjectNameStrategy string `yaml:"subject_name_strategy"`
 }
+
+// Subject name strategies accepted in schema_registry.subject_name_strategy
+// (the names of the schema package's constants).
+const (
+	SubjectTopicName       = "topic_name"
+	SubjectRecordName      = "record_name"
+	SubjectTopicRecordName = "topic_record_name"
+)
 
 // Catalog configures the Iceberg catalog.
 type Catalog struct {
@@ -328,7 +359,11 @@ func Default() Config {
 			OnGap:          OnGapHalt,
 			FetchMaxBytes:  16 * MiB,
 			MetadataMaxAge: 30 * time.Second,
+			// franz-go's own defaults, stated so the README can show them.
+			SessionTimeout:   45 * time.Second,
+			RebalanceTimeout: 60 * time.Second,
 		},
+		SchemaRegistry: Registry{SubjectNameStrategy: SubjectTopicName},
 		Catalog: Catalog{
 			Type: CatalogSQL,
 			Name: "bigfather",

@@ -82,7 +82,8 @@ func TestRedactDSN(t *testing.T) {
 		{"host=db user=bf password=pw dbname=c", "host=db user=bf password=*** dbname=c"},
 		{"host=db password='p w\\'x' dbname=c", "host=db password=*** dbname=c"},
 		{"PASSWORD = pw", "PASSWORD = ***"},
-		{"postgres://bf@db/c?password=pw&sslmode=off", "postgres://bf@db/c?password=***"},
+		{"postgres://bf@db/c?password=pw&sslmode=off", "postgres://bf@db/c?password=***&sslmode=off"},
+		{"postgres://bf:pw@db/c?sslmode=off&token=t", "postgres://bf:***@db/c?sslmode=off&token=***"},
 		{"postgres://bf:pw@db/c", "postgres://bf:***@db/c"},
 		{"/var/lib/bf/catalog.db", "/var/lib/bf/catalog.db"},
 		{"", ""},
@@ -90,6 +91,32 @@ func TestRedactDSN(t *testing.T) {
 	for _, tt := range tests {
 		if got := redactDSN(tt.in); got != tt.want {
 			t.Errorf("redactDSN(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// Secrets lists every secret the config holds, in its own keys and inside
+// URLs and DSNs, so that a scrubber made of them hides each one.
+func TestSecretsCoverEverySecret(t *testing.T) {
+	cfg, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SchemaRegistry.URL = "https://sr-user:sr-url-secret@registry.internal:8081/?token=sr-query-secret, https://b:sr-url2-secret@r2"
+	cfg.Catalog.REST.URI = "https://rest:rest-url-secret@catalog.internal/api"
+	cfg.Catalog.REST.Properties["credential"] = "client-id:rest-cred-secret"
+	cfg.Catalog.REST.Properties["oauth2-server-uri"] = "https://u:prop-url-secret@idp/token"
+	cfg.Catalog.SQL.DSN = "host=db user=bf password='pg kv secret' dbname=c"
+	got := strings.Join(cfg.Secrets(), "\n")
+	for _, s := range []string{"kafka-secret", "sr-secret", "sr-url-secret", "sr-query-secret", "sr-url2-secret",
+		"rest-url-secret", "rest-cred-secret", "rest-token", "prop-url-secret", "pg kv secret", "s3-secret", "s3-session"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("Secrets() lacks %q:\n%s", s, got)
+		}
+	}
+	for _, s := range cfg.Secrets() {
+		if s == "" || s == "AKIAEXAMPLE" || s == "music" {
+			t.Errorf("Secrets() holds %q, which is not a secret", s)
 		}
 	}
 }

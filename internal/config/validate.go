@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -116,6 +117,18 @@ func (k *Kafka) validate(l *errorList, checkGroup bool) {
 	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
 		l.add(0, "kafka.fetch_max_bytes", "must be > 0 and < 2GiB, got %s", k.FetchMaxBytes)
 	}
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+	}{{"kafka.session_timeout", k.SessionTimeout}, {"kafka.rebalance_timeout", k.RebalanceTimeout}} {
+		if d.v < time.Second || d.v > time.Hour {
+			l.add(0, d.path, "must be between 1s and 1h, got %s", d.v)
+		}
+	}
+	// Kafka checks group.instance.id like a topic name.
+	if k.InstanceID != "" && !topicRe.MatchString(k.InstanceID) {
+		l.add(0, "kafka.instance_id", "%q is invalid: want 1-249 characters of [a-zA-Z0-9._-]", k.InstanceID)
+	}
 	k.TLS.validate(l, "kafka.tls")
 	switch k.SASL.Mechanism {
 	case "":
@@ -162,6 +175,11 @@ func (r *Registry) validate(l *errorList) {
 		l.add(0, "schema_registry.username", "required when a password is set")
 	}
 	r.TLS.validate(l, "schema_registry.tls")
+	switch r.SubjectNameStrategy {
+	case SubjectTopicName, SubjectRecordName, SubjectTopicRecordName:
+	default:
+		l.add(0, "schema_registry.subject_name_strategy", "%q is invalid: want topic_name, record_name or topic_record_name", r.SubjectNameStrategy)
+	}
 }
 
 func (c *Catalog) validate(l *errorList) {
@@ -209,7 +227,7 @@ func (w *Warehouse) validate(l *errorList) {
 			l.add(0, "warehouse.s3.region", "required for an s3:// warehouse")
 		}
 	} else {
-		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", w.URL)
+		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", redactURL(w.URL))
 	}
 	s := w.S3
 	if s.Endpoint != "" {

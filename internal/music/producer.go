@@ -89,7 +89,7 @@ func (p *Producer) Produced() int64 { return p.produced.Load() }
 // it, 0 before.
 func (p *Producer) SchemaID() int32 { return p.schemaID.Load() }
 
-// Run registers TrackSchema under TracksSubject, then produces records
+// Run registers TrackSchema under "<topic>-value", then produces records
 // keyed by track_id until Total records are acknowledged or ctx is done.
 // On either, it stops handing out new records and waits for the
 // acknowledgements of those already buffered, then returns nil. A produce
@@ -140,12 +140,16 @@ func (p *Producer) register(ctx context.Context) (int32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("registry client: %w", err)
 	}
-	ss, err := rcl.CreateSchema(ctx, TracksSubject, sr.Schema{Schema: TrackSchema(), Type: sr.TypeAvro})
+	// Under the topic's own subject, as a serializer with the default
+	// TopicNameStrategy does: the ingester rejects an id registered only
+	// under another topic's subject (foreign-schema).
+	subject := p.o.Topic + "-value"
+	ss, err := rcl.CreateSchema(ctx, subject, sr.Schema{Schema: TrackSchema(), Type: sr.TypeAvro})
 	if err != nil {
-		return 0, fmt.Errorf("register %s: %w", TracksSubject, err)
+		return 0, fmt.Errorf("register %s: %w", subject, err)
 	}
 	if ss.ID <= 0 || ss.ID > math.MaxInt32 {
-		return 0, fmt.Errorf("register %s: registry returned id %d", TracksSubject, ss.ID)
+		return 0, fmt.Errorf("register %s: registry returned id %d", subject, ss.ID)
 	}
 	return int32(ss.ID), nil
 }

@@ -1,0 +1,283 @@
+package ingest_test
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/music"
+)
+
+// waitProblem polls until the pipeline reports a problem of kind whose
+// reason holds want, and the problem gauge says so; it returns the reason.
+func waitProblem(t *testing.T, r *running, reg *prometheus.Registry, kind, want string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		for _, pr := range r.p.Problems() {
+			if pr.Kind == kind && strings.Contains(pr.Reason, want) && gaugeValues(t, reg, "bigfather_ingest_problem", "kind")[kind] >= 1 {
+				return pr.Reason
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s problem saying %q; problems: %v, gauge: %v", kind, want, r.p.Problems(),
+				gaugeValues(t, reg, "bigfather_ingest_problem", "kind"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitNoProblem polls until no problem of kind is reported, gauge included.
+func waitNoProblem(t *testing.T, r *running, reg *prometheus.Registry, kind string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		found := gaugeValues(t, reg, "bigfather_ingest_problem", "kind")[kind] != 0
+		for _, pr := range r.p.Problems() {
+			found = found || pr.Kind == kind
+		}
+		if !found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %s problem did not clear: %v", kind, r.p.Problems())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A registry outage is a problem named as such (the WARN line, the gauge,
+// Problems for /readyz), and the lag keeps counting new records while the
+// pipeline waits; it clears when the registry answers.
+func TestRegistryOutageIsVisible(t *testing.T) {
+	e := newTestEnv(t, 2)
+	e.produce(500, 1) // registers the schema: id 1
+	var outage atomic.Bool
+	outage.Store(true)
+	e.cluster.Registry().Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if !outage.Load() || !strings.HasPrefix(r.URL.Path, "/schemas/ids/") {
+			return false
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	logs := &logCount{}
+	opts.Logger = slog.New(logs.wrap(opts.Logger.Handler()))
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemRegistry, "schema registry unavailable", 30*time.Second)
+	gen := music.NewGenerator(2)
+	recs := make([]*kgo.Record, 300)
+	for i := range recs {
+		payload, err := gen.Next(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = &kgo.Record{Value: music.AppendWire(nil, 1, payload)}
+	}
+	e.send(recs...)
+	deadline := time.Now().Add(30 * time.Second)
+	for r.p.Stats().Lag != 800 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lag %d while waiting for the registry, want 800 (every record produced)", r.p.Stats().Lag)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stalls := counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil)
+	if n := logs.count("schema registry unavailable, ingestion paused"); n != 1 || stalls < 2 {
+		t.Fatalf("%d log lines for %v registry stalls, want 1 (rate-limited) for at least 2", n, stalls)
+	}
+	outage.Store(false)
+	e.waitWatermarks(800)
+	waitNoProblem(t, r, reg, ingest.ProblemRegistry, 10*time.Second)
+	waitLag(t, r, reg, 2, 0)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A topic the tables name that does not exist is a problem until it is
+// created.
+func TestMissingTopicIsVisible(t *testing.T) {
+	e := newTestEnv(t, 1)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	opts.Tables[0].Topics = []string{"not-yet"}
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemTopic, "topic not-yet does not exist", 20*time.Second)
+	if err := e.cluster.Kafka().CreateTopic("not-yet", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitNoProblem(t, r, reg, ingest.ProblemTopic, 20*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A broker that accepts connections and never answers is a problem that
+// says so.
+func TestSilentBrokerIsVisible(t *testing.T) {
+	e := newTestEnv(t, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, never answered
+		}
+	}()
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	opts.Brokers = []string{ln.Addr().String()}
+	opts.KafkaOpts = append(opts.KafkaOpts, kgo.RequestTimeoutOverhead(300*time.Millisecond))
+	r := e.start(opts)
+	reason := waitProblem(t, r, reg, ingest.ProblemBroker, "accepted the connection but did not answer", 20*time.Second)
+	if !strings.Contains(reason, ln.Addr().String()) {
+		t.Fatalf("reason %q does not name the broker %s", reason, ln.Addr())
+	}
+	if r.p.Ready() {
+		t.Fatal("ready without a broker")
+	}
+	r.stop()
+
+	// And one where nothing listens at all.
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := closed.Addr().String()
+	closed.Close()
+	reg = prometheus.NewRegistry()
+	opts.Registerer = reg
+	opts.Brokers = []string{addr}
+	r = e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemBroker, "cannot connect to broker "+addr, 20*time.Second)
+	r.stop()
+}
+
+// A broker that refuses the SASL login is a problem that says so.
+func TestSASLFailureIsVisible(t *testing.T) {
+	e := newTestEnv(t, 1)
+	k, err := kfake.NewCluster(kfake.Ports(0), kfake.EnableSASL(), kfake.Superuser("PLAIN", "bigfather", "right"), kfake.SeedTopics(1, testTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	opts.Brokers = k.ListenAddrs()
+	opts.SASL = plain.Auth{User: "bigfather", Pass: "wrong"}.AsMechanism()
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemAuth, "refused the SASL login", 20*time.Second)
+	r.stop()
+}
+
+// A warehouse the data files cannot be written to is a problem that says
+// so, rather than only batches dropped and partitions lost.
+func TestUnwritableWarehouseIsVisible(t *testing.T) {
+	e := newTestEnv(t, 1)
+	// A file where the table's data directory goes: no data file can be
+	// written, while the catalog still writes the table's metadata.
+	data := filepath.Join(e.dir, "warehouse", "music", "tracks", "data")
+	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(data, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(100, 1)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemWarehouse, "cannot write data files to the warehouse", 30*time.Second)
+	if err := os.Remove(data); err != nil {
+		t.Fatal(err)
+	}
+	e.waitWatermarks(100)
+	waitNoProblem(t, r, reg, ingest.ProblemWarehouse, 10*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A fetch error that repeats on every poll (here an ACL the group lacks)
+// is one problem per partition, logged at most every 30 s, not a WARN per
+// poll; it clears once the partition fetches again.
+func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(100, 1)
+	var denied atomic.Bool
+	denied.Store(true)
+	var answered atomic.Int32
+	k := e.cluster.Kafka()
+	k.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		k.KeepControl()
+		if !denied.Load() {
+			return nil, nil, false
+		}
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.Version = req.GetVersion()
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		if len(resp.Topics) > 0 {
+			answered.Add(1)
+		}
+		return resp, nil, true
+	})
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	logs := &logCount{}
+	opts.Logger = slog.New(logs.wrap(opts.Logger.Handler()))
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemFetch, "TOPIC_AUTHORIZATION_FAILED", 20*time.Second)
+	before := answered.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for answered.Load() < before+5 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, polls := logs.count("fetching a partition fails"), answered.Load(); n != 1 || polls < 5 {
+		t.Fatalf("%d log lines for %d denied fetches, want 1 (rate-limited) for at least 5", n, polls)
+	}
+	denied.Store(false)
+	e.waitWatermarks(100)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,71 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bigfather/bigfather/schema"
+)
+
+// subjectKey and subjectVerdict cache subjectCheck's answers, so that a
+// record costs one map lookup: the verdict on a writer schema in a topic
+// never changes (the registry's answer is cached per id too).
+type subjectKey struct {
+	topic string
+	ws    *schema.WriterSchema
+}
+
+type subjectVerdict struct {
+	reason string
+	err    error
+}
+
+// subjectCheck checks a record's writer schema against its topic's
+// subject under the configured strategy (schema.SubjectFor). It returns
+// the reason to reject the record with and why, or, with an empty
+// reason, an error that must stop the record (the context ended). A
+// registry outage is waited out, as writerSchema does: a good record is
+// never rejected because the registry is down.
+func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *schema.WriterSchema) (string, error) {
+	key := subjectKey{topic, ws}
+	if v, ok := p.subjects[key]; ok {
+		return v.reason, v.err
+	}
+	// The registry id, not the one of a Protobuf message's translation.
+	sub := *ws
+	sub.ID = id
+	wait := 250 * time.Millisecond
+	for {
+		v, final := verdictOf(p.opts.Registry.CheckSubject(ctx, p.opts.SubjectNameStrategy, topic, &sub))
+		if final {
+			if p.subjects == nil {
+				p.subjects = make(map[subjectKey]subjectVerdict)
+			}
+			p.subjects[key] = v
+			return v.reason, v.err
+		}
+		p.m.registryWait.Inc()
+		p.opts.Logger.Warn("schema registry unavailable, pausing", "pipeline", p.opts.Pipeline, "topic", topic, "schema_id", id, "err", v.err)
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// verdictOf sorts CheckSubject's answer: final unless the registry could
+// not be asked.
+func verdictOf(err error) (v subjectVerdict, final bool) {
+	switch {
+	case err == nil:
+		return v, true
+	case errors.Is(err, schema.ErrForeignSchema):
+		return subjectVerdict{"foreign-schema", err}, true
+	case errors.Is(err, schema.ErrUnknownSchema):
+		return subjectVerdict{"unknown-schema", err}, true
+	}
+	return subjectVerdict{err: err}, false
+}
