@@ -20,6 +20,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/music"
+	"github.com/bigfather/bigfather/table/tabletest"
 )
 
 // waitProblem polls until the pipeline reports a problem of kind whose
@@ -279,5 +280,45 @@ func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
 	e.waitWatermarks(100)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A catalog that fails while the first record's table is created (an S3
+// 503 storm, a connection reset) is waited out like a failing commit: a
+// catalog problem for /readyz and the metric, then the table is created
+// and every record lands. It used to stop the process.
+func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
+	e := newTestEnv(t, 2)
+	const n = 200
+	e.produce(n, 1)
+	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
+	faulty.FailCreate.Store(6)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Catalog = faulty
+	opts.Registerer = reg
+	r := e.start(opts)
+	if done, err := r.exited(2 * time.Second); done {
+		t.Fatalf("the pipeline stopped on a transient catalog failure at table creation: %v", err)
+	}
+	waitProblem(t, r, reg, ingest.ProblemCatalog, "cannot create or load table music.tracks", 20*time.Second)
+	deadline := time.Now().Add(60 * time.Second)
+	for sumOf(e.watermarks()) < n {
+		if done, err := r.exited(100 * time.Millisecond); done {
+			t.Fatalf("the pipeline stopped on a transient catalog failure at table creation: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watermarks reached %d of %d", sumOf(e.watermarks()), n)
+		}
+	}
+	waitNoProblem(t, r, reg, ingest.ProblemCatalog, 10*time.Second)
+	if faulty.FailCreate.Load() >= 0 {
+		t.Fatalf("only %d of the 6 armed create failures happened", 6-faulty.FailCreate.Load()-1)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != n {
+		t.Fatalf("rows %d, want %d", got, n)
 	}
 }
