@@ -322,3 +322,29 @@ func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
 		t.Fatalf("rows %d, want %d", got, n)
 	}
 }
+
+// A table that cannot be loaded when partitions are assigned (the
+// warehouse bucket deleted, then restored) is the catalog problem, named
+// for /readyz and the metric, not only "waiting for a group assignment"
+// with a WARN per retry; it clears once the table loads.
+func TestUnloadableTableAtAssignmentIsVisible(t *testing.T) {
+	e := newTestEnv(t, 2)
+	const n = 200
+	e.produce(n, 1)
+	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
+	faulty.FailLoad.Store(6)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Catalog = faulty
+	opts.Registerer = reg
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemCatalog, "cannot load table music.tracks", 20*time.Second)
+	e.waitWatermarks(n)
+	waitNoProblem(t, r, reg, ingest.ProblemCatalog, 10*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != n {
+		t.Fatalf("rows %d, want %d", got, n)
+	}
+}

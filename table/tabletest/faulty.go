@@ -38,10 +38,17 @@ type FaultyCatalog struct {
 	// creating nothing: a catalog or warehouse outage at a table's
 	// creation.
 	FailCreate atomic.Int32
+	// FailLoad fails that many LoadTable calls with ErrNotForwarded: a
+	// catalog or warehouse that cannot be read (a bucket deleted, say).
+	FailLoad atomic.Int32
 }
 
-// LoadTable loads through the wrapped catalog and binds the table to f.
+// LoadTable applies an armed FailLoad, else loads through the wrapped
+// catalog and binds the table to f.
 func (f *FaultyCatalog) LoadTable(ctx context.Context, id icebergtable.Identifier) (*icebergtable.Table, error) {
+	if f.FailLoad.Add(-1) >= 0 {
+		return nil, ErrNotForwarded
+	}
 	tbl, err := f.Catalog.LoadTable(ctx, id)
 	if err != nil {
 		return nil, err
