@@ -348,3 +348,57 @@ func TestUnloadableTableAtAssignmentIsVisible(t *testing.T) {
 		t.Fatalf("rows %d, want %d", got, n)
 	}
 }
+
+// substrCounter is a log destination that counts the lines holding sub.
+type substrCounter struct {
+	sub string
+	n   atomic.Int32
+}
+
+func (c *substrCounter) Write(b []byte) (int, error) {
+	c.n.Add(int32(strings.Count(string(b), c.sub)))
+	return len(b), nil
+}
+
+// A warehouse problem whose error text differs on every failure (each
+// attempt names a new data file, and S3 errors carry a request id) is
+// still logged at most once per 30 s, as documented, not on every
+// failed flush.
+func TestChangingProblemReasonIsRateLimited(t *testing.T) {
+	e := newTestEnv(t, 1)
+	data := filepath.Join(e.dir, "warehouse", "music", "tracks", "data")
+	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(data, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(100, 1)
+	logs := &substrCounter{sub: `msg="cannot write data files to the warehouse"`}
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemWarehouse, "cannot write data files to the warehouse", 30*time.Second)
+	first := r.p.Problems()[0].Reason
+	// Backoff 250ms doubling: several more failed flushes within 6 s.
+	deadline := time.Now().Add(20 * time.Second)
+	for r.p.Problems()[0].Reason == first && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.p.Problems()[0].Reason == first {
+		t.Fatal("the problem's reason never changed: the test proves nothing")
+	}
+	time.Sleep(4 * time.Second)
+	if n := logs.n.Load(); n != 1 {
+		t.Fatalf("%d warehouse problem lines within seconds, want 1 (at most every 30 s)", n)
+	}
+	if err := os.Remove(data); err != nil {
+		t.Fatal(err)
+	}
+	e.waitWatermarks(100)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
