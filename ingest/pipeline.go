@@ -536,15 +536,19 @@ func (p *Pipeline) dropAll(cause error) {
 // that does not exist yet is (nil, nil).
 func (p *Pipeline) loadTable(ctx context.Context, id icebergtable.Identifier) (*icebergtable.Table, error) {
 	wait := 200 * time.Millisecond
+	name := strings.Join(id, ".")
 	for {
 		tbl, err := p.opts.Catalog.LoadTable(ctx, id)
-		if err == nil {
+		if err == nil || errors.Is(err, catalog.ErrNoSuchTable) {
+			p.cond.clear(ProblemCatalog, name)
+			if err != nil {
+				return nil, nil
+			}
 			return tbl, nil
 		}
-		if errors.Is(err, catalog.ErrNoSuchTable) {
-			return nil, nil
-		}
-		p.opts.Logger.Warn("load table", "table", strings.Join(id, "."), "err", err)
+		// A problem, not a WARN per retry: /readyz names it (the partitions
+		// wait for it), and its line is rate-limited.
+		p.cond.set(ProblemCatalog, name, slog.LevelError, 0, "cannot load table "+name+", ingestion paused: "+err.Error(), "table", name)
 		select {
 		case <-ctx.Done():
 			return nil, err
