@@ -198,7 +198,7 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onLost),
-		kgo.WithLogger(kslog.New(o.Logger.With("component", "kafka"))),
+		kgo.WithLogger(kafkaLogger{kslog.New(o.Logger.With("component", "kafka"))}),
 		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer)), &kafkaHealth{p: p, saslFailed: map[string]time.Time{}}),
 	}
 	kopts = append(kopts, p.subscription()...)
