@@ -87,6 +87,21 @@ stop_all() {
   PIDS=()
 }
 
+# term_expect_0 PID WHAT: SIGTERM a process, wait up to 60 s for it, and fail unless it
+# exited 0.
+term_expect_0() {
+  local pid=$1 what=$2 rc=0 deadline
+  kill -TERM "$pid"
+  deadline=$(( $(ci_now) + 60 ))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$(ci_now)" -lt "$deadline" ] || fail "$what did not exit within 60s of SIGTERM"
+    sleep 0.2
+  done
+  wait "$pid" || rc=$?
+  forget "$pid"
+  [ "$rc" -eq 0 ] || fail "$what exited $rc after SIGTERM, wanted 0"
+}
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -317,16 +332,7 @@ node -e '
 ' "http://127.0.0.1:$MPORT/metrics" || fail "metrics endpoint 127.0.0.1:$MPORT/metrics did not answer 200"
 
 stage "SIGTERM run #2; it must exit 0"
-kill -TERM "$RUN2"
-deadline=$(( $(ci_now) + 60 ))
-while kill -0 "$RUN2" 2>/dev/null; do
-  [ "$(ci_now)" -lt "$deadline" ] || fail "bigfather run did not exit within 60s of SIGTERM"
-  sleep 0.2
-done
-rc=0
-wait "$RUN2" || rc=$?
-forget "$RUN2"
-[ "$rc" -eq 0 ] || fail "bigfather run exited $rc after SIGTERM, wanted 0"
+term_expect_0 "$RUN2" "bigfather run"
 echo "run #2 exited 0"
 
 # ---------------------------------------------------------------------------------------
@@ -463,16 +469,7 @@ EOF2
   }
 
   stage "faults: SIGTERM the run; it must exit 0"
-  kill -TERM "$FRUN"
-  deadline=$(( $(ci_now) + 60 ))
-  while kill -0 "$FRUN" 2>/dev/null; do
-    [ "$(ci_now)" -lt "$deadline" ] || fail "bigfather run did not exit within 60s of SIGTERM"
-    sleep 0.2
-  done
-  rc=0
-  wait "$FRUN" || rc=$?
-  forget "$FRUN"
-  [ "$rc" -eq 0 ] || fail "bigfather run under faults exited $rc after SIGTERM, wanted 0"
+  term_expect_0 "$FRUN" "bigfather run under faults"
 
   stage "faults: the proxy really injected them"
   kill -TERM "$FP_PID"

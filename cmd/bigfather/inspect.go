@@ -16,8 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
-	"github.com/bigfather/bigfather/internal/config"
-	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -62,18 +60,12 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 	if *paths && *asJSON {
 		return fmt.Errorf("%w: --paths and --json exclude each other", errUsage)
 	}
-	cfg, err := cf.load()
+	e, scrub, err := openToolEnv(ctx, &cf, stderr)
 	if err != nil {
 		return err
 	}
-	// Errors may embed a URL or DSN with its password (a driver's parse
-	// error, a client's request error).
-	scrub := redact.NewScrubber(cfg.Secrets()...)
 	defer func() { err = scrub.Error(err) }()
-	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr, scrub))
-	if err != nil {
-		return err
-	}
+	cfg := e.cfg
 	var adm *kadm.Client
 	base := ingest.BaseKafkaOpts(e.opts)
 	if kafkaReachable(ctx, base) == nil {

@@ -17,7 +17,6 @@ import (
 	icebergtable "github.com/apache/iceberg-go/table"
 
 	"github.com/bigfather/bigfather/internal/config"
-	"github.com/bigfather/bigfather/internal/redact"
 )
 
 // defaultDuckDBScript is the wrapper query runs, relative to the working
@@ -57,17 +56,12 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if err != nil {
 		return fmt.Errorf("query runs DuckDB under Node.js (20 or later), and node is not on PATH: %w", err)
 	}
-	cfg, err := cf.load()
+	e, scrub, err := openToolEnv(ctx, &cf, stderr)
 	if err != nil {
 		return err
 	}
-	// Errors may embed a URL or DSN with its password.
-	scrub := redact.NewScrubber(cfg.Secrets()...)
 	defer func() { err = scrub.Error(err) }()
-	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr, scrub))
-	if err != nil {
-		return err
-	}
+	cfg := e.cfg
 	names, all := []string(tables), len(tables) == 0
 	if all {
 		names = queryTables(cfg)

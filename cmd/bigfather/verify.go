@@ -20,7 +20,6 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
-	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -38,19 +37,12 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := cf.load()
+	e, scrub, err := openToolEnv(ctx, &cf, stderr)
 	if err != nil {
 		return err
 	}
-	// Errors may embed a URL or DSN with its password (a driver's parse
-	// error, a client's request error).
-	scrub := redact.NewScrubber(cfg.Secrets()...)
 	defer func() { err = scrub.Error(err) }()
-	log := newLogger(config.Log{Level: "warn"}, stderr, scrub)
-	e, err := newEnv(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
+	cfg := e.cfg
 	var delivered table.DeliveredFunc
 	var base []kgo.Opt
 	if !*noKafka {

@@ -469,3 +469,21 @@ func dataFileOptions(p config.Parquet) table.DataFileOptions {
 	o.RowGroupBytes, o.PageBytes = int64(p.RowGroupSize), int64(p.PageSize)
 	return o
 }
+
+// openToolEnv loads the config of a one-shot command (verify, inspect,
+// query) and opens its environment, logging at WARN to stderr. Errors may
+// embed a URL or DSN with its password (a driver's parse error, a
+// client's request error), so the error returned here is scrubbed, and
+// the caller passes its own through the scrubber returned.
+func openToolEnv(ctx context.Context, cf *configFlags, stderr io.Writer) (*env, *redact.Scrubber, error) {
+	cfg, err := cf.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	scrub := redact.NewScrubber(cfg.Secrets()...)
+	e, err := newEnv(ctx, cfg, newLogger(config.Log{Level: "warn"}, stderr, scrub))
+	if err != nil {
+		return nil, nil, scrub.Error(err)
+	}
+	return e, scrub, nil
+}
