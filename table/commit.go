@@ -327,7 +327,7 @@ func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, b
 			if snap := FindCommit(tbl.Metadata(), b.CommitID); snap != 0 {
 				return true, snap, tbl, nil
 			}
-			if tbl.Properties()[PropPropertyCommitPrefix+b.Pipeline] == b.CommitID {
+			if committedWithoutSnapshot(tbl.Metadata(), b) {
 				return true, currentSnapshotID(tbl.Metadata()), tbl, nil
 			}
 			return false, 0, tbl, nil
