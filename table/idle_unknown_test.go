@@ -156,3 +156,80 @@ func logLen(tbl *icebergtable.Table) int {
 	}
 	return n
 }
+
+// lateCatalog loses its first commit's request in flight: the call fails
+// at once, and the request reaches the store only after the reconciling
+// reload has looked (a PUT or an UPDATE the server applies late).
+type lateCatalog struct {
+	*table.ObjectStoreCatalog
+	late func()
+	n    int
+}
+
+func (c *lateCatalog) CommitTable(ctx context.Context, ident icebergtable.Identifier, reqs []icebergtable.Requirement, updates []icebergtable.Update) (icebergtable.Metadata, string, error) {
+	c.n++
+	if c.n > 1 {
+		return c.ObjectStoreCatalog.CommitTable(ctx, ident, reqs, updates)
+	}
+	ctx = context.WithoutCancel(ctx) // the request outlives the call; its requirements stay
+	c.late = func() {
+		if _, _, err := c.ObjectStoreCatalog.CommitTable(ctx, ident, reqs, updates); err != nil {
+			panic(err)
+		}
+	}
+	return nil, "", errLostResponse
+}
+
+func (c *lateCatalog) LoadTable(ctx context.Context, ident icebergtable.Identifier) (*icebergtable.Table, error) {
+	tbl, err := c.ObjectStoreCatalog.LoadTable(ctx, ident)
+	if late := c.late; late != nil {
+		c.late = nil
+		late()
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Bound to this catalog, so that transactions commit through it too.
+	return icebergtable.New(tbl.Identifier(), tbl.Metadata(), tbl.MetadataLocation(), tbl.FS, c), nil
+}
+
+// TestCommitAppliedAfterReconcile: a commit's request is applied only
+// after the reload that reconciles it found nothing, so the retry
+// conflicts with it. The reload after that conflict holds the batch's own
+// commit: it must be reported committed (once), not fenced by its own
+// watermark; with and without a snapshot.
+func TestCommitAppliedAfterReconcile(t *testing.T) {
+	for _, idle := range []bool{true, false} {
+		t.Run(map[bool]string{true: "watermark-only", false: "snapshot"}[idle], func(t *testing.T) {
+			bucket, err := objstore.NewFS(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			inner := table.NewObjectStoreCatalog("test", bucket, nil)
+			f := newFixtureOn(t, inner, bucket)
+			cat := &lateCatalog{ObjectStoreCatalog: inner}
+			b := f.batch(nil, 0, 10, offsetsRange(0, 10))
+			if idle {
+				b = idleBatch(tp0, nil, 0, 10)
+			}
+			tbl, err := cat.LoadTable(t.Context(), f.tbl.Identifier())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := table.NewCommitter(cat, table.CommitterOptions{}).Commit(t.Context(), tbl, b)
+			if err != nil {
+				t.Fatalf("commit: %v (fenced=%v); it was applied once, by its own late request: want committed",
+					err, errors.Is(err, table.ErrFenced))
+			}
+			if w := watermark(t, mustLoad(t, f)); w != 10 {
+				t.Fatalf("watermark %d, want 10", w)
+			}
+			if n := len(mustLoad(t, f).Metadata().Snapshots()); (idle && n != 0) || (!idle && n != 1) {
+				t.Fatalf("%d snapshots", n)
+			}
+			if !res.Reconciled {
+				t.Error("not reported reconciled, but its first outcome was unknown")
+			}
+		})
+	}
+}
