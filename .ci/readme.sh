@@ -108,9 +108,7 @@ rejected() {
 
 ci_ensure_kcat
 command -v jq >/dev/null 2>&1 || { echo "jq not found; installing the Debian package"; ci_apt_install jq; }
-mapfile -t ports < <(ci_free_ports 3)
-KPORT=${ports[0]} RPORT=${ports[1]} MPORT=${ports[2]}
-
+KPORT="" RPORT="" MPORT="" # set by start_dev
 export GOBIN=$TMP/bin
 export PATH="$GOBIN:$PATH"
 run install "$REPO"
@@ -120,9 +118,27 @@ run install "$REPO"
 mkdir -p "$WORK"
 ln -s "$REPO/scripts" "$WORK/scripts"
 cd "$WORK"
-bigfather dev --total "$TOTAL" --rate 1000 --flush 1s \
-  --kafka "127.0.0.1:$KPORT" --registry "127.0.0.1:$RPORT" --metrics-addr "127.0.0.1:$MPORT" >"$TMP/dev.log" 2>&1 &
-DEV_PID=$!
+# start_dev starts dev on free ports. A free port can still be taken by another process
+# between ci_free_ports and dev's listen; then dev exits at once saying so, and it is
+# started again on other ports.
+start_dev() {
+  local try ports
+  for try in 1 2 3; do
+    mapfile -t ports < <(ci_free_ports 3)
+    KPORT=${ports[0]} RPORT=${ports[1]} MPORT=${ports[2]}
+    bigfather dev --total "$TOTAL" --rate 1000 --flush 1s \
+      --kafka "127.0.0.1:$KPORT" --registry "127.0.0.1:$RPORT" --metrics-addr "127.0.0.1:$MPORT" >"$TMP/dev.log" 2>&1 &
+    DEV_PID=$!
+    sleep 2
+    if kill -0 "$DEV_PID" 2>/dev/null || ! grep -q 'address already in use' "$TMP/dev.log"; then
+      return 0
+    fi
+    wait "$DEV_PID" 2>/dev/null || true
+    echo "dev could not listen (try $try): $(tail -n 1 "$TMP/dev.log"); trying other ports"
+  done
+  fail "bigfather dev could not listen on free ports three times"
+}
+start_dev
 poll 60 "the first commit" committed 1
 
 # The quarantine table exists and is empty: the rejects query answers its header alone.

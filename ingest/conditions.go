@@ -91,8 +91,11 @@ func newConditions(reg prometheus.Registerer, log *slog.Logger) *conditions {
 }
 
 // set records the problem kind, under key (one per broker, topic...; ""
-// for one of the kind), logging it at level when it is new, its reason
-// changed, or it was last logged logEvery ago.
+// for one of the kind), logging it at level when it is new or was last
+// logged logEvery ago. A changed reason is not logged at once: error
+// texts name a new data file, commit id or S3 request id on every
+// failure, so that would log every retry; /readyz shows the newest
+// reason, and the next repeat logs it.
 func (c *conditions) set(kind, key string, level slog.Level, ttl time.Duration, reason string, attrs ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -104,9 +107,8 @@ func (c *conditions) set(kind, key string, level slog.Level, ttl time.Duration, 
 		c.byKey[k] = cd
 		c.gauge.WithLabelValues(kind).Inc()
 	}
-	changed := cd.Reason != reason
 	cd.Reason, cd.level, cd.last, cd.ttl = reason, level, now, ttl
-	if changed || now.Sub(cd.logged) >= c.logEvery {
+	if now.Sub(cd.logged) >= c.logEvery {
 		cd.logged = now
 		c.log.Log(context.Background(), level, problemMessages[kind],
 			append(attrs, "problem", kind, "reason", reason, "since", cd.Since.UTC().Format(time.RFC3339))...)

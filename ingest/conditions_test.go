@@ -20,6 +20,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/music"
+	"github.com/bigfather/bigfather/table/tabletest"
 )
 
 // waitProblem polls until the pipeline reports a problem of kind whose
@@ -276,6 +277,126 @@ func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
 		t.Fatalf("%d log lines for %d denied fetches, want 1 (rate-limited) for at least 5", n, polls)
 	}
 	denied.Store(false)
+	e.waitWatermarks(100)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A catalog that fails while the first record's table is created (an S3
+// 503 storm, a connection reset) is waited out like a failing commit: a
+// catalog problem for /readyz and the metric, then the table is created
+// and every record lands. It used to stop the process.
+func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
+	e := newTestEnv(t, 2)
+	const n = 200
+	e.produce(n, 1)
+	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
+	faulty.FailCreate.Store(6)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Catalog = faulty
+	opts.Registerer = reg
+	r := e.start(opts)
+	if done, err := r.exited(2 * time.Second); done {
+		t.Fatalf("the pipeline stopped on a transient catalog failure at table creation: %v", err)
+	}
+	waitProblem(t, r, reg, ingest.ProblemCatalog, "cannot create or load table music.tracks", 20*time.Second)
+	deadline := time.Now().Add(60 * time.Second)
+	for sumOf(e.watermarks()) < n {
+		if done, err := r.exited(100 * time.Millisecond); done {
+			t.Fatalf("the pipeline stopped on a transient catalog failure at table creation: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watermarks reached %d of %d", sumOf(e.watermarks()), n)
+		}
+	}
+	waitNoProblem(t, r, reg, ingest.ProblemCatalog, 10*time.Second)
+	if faulty.FailCreate.Load() >= 0 {
+		t.Fatalf("only %d of the 6 armed create failures happened", 6-faulty.FailCreate.Load()-1)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != n {
+		t.Fatalf("rows %d, want %d", got, n)
+	}
+}
+
+// A table that cannot be loaded when partitions are assigned (the
+// warehouse bucket deleted, then restored) is the catalog problem, named
+// for /readyz and the metric, not only "waiting for a group assignment"
+// with a WARN per retry; it clears once the table loads.
+func TestUnloadableTableAtAssignmentIsVisible(t *testing.T) {
+	e := newTestEnv(t, 2)
+	const n = 200
+	e.produce(n, 1)
+	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
+	faulty.FailLoad.Store(6)
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Catalog = faulty
+	opts.Registerer = reg
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemCatalog, "cannot load table music.tracks", 20*time.Second)
+	e.waitWatermarks(n)
+	waitNoProblem(t, r, reg, ingest.ProblemCatalog, 10*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsIn(e.verify()); got != n {
+		t.Fatalf("rows %d, want %d", got, n)
+	}
+}
+
+// substrCounter is a log destination that counts the lines holding sub.
+type substrCounter struct {
+	sub string
+	n   atomic.Int32
+}
+
+func (c *substrCounter) Write(b []byte) (int, error) {
+	c.n.Add(int32(strings.Count(string(b), c.sub)))
+	return len(b), nil
+}
+
+// A warehouse problem whose error text differs on every failure (each
+// attempt names a new data file, and S3 errors carry a request id) is
+// still logged at most once per 30 s, as documented, not on every
+// failed flush.
+func TestChangingProblemReasonIsRateLimited(t *testing.T) {
+	e := newTestEnv(t, 1)
+	data := filepath.Join(e.dir, "warehouse", "music", "tracks", "data")
+	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(data, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(100, 1)
+	logs := &substrCounter{sub: `msg="cannot write data files to the warehouse"`}
+	reg := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registerer = reg
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	r := e.start(opts)
+	waitProblem(t, r, reg, ingest.ProblemWarehouse, "cannot write data files to the warehouse", 30*time.Second)
+	first := r.p.Problems()[0].Reason
+	// Backoff 250ms doubling: several more failed flushes within 6 s.
+	deadline := time.Now().Add(20 * time.Second)
+	for r.p.Problems()[0].Reason == first && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.p.Problems()[0].Reason == first {
+		t.Fatal("the problem's reason never changed: the test proves nothing")
+	}
+	time.Sleep(4 * time.Second)
+	if n := logs.n.Load(); n != 1 {
+		t.Fatalf("%d warehouse problem lines within seconds, want 1 (at most every 30 s)", n)
+	}
+	if err := os.Remove(data); err != nil {
+		t.Fatal(err)
+	}
 	e.waitWatermarks(100)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

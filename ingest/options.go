@@ -80,7 +80,8 @@ type Options struct {
 	// passes over it (counted, listed in the commit's bigfather.skipped).
 	Unrouted string
 	// MetadataMaxAge bounds how long a new topic matching a table's
-	// TopicPatterns waits to be picked up. Default 30s.
+	// TopicPatterns, or a partition added to a consumed topic, waits to be
+	// picked up. Default 30s.
 	MetadataMaxAge time.Duration
 	// MaxOpenFiles bounds the data files a table's batch writes at once
 	// (one per partition value it touches); past it the file holding the

@@ -198,7 +198,7 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onLost),
-		kgo.WithLogger(kslog.New(o.Logger.With("component", "kafka"))),
+		kgo.WithLogger(kafkaLogger{kslog.New(o.Logger.With("component", "kafka"))}),
 		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer)), &kafkaHealth{p: p, saslFailed: map[string]time.Time{}}),
 	}
 	kopts = append(kopts, p.subscription()...)
@@ -227,15 +227,18 @@ func (p *Pipeline) subscription() []kgo.Opt {
 			patterns = append(patterns, re.String())
 		}
 	}
+	// The metadata age also bounds how soon partitions added to a named
+	// topic are seen: at the client's default of five minutes their
+	// records sat unread while nothing said so.
+	age := []kgo.Opt{kgo.MetadataMaxAge(p.opts.MetadataMaxAge), kgo.MetadataMinAge(min(p.opts.MetadataMaxAge, 5*time.Second))}
 	topics := p.opts.literalTopics()
 	if len(patterns) == 0 {
-		return []kgo.Opt{kgo.ConsumeTopics(topics...)}
+		return append(age, kgo.ConsumeTopics(topics...))
 	}
 	for _, t := range topics {
 		patterns = append(patterns, "^"+regexp.QuoteMeta(t)+"$")
 	}
-	return []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics(patterns...),
-		kgo.MetadataMaxAge(p.opts.MetadataMaxAge), kgo.MetadataMinAge(min(p.opts.MetadataMaxAge, 5*time.Second))}
+	return append(age, kgo.ConsumeRegex(), kgo.ConsumeTopics(patterns...))
 }
 
 // Run consumes until ctx is done or a fatal error occurs. On return every
@@ -536,15 +539,19 @@ func (p *Pipeline) dropAll(cause error) {
 // that does not exist yet is (nil, nil).
 func (p *Pipeline) loadTable(ctx context.Context, id icebergtable.Identifier) (*icebergtable.Table, error) {
 	wait := 200 * time.Millisecond
+	name := strings.Join(id, ".")
 	for {
 		tbl, err := p.opts.Catalog.LoadTable(ctx, id)
-		if err == nil {
+		if err == nil || errors.Is(err, catalog.ErrNoSuchTable) {
+			p.cond.clear(ProblemCatalog, name)
+			if err != nil {
+				return nil, nil
+			}
 			return tbl, nil
 		}
-		if errors.Is(err, catalog.ErrNoSuchTable) {
-			return nil, nil
-		}
-		p.opts.Logger.Warn("load table", "table", strings.Join(id, "."), "err", err)
+		// A problem, not a WARN per retry: /readyz names it (the partitions
+		// wait for it), and its line is rate-limited.
+		p.cond.set(ProblemCatalog, name, slog.LevelError, 0, "cannot load table "+name+", ingestion paused: "+err.Error(), "table", name)
 		select {
 		case <-ctx.Done():
 			return nil, err

@@ -163,7 +163,7 @@ func (p *Pipeline) loadRoute(ctx context.Context, rt *topicRoute) (map[*tableSta
 			return nil, fmt.Errorf("load %s: %w", t.name, err)
 		}
 		if tbl == nil && t.isRejects {
-			if tbl, err = table.EnsureTable(ctx, p.opts.Catalog, t.id, schema.RejectsSchema(), nil); err != nil {
+			if tbl, err = p.ensureTable(ctx, t.name, t.id, schema.RejectsSchema()); err != nil {
 				return nil, fmt.Errorf("create quarantine table %s: %w", t.name, err)
 			}
 			t.fresh = true

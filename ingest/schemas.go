@@ -10,6 +10,7 @@ import (
 
 	iceberg "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
+	icebergtable "github.com/apache/iceberg-go/table"
 
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
@@ -36,6 +37,48 @@ func (p *Pipeline) writerSchema(ctx context.Context, id int) (*schema.WriterSche
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
+}
+
+// ensureTable loads or creates table id (table.EnsureTable), waiting out
+// a catalog or warehouse that fails meanwhile (an S3 503 storm, a reset
+// connection, a bucket being restored) as the catalog problem of that
+// table: the process stops only for what no retry can fix, an invalid
+// identifier, schema or partition spec.
+func (p *Pipeline) ensureTable(ctx context.Context, name string, id icebergtable.Identifier, sch *iceberg.Schema, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error) {
+	wait := 250 * time.Millisecond
+	waited := false
+	for {
+		tbl, err := table.EnsureTable(ctx, p.opts.Catalog, id, sch, nil, opts...)
+		if err == nil || ctx.Err() != nil || configError(err) {
+			if waited {
+				p.cond.clear(ProblemCatalog, name)
+			}
+			return tbl, err
+		}
+		waited = true
+		p.cond.set(ProblemCatalog, name, slog.LevelError, 0, "cannot create or load table "+name+", ingestion paused: "+err.Error(), "table", name)
+		p.refreshLag(ctx)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// configError reports whether err, from creating a table, is one that
+// only a config change fixes.
+func configError(err error) bool {
+	for _, target := range []error{
+		catalog.ErrInvalidIdentifier, iceberg.ErrInvalidArgument, iceberg.ErrInvalidSchema,
+		iceberg.ErrInvalidPartitionSpec, iceberg.ErrInvalidTransform, table.ErrPartitionSpec,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // fatalError marks an error that must stop the pipeline rather than pass
@@ -68,7 +111,7 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 			}
 			opts = append(opts, catalog.WithPartitionSpec(spec))
 		}
-		tbl, err := table.EnsureTable(ctx, p.opts.Catalog, ts.id, sch, nil, opts...)
+		tbl, err := p.ensureTable(ctx, ts.name, ts.id, sch, opts...)
 		if err != nil {
 			return nil, nil, &fatalError{fmt.Errorf("create table %s: %w", ts.name, err)}
 		}

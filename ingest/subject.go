@@ -9,8 +9,12 @@ import (
 )
 
 // subjectKey and subjectVerdict cache subjectCheck's answers, so that a
-// record costs one map lookup: the verdict on a writer schema in a topic
-// never changes (the registry's answer is cached per id too).
+// record costs one map lookup. A kept verdict never changes: a subject
+// does not lose a schema id a record was written with. A rejection can:
+// a producer registering an existing schema under its own topic's subject
+// gets the existing id, so the id gains the subject. A rejection is
+// therefore asked again once it is recheckRejected old, which bounds the
+// registry requests of a flood of foreign records to one a second.
 type subjectKey struct {
 	topic string
 	ws    *schema.WriterSchema
@@ -19,7 +23,10 @@ type subjectKey struct {
 type subjectVerdict struct {
 	reason string
 	err    error
+	at     time.Time // when a rejection was decided
 }
+
+const recheckRejected = time.Second
 
 // subjectCheck checks a record's writer schema against its topic's
 // subject under the configured strategy (schema.SubjectFor). It returns
@@ -29,7 +36,7 @@ type subjectVerdict struct {
 // never rejected because the registry is down.
 func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *schema.WriterSchema) (string, error) {
 	key := subjectKey{topic, ws}
-	if v, ok := p.subjects[key]; ok {
+	if v, ok := p.subjects[key]; ok && (v.reason == "" || time.Since(v.at) < recheckRejected) {
 		return v.reason, v.err
 	}
 	// The registry id, not the one of a Protobuf message's translation.
@@ -42,6 +49,7 @@ func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *s
 			if p.subjects == nil {
 				p.subjects = make(map[subjectKey]subjectVerdict)
 			}
+			v.at = time.Now()
 			p.subjects[key] = v
 			return v.reason, v.err
 		}
@@ -63,9 +71,9 @@ func verdictOf(err error) (v subjectVerdict, final bool) {
 	case err == nil:
 		return v, true
 	case errors.Is(err, schema.ErrForeignSchema):
-		return subjectVerdict{"foreign-schema", err}, true
+		return subjectVerdict{reason: "foreign-schema", err: err}, true
 	case errors.Is(err, schema.ErrUnknownSchema):
-		return subjectVerdict{"unknown-schema", err}, true
+		return subjectVerdict{reason: "unknown-schema", err: err}, true
 	}
 	return subjectVerdict{err: err}, false
 }

@@ -171,3 +171,40 @@ func (e *testEnv) waitWatermarksOf(id []string, want int64) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A foreign-schema verdict is not final: the subjects of a schema id grow
+// when a producer registers an existing schema under its own topic's
+// subject (the registry gives the same id). Once the topic's subject has
+// the schema, its records are ingested, without a restart.
+func TestForeignVerdictIsReaskedOnceTheSubjectRegistersTheSchema(t *testing.T) {
+	e := newTestEnv(t, 1)
+	v1 := registerEvent(t, e, eventV1)
+	other := registerUnder(t, e, "other-value", eventOther)
+	secret := "s"
+	e.sendWire(v1.id, encodeEvents(t, v1, v1Event(1), v1Event(2))...)
+	e.sendWire(other.id, encodeEvents(t, other, map[string]any{"id": int64(3), "name": "c", "count": int32(3), "secret": &secret})...)
+
+	r := e.start(withQuarantine(e.options()))
+	e.waitWatermarks(3)
+	e.waitWatermarksOf(testRejects, 3)
+	if got := registerEvent(t, e, eventOther); got.id != other.id {
+		t.Fatalf("registering the schema under the topic's subject gave id %d, want the existing %d", got.id, other.id)
+	}
+	// A verdict may be reused for a moment (a flood of foreign records must
+	// not cost a registry request each); wait that out, as a producer that
+	// registers before it writes would not even notice.
+	time.Sleep(2 * time.Second)
+	e.sendWire(other.id, encodeEvents(t, other, map[string]any{"id": int64(4), "name": "d", "count": int32(4), "secret": &secret})...)
+	e.waitWatermarks(4)
+	e.waitWatermarksOf(testRejects, 4)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.verifyRoute()
+	if rowsIn(rep) != 3 || rejectsIn(rep) != 1 {
+		t.Fatalf("rows %d rejects %d, want 3 and 1: the record written after its schema was registered under the topic's subject was rejected", rowsIn(rep), rejectsIn(rep))
+	}
+	if rej := e.readRejects()[rejectAt{0, 3}]; rej.reason != "" {
+		t.Fatalf("offset 3 was rejected as %q after its schema was registered under the topic's subject", rej.reason)
+	}
+}

@@ -315,7 +315,9 @@ func (r *Registry) retry(ctx context.Context, logKey string, logVal any, op func
 		if attempt >= r.maxRetries {
 			return fmt.Errorf("registry unavailable after %d attempts: %w", attempt+1, err)
 		}
-		r.log.Warn("schema registry request failed, retrying", logKey, logVal, "attempt", attempt+1, "backoff", delay, "err", err)
+		// DEBUG: an outage is the caller's to report once, rate-limited (the
+		// ingester's registry problem); a WARN per attempt flooded the log.
+		r.log.Debug("schema registry request failed, retrying", logKey, logVal, "attempt", attempt+1, "backoff", delay, "err", err)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

@@ -51,6 +51,10 @@ type DeletedRange struct {
 	// Held is how many of its offsets the tables hold or passed over:
 	// those were ingested before the deletion, which is fine.
 	Held int64 `json:"held"`
+	// GapSkipped is how many of Held on_gap: skip passed over
+	// (bigfather.gaps): records deleted before they were ingested, lost by
+	// the operator's choice; in no table.
+	GapSkipped int64 `json:"gap_skipped,omitempty"`
 	// Unverifiable is how many offsets below the lowest watermark no table
 	// holds or passed over: transaction markers, aborted or compacted
 	// records, or records lost; which, Kafka no longer can tell.
@@ -122,7 +126,7 @@ func (ac accounting) countIn(a, b int64) int64 {
 // the log start); offsets below checkedTo that nothing accounts for are
 // unverifiable.
 func deleted(first, to, checkedTo int64, ac accounting) *DeletedRange {
-	d := &DeletedRange{From: first, To: to, Held: ac.countIn(first, to)}
+	d := &DeletedRange{From: first, To: to, Held: ac.countIn(first, to), GapSkipped: accounting{gaps: ac.gaps}.countIn(first, to)}
 	if end := min(to, checkedTo); end > first {
 		d.Unverifiable = end - first - ac.countIn(first, end)
 	}
@@ -201,8 +205,11 @@ func (pr *PartitionReport) notes() []string {
 	tp := fmt.Sprintf("%s/%d", pr.Topic, pr.Partition)
 	if d := pr.Deleted; d != nil {
 		var parts []string
-		if d.Held > 0 {
-			parts = append(parts, fmt.Sprintf("%d in the tables", d.Held))
+		if held := d.Held - d.GapSkipped; held > 0 {
+			parts = append(parts, fmt.Sprintf("%d in the tables", held))
+		}
+		if d.GapSkipped > 0 {
+			parts = append(parts, fmt.Sprintf("%d skipped by on_gap: skip, lost: deleted before they were ingested", d.GapSkipped))
 		}
 		if d.Unverifiable > 0 {
 			parts = append(parts, fmt.Sprintf("%d unverifiable: deleted from Kafka, in no table", d.Unverifiable))

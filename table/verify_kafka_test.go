@@ -2,6 +2,7 @@ package table
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -26,9 +27,10 @@ func TestAccountingCountIn(t *testing.T) {
 			t.Errorf("countIn(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
 	}
-	// Deleted [0, 13) with the lowest watermark at 11: 10 offsets held, and
-	// of [0, 11) 4 and 10 are unaccounted for.
-	if d := deleted(0, 13, 11, ac); *d != (DeletedRange{From: 0, To: 13, Held: 10, Unverifiable: 2}) {
+	// Deleted [0, 13) with the lowest watermark at 11: 10 offsets held (5
+	// of them, 5..9, by the gaps), and of [0, 11) 4 and 10 are unaccounted
+	// for.
+	if d := deleted(0, 13, 11, ac); *d != (DeletedRange{From: 0, To: 13, Held: 10, GapSkipped: 5, Unverifiable: 2}) {
 		t.Errorf("deleted %+v", *d)
 	}
 }
@@ -50,5 +52,27 @@ func TestMissingTrackerRanges(t *testing.T) {
 	}
 	if many.count != 50 || len(many.ranges) != maxListed || len(many.list) != maxListed {
 		t.Fatalf("capped tracker %+v", many)
+	}
+}
+
+// A range that on_gap: skip passed over is data lost by the operator's
+// choice: the retention note must not count it among the offsets the
+// tables hold (it said "3003 in the tables" of a partition whose table
+// held 1503 rows, the rest skipped).
+func TestDeletedNoteSeparatesOnGapSkip(t *testing.T) {
+	rows := make([]int64, 0, 1503)
+	for o := int64(0); o < 1503; o++ {
+		rows = append(rows, o)
+	}
+	ac := accounting{rows: rows, gaps: [][2]int64{{1503, 3003}}}
+	pr := &PartitionReport{Topic: "r1", Partition: 2, Deleted: deleted(0, 3003, 3003, ac)}
+	notes := pr.notes()
+	if len(notes) != 1 {
+		t.Fatalf("notes %q", notes)
+	}
+	for _, want := range []string{"0..3002", "1503 in the tables", "1500 skipped by on_gap: skip"} {
+		if !strings.Contains(notes[0], want) {
+			t.Errorf("note %q does not say %q", notes[0], want)
+		}
 	}
 }

@@ -34,10 +34,21 @@ type FaultyCatalog struct {
 	// faults apply, to aim a fault at a later commit of a flush.
 	PassFirst atomic.Int32
 	Commits   atomic.Int32 // CommitTable calls seen
+	// FailCreate fails that many CreateTable calls with ErrNotForwarded,
+	// creating nothing: a catalog or warehouse outage at a table's
+	// creation.
+	FailCreate atomic.Int32
+	// FailLoad fails that many LoadTable calls with ErrNotForwarded: a
+	// catalog or warehouse that cannot be read (a bucket deleted, say).
+	FailLoad atomic.Int32
 }
 
-// LoadTable loads through the wrapped catalog and binds the table to f.
+// LoadTable applies an armed FailLoad, else loads through the wrapped
+// catalog and binds the table to f.
 func (f *FaultyCatalog) LoadTable(ctx context.Context, id icebergtable.Identifier) (*icebergtable.Table, error) {
+	if f.FailLoad.Add(-1) >= 0 {
+		return nil, ErrNotForwarded
+	}
 	tbl, err := f.Catalog.LoadTable(ctx, id)
 	if err != nil {
 		return nil, err
@@ -50,8 +61,12 @@ func (f *FaultyCatalog) Bind(tbl *icebergtable.Table) *icebergtable.Table {
 	return icebergtable.New(tbl.Identifier(), tbl.Metadata(), tbl.MetadataLocation(), tbl.FS, f)
 }
 
-// CreateTable creates through the wrapped catalog and binds the table to f.
+// CreateTable applies an armed FailCreate, else creates through the
+// wrapped catalog and binds the table to f.
 func (f *FaultyCatalog) CreateTable(ctx context.Context, id icebergtable.Identifier, sch *iceberg.Schema, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error) {
+	if f.FailCreate.Add(-1) >= 0 {
+		return nil, ErrNotForwarded
+	}
 	tbl, err := f.Catalog.CreateTable(ctx, id, sch, opts...)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,58 @@
+package ingest_test
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/schema"
+)
+
+// A registry outage is one rate-limited WARN, not also a WARN for every
+// retry of every request: the registry client's retries (six a stall, a
+// stall every ~10 s) made some 20 lines a minute for as long as it lasted.
+func TestRegistryOutageWarnsOnce(t *testing.T) {
+	e := newTestEnv(t, 1)
+	e.produce(50, 1)
+	var outage atomic.Bool
+	outage.Store(true)
+	e.cluster.Registry().Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if !outage.Load() || !strings.HasPrefix(r.URL.Path, "/schemas/ids/") {
+			return false
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	logs := &logCount{}
+	log := slog.New(logs.wrap(e.log.Handler()))
+	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := prometheus.NewRegistry()
+	opts := e.options()
+	opts.Registry, opts.Logger, opts.Registerer = reg, log, prom
+	r := e.start(opts)
+	waitProblem(t, r, prom, ingest.ProblemRegistry, "schema registry unavailable", 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for counterValue(t, prom, "bigfather_ingest_registry_stalls_total", nil) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pipeline did not wait on the registry twice")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := logs.warnings(); n != 1 {
+		t.Fatalf("%d WARN lines for a registry outage over 2 stalls, want 1: %v", n, logs.messages())
+	}
+	outage.Store(false)
+	e.waitWatermarks(50)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
