@@ -102,7 +102,17 @@ type CommitResult struct {
 func (c *Committer) Commit(ctx context.Context, tbl *icebergtable.Table, b *Batch) (CommitResult, error) {
 	var res CommitResult
 	bind, inProcess := c.cat.(inProcessCatalog)
+	lost := false // an earlier attempt's outcome was unknown
 	for attempt := 0; ; attempt++ {
+		if lost && holds(tbl.Metadata(), b) {
+			// The lost request was applied after reconcile looked, and
+			// this attempt's conflict was with it: committed once.
+			res.Table, res.Snapshot, res.Reconciled = tbl, currentSnapshotID(tbl.Metadata()), true
+			if snap := FindCommit(tbl.Metadata(), b.CommitID); snap != 0 {
+				res.Snapshot = snap
+			}
+			return res, nil
+		}
 		if err := checkExpect(tbl.Metadata(), b); err != nil {
 			return res, err
 		}
@@ -151,7 +161,9 @@ func (c *Committer) Commit(ctx context.Context, tbl *icebergtable.Table, b *Batc
 		}
 		// Not applied. The table is reloaded, so the next attempt re-checks
 		// the watermarks and pins the fresh snapshot: even if the lost
-		// request were applied late, both could not win the swap.
+		// request were applied late, both could not win the swap, and the
+		// reload after the conflict finds it (lost).
+		lost = true
 		if attempt >= c.opts.MaxConflictRetries {
 			return res, fmt.Errorf("commit %s: %w", b.CommitID, err)
 		}
@@ -324,13 +336,13 @@ func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, b
 	for {
 		tbl, err := c.cat.LoadTable(ctx, id)
 		if err == nil {
+			if !holds(tbl.Metadata(), b) {
+				return false, 0, tbl, nil
+			}
 			if snap := FindCommit(tbl.Metadata(), b.CommitID); snap != 0 {
 				return true, snap, tbl, nil
 			}
-			if tbl.Properties()[PropPropertyCommitPrefix+b.Pipeline] == b.CommitID {
-				return true, currentSnapshotID(tbl.Metadata()), tbl, nil
-			}
-			return false, 0, tbl, nil
+			return true, currentSnapshotID(tbl.Metadata()), tbl, nil
 		}
 		c.log.Warn("reload for reconcile", "table", id, "commit", b.CommitID, "err", err)
 		select {
@@ -340,6 +352,12 @@ func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, b
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// holds reports whether meta holds b's commit: a snapshot carrying its
+// commit id, or, for a commit without a snapshot, the property naming it.
+func holds(meta icebergtable.Metadata, b *Batch) bool {
+	return FindCommit(meta, b.CommitID) != 0 || committedWithoutSnapshot(meta, b)
 }
 
 // FindCommit returns the id of the snapshot whose summary carries

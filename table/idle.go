@@ -34,8 +34,12 @@ const (
 	// [first, next]}}, the offsets the watermark advanced over by commits
 	// without a snapshot since the partition's last snapshot.
 	PropPendingPrefix = "bigfather.pending-ranges."
-	// PropPropertyCommitPrefix + pipeline is the commit id of the
-	// pipeline's last commit without a snapshot, for reconciliation.
+	// PropPropertyCommitPrefix + pipeline holds, as {"topic":
+	// {"partition": "commit id"}}, the last commit without a snapshot of
+	// each partition, for reconciliation. Per partition, because the
+	// instances of a pipeline share its tables: a commit of another
+	// partition, landing between a commit whose response was lost and the
+	// reload that reconciles it, must not erase the proof that it applied.
 	PropPropertyCommitPrefix = "bigfather.property-commit."
 )
 
@@ -116,6 +120,33 @@ func PendingRanges(meta icebergtable.Metadata, pipeline string) (Ranges, error) 
 	return r, nil
 }
 
+// propertyCommits reads PropPropertyCommitPrefix: the last commit without
+// a snapshot of each partition. A value that is not such a map (the single
+// commit id an earlier build wrote) names no partition.
+func propertyCommits(meta icebergtable.Metadata, pipeline string) map[TP]string {
+	out := map[TP]string{}
+	if raw, ok := meta.Properties()[PropPropertyCommitPrefix+pipeline]; ok {
+		if err := unmarshalTPMap([]byte(raw), &out); err != nil {
+			return map[TP]string{}
+		}
+	}
+	return out
+}
+
+// committedWithoutSnapshot reports whether meta records b as the last
+// commit without a snapshot of one of its partitions. Commit ids are
+// unique, so one partition naming it proves b applied; another writer's
+// commits of other partitions leave that entry alone.
+func committedWithoutSnapshot(meta icebergtable.Metadata, b *Batch) bool {
+	marks := propertyCommits(meta, b.Pipeline)
+	for tp := range b.Ranges {
+		if marks[tp] == b.CommitID {
+			return true
+		}
+	}
+	return false
+}
+
 // recordsNothing reports whether b only advances watermarks.
 func (b *Batch) recordsNothing() bool {
 	return len(b.Files) == 0 && len(b.Skipped) == 0 && len(b.Gaps) == 0 && b.Schema == nil && len(b.SchemaChanges) == 0
@@ -152,7 +183,14 @@ func (c *Committer) commitProperties(ctx context.Context, tbl *icebergtable.Tabl
 		return nil, err
 	}
 	props[PropPendingPrefix+b.Pipeline] = string(raw)
-	props[PropPropertyCommitPrefix+b.Pipeline] = b.CommitID
+	marks := propertyCommits(meta, b.Pipeline)
+	for tp := range b.Ranges {
+		marks[tp] = b.CommitID
+	}
+	if raw, err = marshalTPMap(marks); err != nil {
+		return nil, err
+	}
+	props[PropPropertyCommitPrefix+b.Pipeline] = string(raw)
 	var head *int64
 	if s := meta.CurrentSnapshot(); s != nil {
 		id := s.SnapshotID

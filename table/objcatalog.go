@@ -217,8 +217,10 @@ func (c *ObjectStoreCatalog) listVersions(ctx context.Context, ident icebergtabl
 
 // currentVersion returns the highest metadata version of ident, 0 if the
 // table does not exist. Versions are created strictly in sequence (vN+1
-// only after reading vN) and only old ones are ever deleted, so the
-// existing versions form a contiguous range. That makes the hint safe to
+// only after reading vN) and only old ones are ever deleted (a stale
+// writer's re-creation of a deleted one is removed again before its hint
+// is written: checkNotSuperseded), so the existing versions form a
+// contiguous range. That makes the hint safe to
 // start from: if v<hint> exists, probing upward until a version is missing
 // finds the highest. The hint is never trusted on its own; when it is
 // missing, unreadable or names a deleted version, the metadata directory
@@ -462,9 +464,39 @@ func (c *ObjectStoreCatalog) CommitTable(ctx context.Context, ident icebergtable
 	if err != nil {
 		return nil, "", fmt.Errorf("commit %s: write metadata v%d (outcome unknown): %w", name, n+1, err)
 	}
+	if err := c.checkNotSuperseded(ctx, ident, n+1); err != nil {
+		return nil, "", fmt.Errorf("commit %s: %w", name, err)
+	}
 	c.writeHint(ctx, ident, n+1)
 	// Detached so that committed tables do not keep each other alive.
 	return detachMetadata(updated), c.b.URL(key), nil
+}
+
+// checkNotSuperseded makes sure the version just created, vN, is the
+// table's highest. A writer frozen between reading vN-1 and creating vN
+// (SIGSTOP, a VM pause, a slow PUT) may find vN absent not because nobody
+// made it but because it was made and, ten versions later, deleted
+// (write.metadata.delete-after-commit): the create succeeds, yet the
+// table has moved on. Such a vN is stale metadata that a reader probing
+// upward from an old hint, and this writer's own hint, would take for the
+// current version, rolling the watermarks back. It is removed and the
+// commit reported as a conflict: nothing became current. The versions
+// above are never all deleted (the current one is kept), so a listing
+// after the create sees one of them.
+func (c *ObjectStoreCatalog) checkNotSuperseded(ctx context.Context, ident icebergtable.Identifier, version int) error {
+	versions, err := c.listVersions(ctx, ident)
+	if err != nil {
+		// The version is created and may well be the current one.
+		return fmt.Errorf("check metadata v%d is the latest (outcome unknown): %w", version, err)
+	}
+	if len(versions) == 0 || versions[len(versions)-1] <= version {
+		return nil
+	}
+	if err := c.b.Delete(ctx, metadataKey(ident, version)); err != nil {
+		c.log.Warn("delete stale metadata version", "table", strings.Join(ident, "."), "version", version, "err", err)
+	}
+	return fmt.Errorf("%w: metadata v%d was created after the table reached v%d (its earlier v%d had been deleted): a stale writer",
+		icebergtable.ErrCommitFailed, version, versions[len(versions)-1], version)
 }
 
 // DropTable deletes the table's metadata versions, oldest first so that
