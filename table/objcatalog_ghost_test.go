@@ -109,3 +109,75 @@ func fileExists(b objstore.Bucket, key string) (bool, error) {
 	r.Close()
 	return true, nil
 }
+
+// raceAfterCreate runs hook once, right after the first metadata version
+// this bucket creates: another writer acting in the moment between a
+// commit's create of vN and its look at the versions above.
+type raceAfterCreate struct {
+	objstore.Bucket
+	hook func()
+	done bool
+}
+
+func (b *raceAfterCreate) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
+	err := b.Bucket.PutIfAbsent(ctx, key, r)
+	if err == nil && !b.done && strings.HasSuffix(key, ".metadata.json") {
+		b.done = true
+		b.hook()
+	}
+	return err
+}
+
+// TestObjectStoreSharedTableCommitRightAfterAnother: two instances share
+// a table, each its own partitions. Writer A creates v3; before A looks at
+// the versions above, B loads v3 and commits v4 on top of it. A's v3 is
+// the table's history, not a stale writer's: A's commit stands, v3 stays
+// (removing it would leave v2 → v4 with a hole, and a reader probing up
+// from a hint of 2 would take v2 for current), and both watermarks hold.
+func TestObjectStoreSharedTableCommitRightAfterAnother(t *testing.T) {
+	fs, err := objstore.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	bcat := table.NewObjectStoreCatalog("test", fs, nil)
+	f := newFixtureOn(t, bcat, fs) // v1
+	bc := table.NewCommitter(bcat, table.CommitterOptions{})
+	if _, err := bc.Commit(ctx, f.tbl, idleBatch(tp1, nil, 0, 5)); err != nil { // v2
+		t.Fatal(err)
+	}
+	var berr error
+	ab := &raceAfterCreate{Bucket: fs}
+	ab.hook = func() {
+		bt, err := bcat.LoadTable(ctx, f.tbl.Identifier()) // v3, A's
+		if err == nil {
+			_, err = bc.Commit(ctx, bt, idleBatch(tp1, ptr(5), 5, 9)) // v4
+		}
+		berr = err
+	}
+	acat := table.NewObjectStoreCatalog("test", ab, nil)
+	at, err := acat.LoadTable(ctx, f.tbl.Identifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := table.NewCommitter(acat, table.CommitterOptions{}).Commit(ctx, at, idleBatch(tp0, nil, 0, 10)) // v3
+	if berr != nil {
+		t.Fatalf("B's commit on top of A's v3: %v", berr)
+	}
+	if err != nil {
+		t.Fatalf("A's commit, made before B's on top of it: %v", err)
+	}
+	if res.Table == nil {
+		t.Fatal("A's commit returned no table")
+	}
+	if ok, _ := fileExists(fs, "ns/tbl/metadata/v3.metadata.json"); !ok {
+		t.Error("A's v3 was removed although B's v4 was built on it")
+	}
+	wm, err := table.Watermarks(mustLoad(t, f).Metadata(), pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wm[tp0] != 10 || wm[tp1] != 9 {
+		t.Errorf("watermarks %v, want t/0 at 10 (A) and t/1 at 9 (B)", wm)
+	}
+}
