@@ -464,7 +464,7 @@ func (c *ObjectStoreCatalog) CommitTable(ctx context.Context, ident icebergtable
 	if err != nil {
 		return nil, "", fmt.Errorf("commit %s: write metadata v%d (outcome unknown): %w", name, n+1, err)
 	}
-	if err := c.checkNotSuperseded(ctx, ident, n+1); err != nil {
+	if err := c.checkNotSuperseded(ctx, ident, n+1, updated); err != nil {
 		return nil, "", fmt.Errorf("commit %s: %w", name, err)
 	}
 	c.writeHint(ctx, ident, n+1)
