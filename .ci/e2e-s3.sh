@@ -162,6 +162,23 @@ inspect() {
   "$BF" inspect --config "$CFG" --table "$TABLE" --json "$@" >"$INSPECT_OUT" 2>"$INSPECT_ERR"
 }
 
+# duckdb_check_current EXPECT: DuckDB reads the files of the current snapshot of TABLE
+# (as `inspect --files` lists them) straight from versitygw's directory.
+duckdb_check_current() {
+  inspect --files || fail "bigfather inspect --files exited non-zero"
+  local uris paths=() u
+  mapfile -t uris < <(ci_json 'j.files' <"$INSPECT_OUT")
+  [ "${#uris[@]}" -gt 0 ] || fail "inspect --files listed no data files"
+  for u in "${uris[@]}"; do
+    case "$u" in
+      "s3://$BUCKET/"*) paths+=("$S3ROOT/$BUCKET/${u#"s3://$BUCKET/"}") ;;
+      *) fail "data file $u is not in s3://$BUCKET/" ;;
+    esac
+  done
+  echo "${#paths[@]} data files"
+  node .ci/duckdb/check.mjs --expect "$1" "${paths[@]}" || fail "DuckDB check"
+}
+
 # wm_sum prints the sum of all watermarks in INSPECT_OUT.
 wm_sum() {
   ci_json 'Object.values(j.watermarks || {}).flatMap((t) => Object.values(t)).reduce((a, b) => a + Number(b), 0)' <"$INSPECT_OUT"
@@ -342,37 +359,9 @@ vrc=0
 [ "$vrc" -eq 0 ] || fail "bigfather verify exited $vrc"
 
 stage "DuckDB reads the current snapshot's files"
-inspect --files || fail "bigfather inspect --files exited non-zero"
-mapfile -t uris < <(ci_json 'j.files' <"$INSPECT_OUT")
-[ "${#uris[@]}" -gt 0 ] || fail "inspect --files listed no data files"
-paths=()
-for u in "${uris[@]}"; do
-  case "$u" in
-    "s3://$BUCKET/"*) paths+=("$S3ROOT/$BUCKET/${u#"s3://$BUCKET/"}") ;;
-    *) fail "data file $u is not in s3://$BUCKET/" ;;
-  esac
-done
-echo "${#paths[@]} data files"
-node .ci/duckdb/check.mjs --expect "$N" "${paths[@]}" || fail "DuckDB check"
+duckdb_check_current "$N"
 
 # ---------------------------------------------------------------------------------------
-# duckdb_check_current EXPECT: DuckDB reads the files of the current snapshot of TABLE
-# (as INSPECT_CFG's `inspect --files` lists them) straight from versitygw's directory.
-duckdb_check_current() {
-  inspect --files || fail "bigfather inspect --files exited non-zero"
-  local uris paths=() u
-  mapfile -t uris < <(ci_json 'j.files' <"$INSPECT_OUT")
-  [ "${#uris[@]}" -gt 0 ] || fail "inspect --files listed no data files"
-  for u in "${uris[@]}"; do
-    case "$u" in
-      "s3://$BUCKET/"*) paths+=("$S3ROOT/$BUCKET/${u#"s3://$BUCKET/"}") ;;
-      *) fail "data file $u is not in s3://$BUCKET/" ;;
-    esac
-  done
-  echo "${#paths[@]} data files"
-  node .ci/duckdb/check.mjs --expect "$1" "${paths[@]}" || fail "DuckDB check"
-}
-
 # metric NAME: the sum of NAME's samples at the fault run's /metrics (0 when absent).
 metric() {
   node -e '
