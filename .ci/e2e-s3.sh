@@ -162,6 +162,25 @@ inspect() {
   "$BF" inspect --config "$CFG" --table "$TABLE" --json "$@" >"$INSPECT_OUT" 2>"$INSPECT_ERR"
 }
 
+# wait_watermarks PID WHAT WANT SECS PAUSE: polls inspect every PAUSE seconds until the
+# watermarks sum to WANT, checking on every sample that they never go down (check_mono) nor
+# pass WANT, and that PID still runs; fails after SECS.
+wait_watermarks() {
+  local pid=$1 what=$2 want=$3 secs=$4 pause=$5 sum=0 deadline
+  deadline=$(( $(ci_now) + secs ))
+  while :; do
+    kill -0 "$pid" 2>/dev/null || fail "$what exited before the watermarks reached $want"
+    if inspect; then
+      sum=$(wm_sum) || fail "inspect printed no watermarks JSON"
+      check_mono "$sum"
+      [ "$sum" -gt "$want" ] && fail "watermark sum $sum exceeds the $want records produced"
+      [ "$sum" -eq "$want" ] && return 0
+    fi
+    [ "$(ci_now)" -lt "$deadline" ] || fail "$what: watermark sum=$sum after ${secs}s, wanted $want"
+    sleep "$pause"
+  done
+}
+
 # duckdb_check_current EXPECT: DuckDB reads the files of the current snapshot of TABLE
 # (as `inspect --files` lists them) straight from versitygw's directory.
 duckdb_check_current() {
@@ -321,18 +340,7 @@ stage "run #2 resumes until the watermarks sum to $N"
 "$BF" run --config "$CFG" >"$TMP/run2.log" 2>&1 &
 RUN2=$!
 PIDS+=("$RUN2")
-deadline=$(( $(ci_now) + PHASE_TIMEOUT ))
-while :; do
-  kill -0 "$RUN2" 2>/dev/null || fail "bigfather run #2 exited before the watermarks reached $N"
-  if inspect; then
-    sum=$(wm_sum) || fail "inspect printed no watermarks JSON"
-    check_mono "$sum"
-    [ "$sum" -gt "$N" ] && fail "watermark sum $sum exceeds the $N records produced"
-    [ "$sum" -eq "$N" ] && break
-  fi
-  [ "$(ci_now)" -lt "$deadline" ] || fail "watermark sum=$sum after ${PHASE_TIMEOUT}s, wanted $N"
-  sleep 0.5
-done
+wait_watermarks "$RUN2" "bigfather run #2" "$N" "$PHASE_TIMEOUT" 0.5
 echo "watermarks reach $N: $(ci_json 'j.watermarks' <"$INSPECT_OUT")"
 final_committed=$(committed) || fail "inspect printed no committed_records JSON"
 [ "$final_committed" -eq "$N" ] || fail "committed_records=$final_committed, wanted $N"
@@ -434,19 +442,7 @@ EOF2
   PIDS+=("$FRUN")
   LAST_SUM=0
   started=$(ci_now)
-  deadline=$(( started + FAULT_TIMEOUT ))
-  sum=0
-  while :; do
-    kill -0 "$FRUN" 2>/dev/null || fail "bigfather run under faults exited before the watermarks reached $FN"
-    if inspect; then
-      sum=$(wm_sum) || fail "inspect printed no watermarks JSON"
-      check_mono "$sum"
-      [ "$sum" -gt "$FN" ] && fail "watermark sum $sum exceeds the $FN records produced"
-      [ "$sum" -eq "$FN" ] && break
-    fi
-    [ "$(ci_now)" -lt "$deadline" ] || fail "watermark sum=$sum after ${FAULT_TIMEOUT}s under faults, wanted $FN"
-    sleep 1
-  done
+  wait_watermarks "$FRUN" "bigfather run under faults" "$FN" "$FAULT_TIMEOUT" 1
   echo "watermarks reach $FN after $(( $(ci_now) - started ))s: $(ci_json 'j.watermarks' <"$INSPECT_OUT")"
   fenced=$(metric bigfather_commit_fenced_batches_total) || fail "metrics of the fault run did not answer"
   unknown=$(metric bigfather_commit_unknown_outcomes_total) || fail "metrics of the fault run did not answer"
