@@ -90,14 +90,8 @@ type batch struct {
 	builder  *array.RecordBuilder
 	pending  int   // rows in builder
 	pendingB int64 // value bytes of those rows
-	// open holds the data files being written, by partition key ("" for
-	// an unpartitioned table); files the closed ones.
-	open map[string]*openFile
-	// closing holds the files finishing on their goroutines, in the order
-	// they were closed; seal moves them to files.
-	closing    []*openFile
-	files      []iceberg.DataFile
-	fileBytes  int64
+	// files are the batch's data files (files.go).
+	files      batchFiles
 	rows       int64
 	valueBytes int64
 	nSkipped   int
@@ -109,11 +103,6 @@ type batch struct {
 	hot     hotRange
 	skipped table.OffsetLists
 	gaps    table.Ranges
-}
-
-type openFile struct {
-	key string // object key
-	enc *fileEncoder
 }
 
 func newTableState(id icebergtable.Identifier) *tableState {
@@ -207,7 +196,7 @@ func (ts *tableState) open(now time.Time) *batch {
 		ts.b = &batch{
 			commitID: uuid.NewString(),
 			started:  now,
-			open:     map[string]*openFile{},
+			files:    batchFiles{open: map[string]*openFile{}},
 			builder:  array.NewRecordBuilder(memory.DefaultAllocator, ts.arr),
 			expect:   table.Offsets{},
 			ranges:   table.Ranges{},
@@ -313,7 +302,7 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 	res, err := p.committer.Commit(ctx, ts.tbl, &table.Batch{
 		Pipeline: p.opts.Pipeline,
 		CommitID: b.commitID,
-		Files:    b.files,
+		Files:    b.files.done,
 		Expect:   b.expect,
 		Ranges:   b.consumed(),
 		Skipped:  b.skipped,
@@ -358,13 +347,13 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 	p.m.commits.WithLabelValues(ts.name).Inc()
 	p.m.records.WithLabelValues(ts.name).Add(float64(b.rows))
 	p.m.bytes.WithLabelValues(ts.name).Add(float64(b.valueBytes))
-	p.m.files.WithLabelValues(ts.name).Add(float64(len(b.files)))
-	p.m.fileBytes.WithLabelValues(ts.name).Add(float64(b.fileBytes))
+	p.m.files.WithLabelValues(ts.name).Add(float64(len(b.files.done)))
+	p.m.fileBytes.WithLabelValues(ts.name).Add(float64(b.files.bytes))
 	p.m.lastCommit.WithLabelValues(ts.name).SetToCurrentTime()
 	p.stats.committed.Add(b.rows)
 	p.stats.lastCommit.Store(time.Now().UnixNano())
 	p.opts.Logger.Info("committed", "pipeline", p.opts.Pipeline, "table", ts.name, "snapshot", res.Snapshot,
-		"records", b.rows, "skipped", b.nSkipped, "files", len(b.files), "bytes", b.fileBytes,
+		"records", b.rows, "skipped", b.nSkipped, "files", len(b.files.done), "bytes", b.files.bytes,
 		"conflicts", res.Conflicts, "reconciled", res.Reconciled)
 	return nil
 }

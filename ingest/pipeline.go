@@ -29,6 +29,7 @@ type Pipeline struct {
 	m         *metrics
 	cond      *conditions // problems for /readyz (conditions.go)
 	committer *table.Committer
+	pool      *filePool // writes the batches' data files (files.go)
 	cl        *kgo.Client
 	adm       *kadm.Client
 	// clientReady is closed once Run has set cl and adm. The client joins
@@ -54,8 +55,6 @@ type Pipeline struct {
 	// flush produces them before committing.
 	dlq      []*kgo.Record
 	dlqBytes int64
-	// uploadCtx is the context data file uploads run under (see Run).
-	uploadCtx context.Context
 	// Scratch space reused for every record the rules judge.
 	hdrScratch   []schema.Header
 	metaScratch  schema.Meta
@@ -122,6 +121,7 @@ func New(opts Options) (*Pipeline, error) {
 
 		clientReady: make(chan struct{}),
 	}
+	p.pool = newFilePool(&p.opts)
 	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
 	for _, t := range opts.Tables {
 		ts := newTableState(t.ID)
@@ -261,7 +261,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// the in-flight batches must still complete for the shutdown flush to
 	// commit them. They end with the shutdown timeout, or when dropped.
 	var cancelUploads context.CancelFunc
-	p.uploadCtx, cancelUploads = context.WithCancel(context.WithoutCancel(ctx))
+	p.pool.uploads, cancelUploads = context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelUploads()
 
 	err = p.loop(ctx)
@@ -441,12 +441,12 @@ var errResynced = errors.New("batches dropped and partitions re-seeked")
 // errResynced; an error while re-seeking (the catalog stays unreachable)
 // is returned as is.
 func (p *Pipeline) flush(ctx context.Context, reason string) error {
-	if p.uploadCtx != nil {
+	if p.pool.uploads != nil {
 		// A stop signal must not cut a flush between two tables' commits:
 		// the stop would leave a route's tables uneven (the next start
 		// repairs it, from the origins). The flush runs to its end under
 		// the upload context, which the shutdown timeout ends.
-		ctx = p.uploadCtx
+		ctx = p.pool.uploads
 	}
 	now := time.Now()
 	var open []*tableState
