@@ -113,7 +113,7 @@ func (p *Pipeline) halt(tp table.TP, err error) {
 	p.stats.halted.Store(int64(len(p.halted)))
 	p.toPause[tp.Topic] = append(p.toPause[tp.Topic], tp.Partition)
 	p.m.halted.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(1)
-	p.opts.Logger.Error("partition halted", "pipeline", p.opts.Pipeline, "topic", tp.Topic, "partition", tp.Partition, "err", err)
+	p.log.Error("partition halted", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 	p.cond.note(ProblemHalted, tp.String(), err.Error())
 }
 
@@ -145,7 +145,7 @@ func (p *Pipeline) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[str
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.flush(ctx, "revoke"); err != nil && !errors.Is(err, errResynced) {
-		p.opts.Logger.Error("flush on revoke", "pipeline", p.opts.Pipeline, "err", err)
+		p.log.Error("flush on revoke", "err", err)
 	}
 	p.forget(revoked)
 }
@@ -164,7 +164,7 @@ func (p *Pipeline) onLost(_ context.Context, _ *kgo.Client, lost map[string][]in
 	if ps := p.cond.list(); len(ps) > 0 {
 		why += "; problems: " + ProblemsString(ps)
 	}
-	p.opts.Logger.Warn("partitions lost, in-flight batches dropped", "pipeline", p.opts.Pipeline, "why", why)
+	p.log.Warn("partitions lost, in-flight batches dropped", "why", why)
 }
 
 func (p *Pipeline) forget(tps map[string][]int32) {

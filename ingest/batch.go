@@ -326,7 +326,7 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 		p.m.unknown.WithLabelValues(ts.name, "found-committed").Inc()
 	}
 	if len(ts.schemaChanges) > 0 {
-		p.opts.Logger.Info("table schema evolved", "pipeline", p.opts.Pipeline, "table", ts.name, "changes", strings.Join(ts.schemaChanges, "; "))
+		p.log.Info("table schema evolved", "table", ts.name, "changes", strings.Join(ts.schemaChanges, "; "))
 		p.m.schemaChanges.WithLabelValues(ts.name).Add(float64(len(ts.schemaChanges)))
 		ts.schemaChanges = nil
 	}
@@ -352,7 +352,7 @@ func (p *Pipeline) commitTable(ctx context.Context, ts *tableState) error {
 	p.m.lastCommit.WithLabelValues(ts.name).SetToCurrentTime()
 	p.stats.committed.Add(b.rows)
 	p.stats.lastCommit.Store(time.Now().UnixNano())
-	p.opts.Logger.Info("committed", "pipeline", p.opts.Pipeline, "table", ts.name, "snapshot", res.Snapshot,
+	p.log.Info("committed", "table", ts.name, "snapshot", res.Snapshot,
 		"records", b.rows, "skipped", b.nSkipped, "files", len(b.files.done), "bytes", b.files.bytes,
 		"conflicts", res.Conflicts, "reconciled", res.Reconciled)
 	return nil

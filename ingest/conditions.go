@@ -221,7 +221,7 @@ func (p *Pipeline) flushProblem(kind string, err error) {
 	if errors.Is(err, table.ErrFenced) {
 		return
 	}
-	p.cond.set(kind, "", slog.LevelError, 0, problemMessages[kind]+"; batches are dropped and re-read: "+err.Error(), "pipeline", p.opts.Pipeline)
+	p.cond.set(kind, "", slog.LevelError, 0, problemMessages[kind]+"; batches are dropped and re-read: "+err.Error())
 }
 
 // backOffAfterDrop waits, outside the pipeline's lock, before fetching

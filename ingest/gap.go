@@ -43,7 +43,7 @@ func (p *Pipeline) placeInLog(rt *topicRoute, tp table.TP, w int64, lb logBounds
 		return 0, fmt.Errorf("%w: %s: the route resumes at offset %d (%s), above the log end %d: the topic was recreated or the cluster rebuilt; "+
 			"resuming would move the watermark backwards, so an operator must decide", ErrOffsetGap, tp, w, rt.describeWatermarks(tp), lb.end)
 	case lb.hasStart && w < lb.start && p.opts.OnGap == OnGapSkip:
-		p.opts.Logger.Warn("skipping deleted records (on_gap: skip)", "pipeline", p.opts.Pipeline,
+		p.log.Warn("skipping deleted records (on_gap: skip)",
 			"topic", tp.Topic, "partition", tp.Partition, "offset", w, "log_start", lb.start, "deleted", fmt.Sprintf("%d..%d", w, lb.start-1))
 		for _, t := range rt.all {
 			if tw, ok := t.wm[tp]; ok && tw < lb.start {
@@ -112,7 +112,7 @@ func (p *Pipeline) outOfRange(ctx context.Context, tps []table.TP) error {
 		if err != nil {
 			// The listing failed: fetch from the tables again; the fetch
 			// runs out of range again and brings the partition back here.
-			p.opts.Logger.Warn("list log bounds after an out-of-range fetch", "pipeline", p.opts.Pipeline,
+			p.log.Warn("list log bounds after an out-of-range fetch",
 				"topic", tp.Topic, "partition", tp.Partition, "err", err)
 			if !ok {
 				continue

@@ -26,6 +26,7 @@ import (
 // Pipeline is one worker of a consumer group, ingesting its partitions.
 type Pipeline struct {
 	opts      Options
+	log       *slog.Logger // opts.Logger with the pipeline's id
 	m         *metrics
 	cond      *conditions // problems for /readyz (conditions.go)
 	committer *table.Committer
@@ -104,10 +105,13 @@ func New(opts Options) (*Pipeline, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	// Every line the pipeline logs names it: bound once, here.
+	log := opts.Logger.With("pipeline", opts.Pipeline)
 	p := &Pipeline{
 		opts:      opts,
+		log:       log,
 		m:         newMetrics(opts.Registerer),
-		cond:      newConditions(opts.Registerer, opts.Logger),
+		cond:      newConditions(opts.Registerer, log),
 		routes:    make(map[string]*topicRoute),
 		byTable:   make(map[string]*tableState),
 		halted:    make(map[table.TP]error),
@@ -122,7 +126,7 @@ func New(opts Options) (*Pipeline, error) {
 		clientReady: make(chan struct{}),
 	}
 	p.pool = newFilePool(&p.opts)
-	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: opts.Logger})
+	p.committer = table.NewCommitter(opts.Catalog, table.CommitterOptions{Logger: log})
 	for _, t := range opts.Tables {
 		ts := newTableState(t.ID)
 		ts.rules, ts.filter, ts.route = t.Rules, t.Filter, t.Route
@@ -198,7 +202,7 @@ func (p *Pipeline) kafkaOpts() []kgo.Opt {
 		kgo.AdjustFetchOffsetsFn(p.adjustOffsets),
 		kgo.OnPartitionsRevoked(p.onRevoked),
 		kgo.OnPartitionsLost(p.onLost),
-		kgo.WithLogger(kafkaLogger{kslog.New(o.Logger.With("component", "kafka"))}),
+		kgo.WithLogger(kafkaLogger{kslog.New(p.log.With("component", "kafka"))}),
 		kgo.WithHooks(kprom.NewMetrics("bigfather_kafka", kprom.Registerer(o.Registerer)), &kafkaHealth{p: p, saslFailed: map[string]time.Time{}}),
 	}
 	kopts = append(kopts, p.subscription()...)
@@ -273,9 +277,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer context.AfterFunc(sctx, cancelUploads)()
 	p.mu.Lock()
 	if ferr := p.flush(sctx, "shutdown"); errors.Is(ferr, errResynced) {
-		p.opts.Logger.Warn("in-flight batch dropped at shutdown; the next owner resumes from the table", "pipeline", p.opts.Pipeline)
+		p.log.Warn("in-flight batch dropped at shutdown; the next owner resumes from the table")
 	} else if ferr != nil {
-		p.opts.Logger.Error("final flush", "pipeline", p.opts.Pipeline, "err", ferr)
+		p.log.Error("final flush", "err", ferr)
 		err = errors.Join(err, ferr)
 	}
 	p.mu.Unlock()
@@ -362,7 +366,7 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 		// group lacks, say): one problem per partition, logged at most
 		// every 30 s, cleared when the partition fetches again.
 		p.cond.set(ProblemFetch, tp.String(), slog.LevelWarn, fetchProblemTTL, fe.Err.Error(),
-			"pipeline", p.opts.Pipeline, "topic", fe.Topic, "partition", fe.Partition)
+			"topic", fe.Topic, "partition", fe.Partition)
 	}
 	// Noted first: a flush failing from here on (outOfRange's too) must
 	// re-seek every partition of this poll.
@@ -506,15 +510,15 @@ func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) erro
 	if errors.Is(cause, table.ErrFenced) {
 		// Normal in a group: another member owns or owned the partitions
 		// and committed past this batch (a rebalance, a zombie).
-		p.opts.Logger.Warn("batch fenced: another writer moved the watermark; dropped, re-seeking from the tables",
-			"pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+		p.log.Warn("batch fenced: another writer moved the watermark; dropped, re-seeking from the tables",
+			"reason", reason, "err", cause)
 	} else if time.Since(p.lastDropLog) >= 30*time.Second {
 		// Rate-limited: while the warehouse or catalog fails, every flush
 		// fails; the problem (conditions.go) says so meanwhile.
 		p.lastDropLog = time.Now()
-		p.opts.Logger.Error("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+		p.log.Error("batch dropped, re-seeking from the tables", "reason", reason, "err", cause)
 	} else {
-		p.opts.Logger.Debug("batch dropped, re-seeking from the tables", "pipeline", p.opts.Pipeline, "reason", reason, "err", cause)
+		p.log.Debug("batch dropped, re-seeking from the tables", "reason", reason, "err", cause)
 	}
 	p.dropAll(cause)
 	if err := p.resync(ctx); err != nil {
@@ -582,7 +586,7 @@ func (p *Pipeline) commitGroupOffsets(ctx context.Context) {
 	}
 	p.cl.CommitOffsetsSync(ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
-			p.opts.Logger.Warn("commit group offsets (advisory)", "group", p.opts.Group, "err", err)
+			p.log.Warn("commit group offsets (advisory)", "group", p.opts.Group, "err", err)
 		}
 	})
 }

@@ -290,7 +290,7 @@ func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []
 			// Every record of this writer schema fails the chain: say so
 			// once, and quarantine them.
 			pg.err = fmt.Errorf("transforms cannot read schema %d: %w", ws.ID, err)
-			p.opts.Logger.Error("transform chain does not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+			p.log.Error("transform chain does not fit a writer schema: its records go to quarantine",
 				"table", ts.name, "schema_id", ws.ID, "err", err)
 		} else {
 			pg.prog, pg.ws = prog, &schema.WriterSchema{ID: ws.ID, Avro: prog.Schema()}
@@ -384,7 +384,7 @@ func (p *Pipeline) evaluator(ts *tableState, rules *schema.Rules, cache map[*sch
 		// The expressions cannot read this writer schema (a path through a
 		// field of another kind, say): every record of it fails them.
 		err = fmt.Errorf("%s cannot read schema %d: %w", what, ws.ID, err)
-		p.opts.Logger.Error("expressions do not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+		p.log.Error("expressions do not fit a writer schema: its records go to quarantine",
 			"table", ts.name, "schema_id", ws.ID, "err", err)
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason stri
 	if p.opts.DLQTopic != "" && fresh {
 		p.toDLQ(rc, stage, reason, cause)
 	}
-	p.opts.Logger.Warn("record rejected", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
+	p.log.Warn("record rejected", "topic", tp.Topic,
 		"partition", tp.Partition, "offset", r.Offset, "stage", stage, "reason", reason, "to", dest, "err", cause)
 	if q == nil {
 		rc.skip()
@@ -140,7 +140,7 @@ func (p *Pipeline) produceDLQ(ctx context.Context) error {
 				label = "too-large"
 			}
 			p.m.dlqDropped.WithLabelValues(label).Inc()
-			p.opts.Logger.Error("DLQ topic refused a rejected record; it stays in quarantine", "pipeline", p.opts.Pipeline,
+			p.log.Error("DLQ topic refused a rejected record; it stays in quarantine",
 				"topic", p.opts.DLQTopic, "err", res.Err)
 		case failed == nil:
 			failed = fmt.Errorf("produce rejects to DLQ topic %s: %w", p.opts.DLQTopic, res.Err)

@@ -167,7 +167,7 @@ func (p *Pipeline) loadRoute(ctx context.Context, rt *topicRoute) (map[*tableSta
 				return nil, fmt.Errorf("create quarantine table %s: %w", t.name, err)
 			}
 			t.fresh = true
-			p.opts.Logger.Info("quarantine table ready", "table", t.name, "location", tbl.Location())
+			p.log.Info("quarantine table ready", "table", t.name, "location", tbl.Location())
 		}
 		v := routeView{wm: table.Offsets{}, origins: table.Offsets{}}
 		if tbl != nil {

@@ -118,7 +118,7 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 		if err := ts.setTable(tbl); err != nil {
 			return nil, nil, &fatalError{err}
 		}
-		p.opts.Logger.Info("table ready", "table", ts.name, "location", tbl.Location(), "schema_id", ws.ID)
+		p.log.Info("table ready", "table", ts.name, "location", tbl.Location(), "schema_id", ws.ID)
 	}
 	if d, ok := ts.decoders[ws]; ok {
 		return d, nil, nil
@@ -171,7 +171,7 @@ func (p *Pipeline) planEvolution(ts *tableState, ws *schema.WriterSchema) (*evol
 		if errors.Is(err, schema.ErrIncompatible) {
 			ts.incompatible[ws] = err
 			p.m.incompatible.WithLabelValues(ts.name).Inc()
-			p.opts.Logger.Error("incompatible writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
+			p.log.Error("incompatible writer schema: its records go to quarantine",
 				"table", ts.name, "schema_id", ws.ID, "err", err)
 		}
 		return nil, err
@@ -227,7 +227,7 @@ func (p *Pipeline) applyEvolution(ctx context.Context, ts *tableState, ws *schem
 		ts.schemaChanges = append(ts.schemaChanges, c.String())
 	}
 	ts.decoders[ws] = ev.dec
-	p.opts.Logger.Info("evolving table schema with the next commit", "pipeline", p.opts.Pipeline, "table", ts.name,
+	p.log.Info("evolving table schema with the next commit", "table", ts.name,
 		"schema_id", ws.ID, "changes", strings.Join(ts.schemaChanges, "; "))
 	return ev.dec, nil
 }

@@ -54,7 +54,7 @@ func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *s
 			return v.reason, v.err
 		}
 		p.m.registryWait.Inc()
-		p.opts.Logger.Warn("schema registry unavailable, pausing", "pipeline", p.opts.Pipeline, "topic", topic, "schema_id", id, "err", v.err)
+		p.log.Warn("schema registry unavailable, pausing", "topic", topic, "schema_id", id, "err", v.err)
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()

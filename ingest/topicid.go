@@ -209,7 +209,7 @@ func (p *Pipeline) topicFetchError(ctx context.Context, fe kgo.FetchError) bool 
 	defer cancel()
 	ids, err := fetchTopicIDs(mctx, p.cl, []string{fe.Topic})
 	if err != nil {
-		p.opts.Logger.Warn("fetch: unknown topic id, and its metadata cannot be read", "pipeline", p.opts.Pipeline,
+		p.log.Warn("fetch: unknown topic id, and its metadata cannot be read",
 			"topic", fe.Topic, "partition", fe.Partition, "err", errors.Join(fe.Err, err))
 		return true
 	}
@@ -221,7 +221,7 @@ func (p *Pipeline) topicFetchError(ctx context.Context, fe kgo.FetchError) bool 
 		// The broker knows the id we fetch with, or we never knew one: a
 		// stale broker or client metadata, which the client refreshes.
 		delete(p.tids.missing, fe.Topic)
-		p.opts.Logger.Warn("fetch: unknown topic id, the topic's id is unchanged", "pipeline", p.opts.Pipeline,
+		p.log.Warn("fetch: unknown topic id, the topic's id is unchanged",
 			"topic", fe.Topic, "partition", fe.Partition, "topic_id", id, "err", fe.Err)
 		return true
 	case exists:
@@ -234,7 +234,7 @@ func (p *Pipeline) topicFetchError(ctx context.Context, fe kgo.FetchError) bool 
 			first = now
 		}
 		if now.Sub(first) < topicMissingHalt {
-			p.opts.Logger.Warn("fetch: the topic is missing from the metadata", "pipeline", p.opts.Pipeline,
+			p.log.Warn("fetch: the topic is missing from the metadata",
 				"topic", fe.Topic, "partition", fe.Partition, "topic_id", old, "err", fe.Err)
 			return true
 		}
