@@ -396,6 +396,15 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 	return cat, nil
 }
 
+// CreateCatalog is what EnsureTable needs of a catalog. Every
+// catalog.Catalog is one.
+type CreateCatalog interface {
+	LoadTable(ctx context.Context, ident icebergtable.Identifier) (*icebergtable.Table, error)
+	CheckNamespaceExists(ctx context.Context, ns icebergtable.Identifier) (bool, error)
+	CreateNamespace(ctx context.Context, ns icebergtable.Identifier, props iceberg.Properties) error
+	CreateTable(ctx context.Context, ident icebergtable.Identifier, sch *iceberg.Schema, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error)
+}
+
 // EnsureTable loads ident, or creates its namespace and the table on first
 // use. It is safe against concurrent creators: whoever loses the race loads
 // the winner's table. Catalogs opened by OpenCatalog with a warehouse place
@@ -403,7 +412,7 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 // location. An existing table is returned as is, even if its schema
 // differs from sch: evolution is the caller's decision. A created table
 // gets DefaultTableProperties under props.
-func EnsureTable(ctx context.Context, cat catalog.Catalog, ident icebergtable.Identifier, sch *iceberg.Schema, props iceberg.Properties, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error) {
+func EnsureTable(ctx context.Context, cat CreateCatalog, ident icebergtable.Identifier, sch *iceberg.Schema, props iceberg.Properties, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error) {
 	name := strings.Join(ident, ".")
 	tbl, err := cat.LoadTable(ctx, ident)
 	if err == nil {

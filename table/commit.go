@@ -10,7 +10,6 @@ import (
 	"time"
 
 	iceberg "github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 )
 
@@ -63,16 +62,24 @@ type CommitterOptions struct {
 	Logger           *slog.Logger
 }
 
+// CommitCatalog is what a Committer needs of a catalog: loading a table
+// to retry or reconcile, and committing a property update alone
+// (idle.go). Every catalog.Catalog is one.
+type CommitCatalog interface {
+	LoadTable(ctx context.Context, ident icebergtable.Identifier) (*icebergtable.Table, error)
+	CommitTable(ctx context.Context, ident icebergtable.Identifier, reqs []icebergtable.Requirement, updates []icebergtable.Update) (icebergtable.Metadata, string, error)
+}
+
 // Committer commits ingest batches under the exactly-once protocol of
 // DESIGN.md §3.
 type Committer struct {
-	cat  catalog.Catalog
+	cat  CommitCatalog
 	opts CommitterOptions
 	log  *slog.Logger
 }
 
 // NewCommitter returns a Committer for tables of cat.
-func NewCommitter(cat catalog.Catalog, opts CommitterOptions) *Committer {
+func NewCommitter(cat CommitCatalog, opts CommitterOptions) *Committer {
 	if opts.MaxConflictRetries <= 0 {
 		opts.MaxConflictRetries = 10
 	}
