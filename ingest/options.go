@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -118,9 +117,9 @@ type Options struct {
 	MemoryBudget    int64
 	ShutdownTimeout time.Duration // default 30s
 
-	Catalog   catalog.Catalog  // required
-	Warehouse objstore.Bucket  // required: where data files go
-	Registry  *schema.Registry // required
+	Catalog   Catalog         // required (deps.go)
+	Warehouse objstore.Bucket // required: where data files go
+	Registry  Registry        // required (deps.go)
 	// SubjectNameStrategy names the registry subject a topic's record
 	// schemas must be registered under (schema.SubjectTopicName, the
 	// default, SubjectRecordName or SubjectTopicRecordName); a record
