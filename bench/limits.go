@@ -14,6 +14,7 @@ import (
 	iceberg "github.com/apache/iceberg-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
@@ -119,7 +120,8 @@ type chunk struct {
 
 // rowDecoder decodes wire-format records into Arrow record batches the way
 // the pipeline's worker loop fills its builders: wire split, writer schema
-// from the registry (cached), Decode, AppendMeta; a chunk every chunkRows
+// from the registry (cached), then the pipeline's own ingest.RecordMeta and
+// ingest.AppendRow (Decode and the metadata columns); a chunk every chunkRows
 // rows, and a short one where a batch of batchRows rows ends (the
 // pipeline's flush by flush.max_records), so that chunks and files end
 // where the pipeline's do.
@@ -146,11 +148,10 @@ func (d *rowDecoder) add(ctx context.Context, r *kgo.Record, now time.Time) erro
 			return err
 		}
 	}
-	if err := d.dec.Decode(payload, d.rb); err != nil {
+	d.meta = ingest.RecordMeta(r, now)
+	if err := ingest.AppendRow(d.rb, d.dec, payload, &d.meta); err != nil {
 		return fmt.Errorf("decode %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
-	d.meta = schema.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, IngestedAt: now}
-	schema.AppendMeta(d.rb, &d.meta)
 	d.rows++
 	d.inBatch++
 	switch {

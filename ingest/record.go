@@ -149,13 +149,10 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 		}
 	}
 	b := ts.open(now)
-	if err := dec.Decode(payload, b.builder); err != nil {
+	meta := RecordMeta(r, now)
+	if err := AppendRow(b.builder, dec, payload, &meta); err != nil {
 		return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
 	}
-	schema.AppendMeta(b.builder, &schema.Meta{
-		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
-		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: now,
-	})
 	rc.cover(ts)
 	rc.coverOthers(ts)
 	b.pending++
@@ -407,7 +404,7 @@ func (p *Pipeline) scratchMeta(rc *recordCtx) (*schema.Meta, []schema.Header) {
 	for _, h := range r.Headers {
 		p.hdrScratch = append(p.hdrScratch, schema.Header{Key: h.Key, Value: h.Value})
 	}
-	p.metaScratch = schema.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now}
+	p.metaScratch = RecordMeta(r, rc.now)
 	return &p.metaScratch, p.hdrScratch
 }
 
