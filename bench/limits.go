@@ -30,8 +30,8 @@ import (
 //
 // L1 includes L0's work, so the serial bound composes L1, L2 and L3.
 
-// chunkRows matches the pipeline's record-batch size (ingest/batch.go).
-const chunkRows = 8192
+// chunkRows is the pipeline's record-batch size.
+const chunkRows = ingest.ChunkRows
 
 // fetchMaxBytes matches the pipeline's default fetch.max_bytes.
 const fetchMaxBytes = 50 << 20

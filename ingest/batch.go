@@ -18,10 +18,6 @@ import (
 	"github.com/bigfather/bigfather/table"
 )
 
-// chunkRows is how many rows a column builder holds before they are
-// handed to the Parquet writer as one record batch.
-const chunkRows = 8192
-
 // tableState is one target table: its committed watermarks for the
 // partitions this worker owns, its decoders, and the open batch.
 type tableState struct {

@@ -19,6 +19,11 @@ import (
 	"github.com/bigfather/bigfather/table"
 )
 
+// ChunkRows is how many rows a batch's column builder holds before they
+// are handed to the file pool as one record batch. The bench's limit
+// pipelines cut their chunks at the same size.
+const ChunkRows = 8192
+
 // filePool writes the data files of the pipeline's batches into the
 // warehouse. Each batch's files are a batchFiles; the pool holds what is
 // the same for all of them: where files go, how they are encoded, and the

@@ -412,7 +412,7 @@ func (p *Pipeline) scratchMeta(rc *recordCtx) (*schema.Meta, []schema.Header) {
 // batches reach the record limit.
 func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
 	b := ts.b
-	if b.pending >= chunkRows {
+	if b.pending >= ChunkRows {
 		if err := p.writeChunk(ctx, ts); err != nil {
 			p.flushProblem(ProblemWarehouse, err)
 			return p.abandon(ctx, "write", err)
