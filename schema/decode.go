@@ -15,10 +15,6 @@ import (
 // names the field path and byte offset. It is permanent for that record.
 var ErrMalformed = errors.New("schema: malformed avro payload")
 
-// maxDepth bounds the nesting of records, arrays, maps and unions in one
-// payload, so recursive writer schemas cannot exhaust the stack.
-const maxDepth = 64
-
 // Decoder decodes Avro binary payloads written with one writer schema into
 // the Arrow columns of one table schema. Fields are resolved by name, or by a
 // writer field's alias when no name matches: writer fields the table lacks
@@ -175,47 +171,6 @@ func (c *compiler) record(w *avro.RecordSchema, targets []iceberg.NestedField, p
 	return n, nil
 }
 
-// bindFields pairs each field of writer record w with the table field it
-// writes to, as an index into targets or -1. An exact name match wins; a
-// writer field left unmatched then binds through its aliases, so a field
-// renamed on the writer side (the old name kept as an alias) keeps writing
-// its column. A table field is bound at most once, and at the table's top
-// level (top) the metadata columns are never bound to writer data, even if
-// a writer field has the name. Evolve binds the same way, so the schema it
-// plans is the one the decoder resolves against.
-func bindFields(w *avro.RecordSchema, targets []iceberg.NestedField, top bool) []int {
-	byName := make(map[string]int, len(targets))
-	for i, t := range targets {
-		if top && IsMetaColumn(t.Name) {
-			continue
-		}
-		byName[t.Name] = i
-	}
-	fields := w.Fields()
-	bound := make([]int, len(fields))
-	used := make([]bool, len(targets))
-	for i, f := range fields {
-		bound[i] = -1
-		if j, ok := byName[f.Name()]; ok {
-			bound[i], used[j] = j, true
-		}
-	}
-	for i, f := range fields {
-		if bound[i] >= 0 {
-			continue
-		}
-		for _, a := range f.Aliases() {
-			if j, ok := byName[a]; ok && !used[j] {
-				bound[i], used[j] = j, true
-				break
-			}
-		}
-	}
-	return bound
-}
-
-// field compiles a writer value (possibly a nullable union) bound to a
-// table type.
 func (c *compiler) field(w avro.Schema, t iceberg.Type, required bool, path string) (*node, error) {
 	w = deref(w)
 	unionN, nullIdx, valIdx := 0, -1, -1
