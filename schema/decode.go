@@ -1,19 +1,12 @@
 package schema
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 	"github.com/hamba/avro/v2"
 )
-
-// ErrMalformed means an Avro payload does not decode under its writer
-// schema, or carries a value the table cannot hold (a null in a required
-// column, an out-of-range decimal, invalid UTF-8 in a string). The error
-// names the field path and byte offset. It is permanent for that record.
-var ErrMalformed = errors.New("schema: malformed avro payload")
 
 // Decoder decodes Avro binary payloads written with one writer schema into
 // the Arrow columns of one table schema. Fields are resolved by name, or by a
