@@ -7,60 +7,60 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
-// maxDepth bounds the nesting of records, arrays, maps and unions in one
+// MaxDepth bounds the nesting of records, arrays, maps and unions in one
 // payload, so recursive writer schemas cannot exhaust the stack.
-const maxDepth = 64
+const MaxDepth = 64
 
 // Reasons a payload is malformed, named in the error.
 const (
-	whyTruncated = "truncated"
-	whyVarint    = "truncated or overlong varint"
-	whyIntRange  = "int out of 32-bit range"
-	whyLength    = "negative length or length beyond the payload"
-	whyCount     = "block item count beyond what the payload can hold"
-	whyBool      = "boolean byte is neither 0 nor 1"
-	whyUnion     = "union branch index out of range"
-	whyEnum      = "enum symbol index out of range"
-	whyNull      = "null in a required column"
-	whyUTF8      = "string is not valid UTF-8"
-	whyUUID      = "uuid is not in canonical 8-4-4-4-12 hex form"
-	whyDecimal   = "decimal does not fit the column precision"
-	whyTimestamp = "timestamp overflows microseconds"
-	whyDepth     = "nesting deeper than the limit"
-	whyTrailing  = "trailing bytes after the record"
+	WhyTruncated = "truncated"
+	WhyVarint    = "truncated or overlong varint"
+	WhyIntRange  = "int out of 32-bit range"
+	WhyLength    = "negative length or length beyond the payload"
+	WhyCount     = "block item count beyond what the payload can hold"
+	WhyBool      = "boolean byte is neither 0 nor 1"
+	WhyUnion     = "union branch index out of range"
+	WhyEnum      = "enum symbol index out of range"
+	WhyNull      = "null in a required column"
+	WhyUTF8      = "string is not valid UTF-8"
+	WhyUUID      = "uuid is not in canonical 8-4-4-4-12 hex form"
+	WhyDecimal   = "decimal does not fit the column precision"
+	WhyTimestamp = "timestamp overflows microseconds"
+	WhyDepth     = "nesting deeper than the limit"
+	WhyTrailing  = "trailing bytes after the record"
 )
 
-// reader walks an Avro binary payload. Every method checks bounds, so
+// Reader walks an Avro binary payload. Every method checks bounds, so
 // untrusted lengths never index past the payload or size an allocation.
-type reader struct {
-	b []byte
-	p int
+type Reader struct {
+	B []byte
+	P int
 	// zeroItems counts the array and map items of zero encoded size
 	// (nulls, empty records) the validating pass has seen. A block's count
 	// is bounded by the bytes left only for items that take bytes; without
 	// a budget, a payload of n bytes could describe n² zero-size items and
 	// keep a worker busy for minutes.
-	zeroItems int64
+	ZeroItems int64
 }
 
-// zeroItemBudget is how many zero-size items a payload of n bytes may
+// ZeroItemBudget is how many zero-size items a payload of n bytes may
 // describe: far more than any real record holds, linear in its size.
-func zeroItemBudget(n int) int64 { return 4096 + 8*int64(n) }
+func ZeroItemBudget(n int) int64 { return 4096 + 8*int64(n) }
 
-// long reads a zigzag varint of at most 10 bytes.
-func (r *reader) long() (int64, bool) {
-	if r.p < len(r.b) && r.b[r.p] < 0x80 { // one byte: most counts, lengths and small ints
-		u := uint64(r.b[r.p])
-		r.p++
+// Long reads a zigzag varint of at most 10 bytes.
+func (r *Reader) Long() (int64, bool) {
+	if r.P < len(r.B) && r.B[r.P] < 0x80 { // one byte: most counts, lengths and small ints
+		u := uint64(r.B[r.P])
+		r.P++
 		return int64(u>>1) ^ -int64(u&1), true
 	}
 	var u uint64
 	for i, shift := 0, uint(0); i < 10; i, shift = i+1, shift+7 {
-		if r.p >= len(r.b) {
+		if r.P >= len(r.B) {
 			return 0, false
 		}
-		c := r.b[r.p]
-		r.p++
+		c := r.B[r.P]
+		r.P++
 		if i == 9 && c > 1 {
 			return 0, false // more than 64 bits
 		}
@@ -72,62 +72,62 @@ func (r *reader) long() (int64, bool) {
 	return 0, false
 }
 
-func (r *reader) take(n int) ([]byte, bool) {
-	if n < 0 || n > len(r.b)-r.p {
+func (r *Reader) Take(n int) ([]byte, bool) {
+	if n < 0 || n > len(r.B)-r.P {
 		return nil, false
 	}
-	s := r.b[r.p : r.p+n]
-	r.p += n
+	s := r.B[r.P : r.P+n]
+	r.P += n
 	return s, true
 }
 
-// bytes reads a length-prefixed byte string.
-func (r *reader) bytes() ([]byte, string) {
-	n, ok := r.long()
+// Bytes reads a length-prefixed byte string.
+func (r *Reader) Bytes() ([]byte, string) {
+	n, ok := r.Long()
 	if !ok {
-		return nil, whyVarint
+		return nil, WhyVarint
 	}
-	if n < 0 || n > int64(len(r.b)-r.p) {
-		return nil, whyLength
+	if n < 0 || n > int64(len(r.B)-r.P) {
+		return nil, WhyLength
 	}
-	s, _ := r.take(int(n))
+	s, _ := r.Take(int(n))
 	return s, ""
 }
 
-// block reads an array or map block header and returns its item count,
+// Block reads an array or map block header and returns its item count,
 // zero at the end. minSize is the fewest bytes one item can take; the count
 // is checked against the bytes left before anything loops on it.
-func (r *reader) block(minSize int) (int, string) {
-	c, ok := r.long()
+func (r *Reader) Block(minSize int) (int, string) {
+	c, ok := r.Long()
 	if !ok {
-		return 0, whyVarint
+		return 0, WhyVarint
 	}
 	if c < 0 {
 		if c == math.MinInt64 {
-			return 0, whyCount
+			return 0, WhyCount
 		}
 		c = -c
 		// A negative count is followed by the block's size in bytes,
 		// which only skippers use.
-		size, ok := r.long()
+		size, ok := r.Long()
 		if !ok {
-			return 0, whyVarint
+			return 0, WhyVarint
 		}
-		if size < 0 || size > int64(len(r.b)-r.p) {
-			return 0, whyLength
+		if size < 0 || size > int64(len(r.B)-r.P) {
+			return 0, WhyLength
 		}
 	}
-	if c > int64(len(r.b)-r.p)/int64(max(minSize, 1)) {
-		return 0, whyCount
+	if c > int64(len(r.B)-r.P)/int64(max(minSize, 1)) {
+		return 0, WhyCount
 	}
 	return int(c), ""
 }
 
 // check validates one value without appending anything. It proves that emit
 
-// decimalFromBE reads a big-endian two's complement integer of any length
+// DecimalFromBE reads a big-endian two's complement integer of any length
 // into a Decimal128, failing if it needs more than 128 bits.
-func decimalFromBE(s []byte) (decimal128.Num, bool) {
+func DecimalFromBE(s []byte) (decimal128.Num, bool) {
 	if len(s) == 0 {
 		return decimal128.Num{}, true
 	}
@@ -153,9 +153,9 @@ func decimalFromBE(s []byte) (decimal128.Num, bool) {
 	return decimal128.New(int64(binary.BigEndian.Uint64(buf[:8])), binary.BigEndian.Uint64(buf[8:])), true
 }
 
-// parseUUID parses the canonical 36-character form into out without
+// ParseUUID parses the canonical 36-character form into out without
 // allocating.
-func parseUUID(s []byte, out *[16]byte) bool {
+func ParseUUID(s []byte, out *[16]byte) bool {
 	if len(s) != 36 {
 		return false
 	}

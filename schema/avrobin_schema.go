@@ -7,30 +7,30 @@ import (
 	"github.com/hamba/avro/v2"
 )
 
-// unionBranches returns the last non-null branch of u, whether u admits
+// UnionBranches returns the last non-null branch of u, whether u admits
 // null, and the names of all its non-null branches (more than one is what
 // Iceberg cannot hold).
-func unionBranches(u *avro.UnionSchema) (inner avro.Schema, nullable bool, names []string) {
+func UnionBranches(u *avro.UnionSchema) (inner avro.Schema, nullable bool, names []string) {
 	for _, t := range u.Types() {
-		t = deref(t)
+		t = Deref(t)
 		if t.Type() == avro.Null {
 			nullable = true
 			continue
 		}
 		inner = t
-		names = append(names, typeName(t))
+		names = append(names, TypeName(t))
 	}
 	return inner, nullable, names
 }
 
-// unwrapNullable returns the single non-null branch of a union and whether
+// UnwrapNullable returns the single non-null branch of a union and whether
 // the union admits null. A non-union schema is returned as is.
-func unwrapNullable(s avro.Schema, path string) (avro.Schema, bool, error) {
-	u, ok := deref(s).(*avro.UnionSchema)
+func UnwrapNullable(s avro.Schema, path string) (avro.Schema, bool, error) {
+	u, ok := Deref(s).(*avro.UnionSchema)
 	if !ok {
-		return deref(s), false, nil
+		return Deref(s), false, nil
 	}
-	inner, nullable, names := unionBranches(u)
+	inner, nullable, names := UnionBranches(u)
 	switch {
 	case len(names) > 1:
 		return nil, false, fmt.Errorf("field %q: union of several non-null types [%s] is not supported", path, strings.Join(names, " "))
@@ -40,8 +40,8 @@ func unwrapNullable(s avro.Schema, path string) (avro.Schema, bool, error) {
 	return inner, nullable, nil
 }
 
-// deref follows named-type references to the schema they name.
-func deref(s avro.Schema) avro.Schema {
+// Deref follows named-type references to the schema they name.
+func Deref(s avro.Schema) avro.Schema {
 	for {
 		r, ok := s.(*avro.RefSchema)
 		if !ok {
@@ -51,16 +51,16 @@ func deref(s avro.Schema) avro.Schema {
 	}
 }
 
-// typeName names a schema in error messages: the full name of named types,
+// TypeName names a schema in error messages: the full name of named types,
 // otherwise the Avro type.
-func typeName(s avro.Schema) string {
+func TypeName(s avro.Schema) string {
 	if n, ok := s.(avro.NamedSchema); ok {
 		return n.FullName()
 	}
 	return string(s.Type())
 }
 
-func joinPath(parent, name string) string {
+func JoinPath(parent, name string) string {
 	if parent == "" {
 		return name
 	}

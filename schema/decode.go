@@ -28,7 +28,7 @@ type Decoder struct {
 // type cannot be read as the table's type (allowed promotions: int→long,
 // float→double, decimal precision widening).
 func NewDecoder(writer avro.Schema, target *iceberg.Schema) (*Decoder, error) {
-	rec, ok := deref(writer).(*avro.RecordSchema)
+	rec, ok := Deref(writer).(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("compile decoder: writer schema is %s, want a record", writer.Type())
 	}
@@ -51,11 +51,11 @@ func (d *Decoder) Decode(payload []byte, b *array.RecordBuilder) error {
 			return err
 		}
 	}
-	r := reader{b: payload}
+	r := Reader{B: payload}
 	if err := d.checkWhole(&r); err != nil {
 		return err
 	}
-	r.p = 0
+	r.P = 0
 	d.emitFields(d.root, &r, 0)
 	return nil
 }
@@ -131,10 +131,10 @@ type compiler struct {
 // table's top level, where the metadata columns live.
 func (c *compiler) record(w *avro.RecordSchema, targets []iceberg.NestedField, path string, top bool) (*node, error) {
 	n := &node{op: opRecord, path: path, emit: true, nullIdx: -1}
-	bound := bindFields(w, targets, top)
+	bound := BindFields(w, targets, top)
 	used := make([]bool, len(targets))
 	for i, f := range w.Fields() {
-		fp := joinPath(path, f.Name())
+		fp := JoinPath(path, f.Name())
 		idx := bound[i]
 		var child *node
 		var err error
@@ -157,7 +157,7 @@ func (c *compiler) record(w *avro.RecordSchema, targets []iceberg.NestedField, p
 			continue
 		}
 		if t.Required {
-			return nil, fmt.Errorf("field %q: table column is required but the writer schema lacks it", joinPath(path, t.Name))
+			return nil, fmt.Errorf("field %q: table column is required but the writer schema lacks it", JoinPath(path, t.Name))
 		}
 		n.missing = append(n.missing, i)
 	}
@@ -165,15 +165,15 @@ func (c *compiler) record(w *avro.RecordSchema, targets []iceberg.NestedField, p
 }
 
 func (c *compiler) field(w avro.Schema, t iceberg.Type, required bool, path string) (*node, error) {
-	w = deref(w)
+	w = Deref(w)
 	unionN, nullIdx, valIdx := 0, -1, -1
 	if u, ok := w.(*avro.UnionSchema); ok {
 		unionN = len(u.Types())
 		for i, b := range u.Types() {
-			if deref(b).Type() == avro.Null {
+			if Deref(b).Type() == avro.Null {
 				nullIdx = i
 			} else if valIdx >= 0 {
-				_, _, err := unwrapNullable(u, path)
+				_, _, err := UnwrapNullable(u, path)
 				return nil, err
 			} else {
 				valIdx = i
@@ -185,7 +185,7 @@ func (c *compiler) field(w avro.Schema, t iceberg.Type, required bool, path stri
 			}
 			return &node{op: opNull, path: path, emit: true, unionN: unionN, nullIdx: nullIdx, minSize: 1}, nil
 		}
-		w = deref(u.Types()[valIdx])
+		w = Deref(u.Types()[valIdx])
 	}
 	if _, ok := w.(*avro.NullSchema); ok {
 		if required {
@@ -245,8 +245,7 @@ func (c *compiler) value(w avro.Schema, t iceberg.Type, path string) (*node, err
 	}
 	// Primitive, fixed and enum: map the writer type the way ToIceberg
 	// does, then check it can be read as the table type.
-	m := mapper{seen: map[string]bool{}}
-	wt, err := m.typeOf(w, path)
+	wt, err := IcebergType(w, path)
 	if err != nil {
 		return nil, err
 	}
@@ -336,14 +335,14 @@ func (c *compiler) scalar(n *node, w avro.Schema, wt, t iceberg.Type) error {
 }
 
 func mismatch(path string, w avro.Schema, t iceberg.Type) error {
-	return fmt.Errorf("field %q: writer type %s cannot be read as table type %s", path, typeName(w), t)
+	return fmt.Errorf("field %q: writer type %s cannot be read as table type %s", path, TypeName(w), t)
 }
 
 // skip compiles a writer value the table does not hold: it is validated
 // structurally and stepped over. Any Avro schema compiles, including
 // recursive records and multi-type unions.
 func (c *compiler) skip(w avro.Schema, path string) (*node, error) {
-	w = deref(w)
+	w = Deref(w)
 	n := &node{path: path, nullIdx: -1, minSize: 1}
 	switch ws := w.(type) {
 	case *avro.NullSchema:
@@ -376,7 +375,7 @@ func (c *compiler) skip(w avro.Schema, path string) (*node, error) {
 		n.op, n.minSize = opRecord, 0
 		c.memo[ws] = n // before the fields, so recursion finds it
 		for _, f := range ws.Fields() {
-			child, err := c.skip(f.Type(), joinPath(path, f.Name()))
+			child, err := c.skip(f.Type(), JoinPath(path, f.Name()))
 			if err != nil {
 				return nil, err
 			}

@@ -48,17 +48,17 @@ type benchOrder struct {
 }
 
 func benchPayload(tb testing.TB) ([]byte, *Decoder, *array.RecordBuilder) {
-	w := mustParse(tb, benchSchema)
-	sc, b := newTarget(tb, w)
+	w := MustParse(tb, benchSchema)
+	sc, b := NewTarget(tb, w)
 	d, err := NewDecoder(w, sc)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := mustMarshal(tb, w, benchOrder{
+	p := MustMarshal(tb, w, benchOrder{
 		ID: 9_876_543_210, User: "user-000000012345678", Email: "someone.special@example.com",
 		Amount: big.NewRat(1234599, 100), TS: time.UnixMilli(1_700_000_000_000).UTC(), Country: "JP",
 		Tags:  []string{"priority", "gift-wrap", "express"},
-		Note:  ptr("leave the parcel at the back door, next to the blue bin please"),
+		Note:  Ptr("leave the parcel at the back door, next to the blue bin please"),
 		Score: 0.8125, UID: "123e4567-e89b-12d3-a456-426614174000",
 		Device: benchDevice{OS: "android", Version: "14.0.2-build.8812"},
 	})
@@ -91,7 +91,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(p)))
 		for b.Loop() {
-			r := reader{b: p}
+			r := Reader{B: p}
 			if err := d.check(d.root, &r, 0); err != nil {
 				b.Fatal(err)
 			}

@@ -8,18 +8,18 @@ import "fmt"
 // because the table already holds it and only the quarantine table does
 // not (the two commit separately). It does not allocate.
 func (d *Decoder) Check(payload []byte) error {
-	r := reader{b: payload}
+	r := Reader{B: payload}
 	return d.checkWhole(&r)
 }
 
 // checkWhole validates the record at the start of r and that nothing
 // follows it.
-func (d *Decoder) checkWhole(r *reader) error {
+func (d *Decoder) checkWhole(r *Reader) error {
 	if err := d.check(d.root, r, 0); err != nil {
 		return err
 	}
-	if r.p != len(r.b) {
-		return fmt.Errorf("%w: %d %s at byte %d", ErrMalformed, len(r.b)-r.p, whyTrailing, r.p)
+	if r.P != len(r.B) {
+		return fmt.Errorf("%w: %d %s at byte %d", ErrMalformed, len(r.B)-r.P, WhyTrailing, r.P)
 	}
 	return nil
 }

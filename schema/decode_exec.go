@@ -9,27 +9,27 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-func malformed(n *node, r *reader, why string) error {
+func malformed(n *node, r *Reader, why string) error {
 	path := n.path
 	if path == "" {
 		path = "<record>"
 	}
-	return fmt.Errorf("%w: field %q at byte %d: %s", ErrMalformed, path, r.p, why)
+	return fmt.Errorf("%w: field %q at byte %d: %s", ErrMalformed, path, r.P, why)
 }
 
 // will succeed: everything emit could trip on is checked here.
-func (d *Decoder) check(n *node, r *reader, depth int) error {
+func (d *Decoder) check(n *node, r *Reader, depth int) error {
 	if n.unionN > 0 {
-		idx, ok := r.long()
+		idx, ok := r.Long()
 		if !ok {
-			return malformed(n, r, whyVarint)
+			return malformed(n, r, WhyVarint)
 		}
 		if idx < 0 || idx >= int64(n.unionN) {
-			return malformed(n, r, whyUnion)
+			return malformed(n, r, WhyUnion)
 		}
 		if int(idx) == n.nullIdx {
 			if n.required {
-				return malformed(n, r, whyNull)
+				return malformed(n, r, WhyNull)
 			}
 			return nil
 		}
@@ -37,43 +37,43 @@ func (d *Decoder) check(n *node, r *reader, depth int) error {
 	switch n.op {
 	case opNull:
 	case opBool:
-		b, ok := r.take(1)
+		b, ok := r.Take(1)
 		if !ok {
-			return malformed(n, r, whyTruncated)
+			return malformed(n, r, WhyTruncated)
 		}
 		if b[0] > 1 {
-			return malformed(n, r, whyBool)
+			return malformed(n, r, WhyBool)
 		}
 	case opInt, opIntLong, opDate, opTimeMillis:
-		v, ok := r.long()
+		v, ok := r.Long()
 		if !ok {
-			return malformed(n, r, whyVarint)
+			return malformed(n, r, WhyVarint)
 		}
 		if v < math.MinInt32 || v > math.MaxInt32 {
-			return malformed(n, r, whyIntRange)
+			return malformed(n, r, WhyIntRange)
 		}
 	case opLong, opTimeMicros, opTsMicros:
-		if _, ok := r.long(); !ok {
-			return malformed(n, r, whyVarint)
+		if _, ok := r.Long(); !ok {
+			return malformed(n, r, WhyVarint)
 		}
 	case opTsMillis:
-		v, ok := r.long()
+		v, ok := r.Long()
 		if !ok {
-			return malformed(n, r, whyVarint)
+			return malformed(n, r, WhyVarint)
 		}
 		if v > math.MaxInt64/1000 || v < math.MinInt64/1000 {
-			return malformed(n, r, whyTimestamp)
+			return malformed(n, r, WhyTimestamp)
 		}
 	case opFloat, opFloatDouble:
-		if _, ok := r.take(4); !ok {
-			return malformed(n, r, whyTruncated)
+		if _, ok := r.Take(4); !ok {
+			return malformed(n, r, WhyTruncated)
 		}
 	case opDouble:
-		if _, ok := r.take(8); !ok {
-			return malformed(n, r, whyTruncated)
+		if _, ok := r.Take(8); !ok {
+			return malformed(n, r, WhyTruncated)
 		}
 	case opString, opBytes, opUUID, opDecBytes:
-		s, why := r.bytes()
+		s, why := r.Bytes()
 		if why != "" {
 			return malformed(n, r, why)
 		}
@@ -83,9 +83,9 @@ func (d *Decoder) check(n *node, r *reader, depth int) error {
 			}
 		}
 	case opFixed, opUUIDFixed, opDecFixed:
-		s, ok := r.take(n.size)
+		s, ok := r.Take(n.size)
 		if !ok {
-			return malformed(n, r, whyTruncated)
+			return malformed(n, r, WhyTruncated)
 		}
 		if n.emit && n.op == opDecFixed {
 			if why := checkBytes(n, s); why != "" {
@@ -93,16 +93,16 @@ func (d *Decoder) check(n *node, r *reader, depth int) error {
 			}
 		}
 	case opEnum:
-		idx, ok := r.long()
+		idx, ok := r.Long()
 		if !ok {
-			return malformed(n, r, whyVarint)
+			return malformed(n, r, WhyVarint)
 		}
 		if idx < 0 || idx >= int64(n.nsym) {
-			return malformed(n, r, whyEnum)
+			return malformed(n, r, WhyEnum)
 		}
 	case opRecord:
-		if depth >= maxDepth {
-			return malformed(n, r, whyDepth)
+		if depth >= MaxDepth {
+			return malformed(n, r, WhyDepth)
 		}
 		for _, child := range n.fields {
 			if err := d.check(child, r, depth+1); err != nil {
@@ -110,15 +110,15 @@ func (d *Decoder) check(n *node, r *reader, depth int) error {
 			}
 		}
 	case opArray, opMap:
-		if depth >= maxDepth {
-			return malformed(n, r, whyDepth)
+		if depth >= MaxDepth {
+			return malformed(n, r, WhyDepth)
 		}
 		minSize := n.elem.minSize
 		if n.op == opMap {
 			minSize += n.key.minSize
 		}
 		for {
-			c, why := r.block(minSize)
+			c, why := r.Block(minSize)
 			if why != "" {
 				return malformed(n, r, why)
 			}
@@ -126,8 +126,8 @@ func (d *Decoder) check(n *node, r *reader, depth int) error {
 				return nil
 			}
 			if minSize == 0 {
-				if r.zeroItems += int64(c); r.zeroItems > zeroItemBudget(len(r.b)) {
-					return malformed(n, r, whyCount)
+				if r.ZeroItems += int64(c); r.ZeroItems > ZeroItemBudget(len(r.B)) {
+					return malformed(n, r, WhyCount)
 				}
 			}
 			for range c {
@@ -142,15 +142,15 @@ func (d *Decoder) check(n *node, r *reader, depth int) error {
 			}
 		}
 	case opUnion:
-		if depth >= maxDepth {
-			return malformed(n, r, whyDepth)
+		if depth >= MaxDepth {
+			return malformed(n, r, WhyDepth)
 		}
-		idx, ok := r.long()
+		idx, ok := r.Long()
 		if !ok {
-			return malformed(n, r, whyVarint)
+			return malformed(n, r, WhyVarint)
 		}
 		if idx < 0 || idx >= int64(len(n.branches)) {
-			return malformed(n, r, whyUnion)
+			return malformed(n, r, WhyUnion)
 		}
 		return d.check(n.branches[idx], r, depth+1)
 	}
@@ -162,17 +162,17 @@ func checkBytes(n *node, s []byte) string {
 	switch n.op {
 	case opString:
 		if !utf8.Valid(s) {
-			return whyUTF8
+			return WhyUTF8
 		}
 	case opUUID:
 		var u [16]byte
-		if !parseUUID(s, &u) {
-			return whyUUID
+		if !ParseUUID(s, &u) {
+			return WhyUUID
 		}
 	case opDecBytes, opDecFixed:
-		v, ok := decimalFromBE(s)
+		v, ok := DecimalFromBE(s)
 		if !ok || !v.FitsInPrecision(n.prec) {
-			return whyDecimal
+			return WhyDecimal
 		}
 	}
 	return ""
@@ -180,7 +180,7 @@ func checkBytes(n *node, s []byte) string {
 
 // emitFields appends a record's fields: writer fields in order (skipping
 // those the table lacks), then nulls for table children the writer lacks.
-func (d *Decoder) emitFields(n *node, r *reader, depth int) {
+func (d *Decoder) emitFields(n *node, r *Reader, depth int) {
 	for i, child := range n.fields {
 		if n.fieldIdx[i] >= 0 {
 			d.emit(child, r, depth+1)
@@ -195,9 +195,9 @@ func (d *Decoder) emitFields(n *node, r *reader, depth int) {
 
 // emit appends one value that check has already validated, so the reads
 // here cannot fail.
-func (d *Decoder) emit(n *node, r *reader, depth int) {
+func (d *Decoder) emit(n *node, r *Reader, depth int) {
 	if n.unionN > 0 {
-		idx, _ := r.long()
+		idx, _ := r.Long()
 		if int(idx) == n.nullIdx {
 			n.bld.AppendNull()
 			return
@@ -207,58 +207,58 @@ func (d *Decoder) emit(n *node, r *reader, depth int) {
 	case opNull:
 		n.bld.AppendNull()
 	case opBool:
-		b, _ := r.take(1)
+		b, _ := r.Take(1)
 		n.boolB.Append(b[0] == 1)
 	case opInt:
-		v, _ := r.long()
+		v, _ := r.Long()
 		n.i32.Append(int32(v))
 	case opIntLong, opLong:
-		v, _ := r.long()
+		v, _ := r.Long()
 		n.i64.Append(v)
 	case opFloat:
-		b, _ := r.take(4)
+		b, _ := r.Take(4)
 		n.f32.Append(math.Float32frombits(binary.LittleEndian.Uint32(b)))
 	case opFloatDouble:
-		b, _ := r.take(4)
+		b, _ := r.Take(4)
 		n.f64.Append(float64(math.Float32frombits(binary.LittleEndian.Uint32(b))))
 	case opDouble:
-		b, _ := r.take(8)
+		b, _ := r.Take(8)
 		n.f64.Append(math.Float64frombits(binary.LittleEndian.Uint64(b)))
 	case opString, opBytes:
-		s, _ := r.bytes()
+		s, _ := r.Bytes()
 		n.bin.Append(s)
 	case opFixed, opUUIDFixed:
-		s, _ := r.take(n.size)
+		s, _ := r.Take(n.size)
 		n.fsb.Append(s)
 	case opEnum:
-		idx, _ := r.long()
+		idx, _ := r.Long()
 		n.bin.Append(n.syms[idx])
 	case opUUID:
-		s, _ := r.bytes()
-		parseUUID(s, &d.scratch)
+		s, _ := r.Bytes()
+		ParseUUID(s, &d.scratch)
 		n.fsb.Append(d.scratch[:])
 	case opDecBytes:
-		s, _ := r.bytes()
-		v, _ := decimalFromBE(s)
+		s, _ := r.Bytes()
+		v, _ := DecimalFromBE(s)
 		n.dec.Append(v)
 	case opDecFixed:
-		s, _ := r.take(n.size)
-		v, _ := decimalFromBE(s)
+		s, _ := r.Take(n.size)
+		v, _ := DecimalFromBE(s)
 		n.dec.Append(v)
 	case opDate:
-		v, _ := r.long()
+		v, _ := r.Long()
 		n.date.Append(arrow.Date32(v))
 	case opTimeMillis:
-		v, _ := r.long()
+		v, _ := r.Long()
 		n.time.Append(arrow.Time64(v * 1000))
 	case opTimeMicros:
-		v, _ := r.long()
+		v, _ := r.Long()
 		n.time.Append(arrow.Time64(v))
 	case opTsMillis:
-		v, _ := r.long()
+		v, _ := r.Long()
 		n.ts.Append(arrow.Timestamp(v * 1000))
 	case opTsMicros:
-		v, _ := r.long()
+		v, _ := r.Long()
 		n.ts.Append(arrow.Timestamp(v))
 	case opRecord:
 		n.st.Append(true)
@@ -270,7 +270,7 @@ func (d *Decoder) emit(n *node, r *reader, depth int) {
 			n.mp.Append(true)
 		}
 		for {
-			c, _ := r.block(0)
+			c, _ := r.Block(0)
 			if c == 0 {
 				return
 			}

@@ -16,9 +16,9 @@ type fuzzTarget struct {
 }
 
 func (ft fuzzTarget) run(t *testing.T, payload []byte) {
-	before := lengths(ft.b)
+	before := Lengths(ft.b)
 	err := ft.d.Decode(payload, ft.b)
-	after := lengths(ft.b)
+	after := Lengths(ft.b)
 	if err != nil {
 		if !errors.Is(err, ErrMalformed) {
 			t.Fatalf("error %v does not wrap ErrMalformed", err)
@@ -29,7 +29,7 @@ func (ft fuzzTarget) run(t *testing.T, payload []byte) {
 		return
 	}
 	AppendMeta(ft.b, &Meta{Topic: "t"})
-	after = lengths(ft.b)
+	after = Lengths(ft.b)
 	for i := range before {
 		if after[i] != before[i]+1 {
 			t.Fatalf("column %d grew from %d to %d, want one row", i, before[i], after[i])
@@ -51,8 +51,8 @@ func (ft fuzzTarget) run(t *testing.T, payload []byte) {
 // missing-column paths run too). Neither may panic, and a failure must
 // leave the builders untouched.
 func FuzzDecode(f *testing.F) {
-	w := mustParse(f, richSchema)
-	full, fb := newTarget(f, w)
+	w := MustParse(f, RichSchema)
+	full, fb := NewTarget(f, w)
 	fd, err := NewDecoder(w, full)
 	if err != nil {
 		f.Fatal(err)
@@ -71,10 +71,10 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	targets := []fuzzTarget{{fd, fb}, {nd, newBuilder(f, narrow)}}
+	targets := []fuzzTarget{{fd, fb}, {nd, NewBuilder(f, narrow)}}
 	// Seeds beyond testdata/fuzz/FuzzDecode: the two fixture records.
-	f.Add(mustMarshal(f, w, fullEvent()))
-	f.Add(mustMarshal(f, w, sparseEvent()))
+	f.Add(MustMarshal(f, w, FullEvent()))
+	f.Add(MustMarshal(f, w, SparseEvent()))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		for _, ft := range targets {
 			ft.run(t, payload)

@@ -14,8 +14,8 @@ import (
 )
 
 func TestDecodeRoundTrip(t *testing.T) {
-	w := mustParse(t, richSchema)
-	sc, b := newTarget(t, w)
+	w := MustParse(t, RichSchema)
+	sc, b := NewTarget(t, w)
 	d, err := NewDecoder(w, sc)
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +26,8 @@ func TestDecodeRoundTrip(t *testing.T) {
 		{Topic: "orders", Partition: 3, Offset: 99, Timestamp: ts, Key: []byte("k1"), IngestedAt: ingested},
 		{Topic: "orders", Partition: 4, Offset: 100, Timestamp: ts, Key: nil, IngestedAt: ingested},
 	}
-	for i, ev := range []richEvent{fullEvent(), sparseEvent()} {
-		if err := d.Decode(mustMarshal(t, w, ev), b); err != nil {
+	for i, ev := range []RichEvent{FullEvent(), SparseEvent()} {
+		if err := d.Decode(MustMarshal(t, w, ev), b); err != nil {
 			t.Fatalf("decode event %d: %v", i, err)
 		}
 		AppendMeta(b, &metas[i])
@@ -101,17 +101,17 @@ func TestDecodeRoundTrip(t *testing.T) {
 }
 
 func TestDecodeRebindsNewBuilder(t *testing.T) {
-	w := mustParse(t, richSchema)
-	sc, b1 := newTarget(t, w)
+	w := MustParse(t, RichSchema)
+	sc, b1 := NewTarget(t, w)
 	d, err := NewDecoder(w, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := mustMarshal(t, w, fullEvent())
+	p := MustMarshal(t, w, FullEvent())
 	if err := d.Decode(p, b1); err != nil {
 		t.Fatal(err)
 	}
-	b2 := newBuilder(t, sc)
+	b2 := NewBuilder(t, sc)
 	for range 2 {
 		if err := d.Decode(p, b2); err != nil {
 			t.Fatal(err)
@@ -126,7 +126,7 @@ func TestDecodeRebindsNewBuilder(t *testing.T) {
 }
 
 func TestDecodeResolution(t *testing.T) {
-	tableAvro := mustParse(t, `{"type":"record","name":"R","fields":[
+	tableAvro := MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"a","type":"long"},
 		{"name":"f","type":"double"},
 		{"name":"added","type":["null","string"]},
@@ -140,7 +140,7 @@ func TestDecodeResolution(t *testing.T) {
 	// The writer is older (lacks "added" and rec.y), narrower (int, float)
 	// and carries fields the table dropped, of types the table could not
 	// even hold (a multi-type union, a recursive record).
-	writer := mustParse(t, `{"type":"record","name":"R","fields":[
+	writer := MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"dropped_union","type":["null","string","int"]},
 		{"name":"a","type":"int"},
 		{"name":"dropped_map","type":{"type":"map","values":{"type":"array","items":"string"}}},
@@ -154,7 +154,7 @@ func TestDecodeResolution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBuilder(t, target)
+	b := NewBuilder(t, target)
 	type node struct {
 		Next *node `avro:"next"`
 	}
@@ -170,7 +170,7 @@ func TestDecodeResolution(t *testing.T) {
 		Rec          s                   `avro:"rec"`
 		Chain        node                `avro:"chain"`
 	}
-	p := mustMarshal(t, writer, rec{
+	p := MustMarshal(t, writer, rec{
 		DroppedUnion: 17, A: -5, DroppedMap: map[string][]string{"k": {"v1", "v2"}}, F: 0.5,
 		Rec: s{Gone: "bye", X: 9}, Chain: node{Next: &node{Next: &node{}}},
 	})
@@ -240,7 +240,7 @@ func TestNewDecoderErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewDecoder(mustParse(t, tc.writer), tc.target)
+			_, err := NewDecoder(MustParse(t, tc.writer), tc.target)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
 			}
@@ -249,13 +249,13 @@ func TestNewDecoderErrors(t *testing.T) {
 }
 
 func TestDecodeDecimalWidening(t *testing.T) {
-	w := mustParse(t, `{"type":"record","name":"R","fields":[{"name":"a","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}}]}`)
+	w := MustParse(t, `{"type":"record","name":"R","fields":[{"name":"a","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}}]}`)
 	target := iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "a", Type: iceberg.DecimalTypeOf(20, 2), Required: true})
 	d, err := NewDecoder(w, target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBuilder(t, target)
+	b := NewBuilder(t, target)
 	// 0x00 0x00 0xff 0x85: a sign-padded -123 in two's complement.
 	if err := d.Decode([]byte{8, 0xff, 0xff, 0xff, 0x85}, b); err != nil {
 		t.Fatal(err)
@@ -307,7 +307,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := mustParse(t, c.writer)
+			w := MustParse(t, c.writer)
 			target := c.target
 			if target == nil {
 				var err error
@@ -319,8 +319,8 @@ func TestDecodeMalformed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := newBuilder(t, target)
-			before := lengths(b)
+			b := NewBuilder(t, target)
+			before := Lengths(b)
 			err = d.Decode(c.payload, b)
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("err = %v, want ErrMalformed", err)
@@ -328,17 +328,17 @@ func TestDecodeMalformed(t *testing.T) {
 			if !strings.Contains(err.Error(), `field "`+c.wantPath+`"`) {
 				t.Errorf("err = %v, want it to name field %q", err, c.wantPath)
 			}
-			if after := lengths(b); !equalInts(before, after) {
+			if after := Lengths(b); !equalInts(before, after) {
 				t.Errorf("builder lengths changed from %v to %v", before, after)
 			}
 		})
 	}
 	// The same recursive writer within the depth limit decodes.
-	d, err := NewDecoder(mustParse(t, chain), idOnly)
+	d, err := NewDecoder(MustParse(t, chain), idOnly)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Decode(shallow, newBuilder(t, idOnly)); err != nil {
+	if err := d.Decode(shallow, NewBuilder(t, idOnly)); err != nil {
 		t.Errorf("shallow chain: %v", err)
 	}
 }
@@ -347,20 +347,20 @@ func TestDecodeMalformed(t *testing.T) {
 // each cut must fail as malformed without touching any builder, and the
 // builder must still take a whole record afterwards.
 func TestDecodeTruncatedIsAllOrNothing(t *testing.T) {
-	w := mustParse(t, richSchema)
-	sc, b := newTarget(t, w)
+	w := MustParse(t, RichSchema)
+	sc, b := NewTarget(t, w)
 	d, err := NewDecoder(w, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := mustMarshal(t, w, fullEvent())
-	before := lengths(b)
+	full := MustMarshal(t, w, FullEvent())
+	before := Lengths(b)
 	for n := range len(full) {
 		err := d.Decode(full[:n], b)
 		if !errors.Is(err, ErrMalformed) {
 			t.Fatalf("cut at %d/%d: err = %v, want ErrMalformed", n, len(full), err)
 		}
-		if after := lengths(b); !equalInts(before, after) {
+		if after := Lengths(b); !equalInts(before, after) {
 			t.Fatalf("cut at %d: builder lengths changed from %v to %v", n, before, after)
 		}
 	}
@@ -380,21 +380,21 @@ func TestDecodeTruncatedIsAllOrNothing(t *testing.T) {
 // so Decode and Check both reject it as malformed, naming the trailing
 // bytes, and no builder is touched.
 func TestDecodeTrailingBytes(t *testing.T) {
-	w := mustParse(t, richSchema)
-	sc, b := newTarget(t, w)
+	w := MustParse(t, RichSchema)
+	sc, b := NewTarget(t, w)
 	d, err := NewDecoder(w, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := mustMarshal(t, w, fullEvent())
+	full := MustMarshal(t, w, FullEvent())
 	for _, extra := range [][]byte{{0}, {0xde, 0xad}, full} {
 		payload := append(append([]byte(nil), full...), extra...)
-		before := lengths(b)
+		before := Lengths(b)
 		err := d.Decode(payload, b)
 		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "trailing bytes") {
 			t.Fatalf("Decode with %d trailing bytes: err = %v, want ErrMalformed naming trailing bytes", len(extra), err)
 		}
-		if after := lengths(b); !equalInts(before, after) {
+		if after := Lengths(b); !equalInts(before, after) {
 			t.Fatalf("builder lengths changed from %v to %v", before, after)
 		}
 		if err := d.Check(payload); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "trailing bytes") {

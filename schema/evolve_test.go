@@ -53,7 +53,7 @@ func evolveWriter(mods map[string]string, extra ...string) string {
 
 func evolveTable(t *testing.T) *iceberg.Schema {
 	t.Helper()
-	sc, err := ToIceberg(mustParse(t, evolveWriter(nil)))
+	sc, err := ToIceberg(MustParse(t, evolveWriter(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestEvolveCompatible(t *testing.T) {
 			if last == 0 {
 				last = evolveBaseLast
 			}
-			w := mustParse(t, tc.writer)
+			w := MustParse(t, tc.writer)
 			next, changes, err := Evolve(cur, last, w)
 			if err != nil {
 				t.Fatalf("Evolve: %v", err)
@@ -322,7 +322,7 @@ func TestEvolveIncompatible(t *testing.T) {
 			if tc.table != nil {
 				table = tc.table
 			}
-			next, changes, err := Evolve(table(t), evolveBaseLast, mustParse(t, tc.writer))
+			next, changes, err := Evolve(table(t), evolveBaseLast, MustParse(t, tc.writer))
 			if err == nil {
 				t.Fatalf("Evolve succeeded with %v:\n%s", changes, next)
 			}
@@ -383,7 +383,7 @@ func TestWiden(t *testing.T) {
 }
 
 func TestEvolveBadInput(t *testing.T) {
-	w := mustParse(t, evolveWriter(nil))
+	w := MustParse(t, evolveWriter(nil))
 	if _, _, err := Evolve(evolveTable(t), evolveBaseLast-1, w); err == nil || errors.Is(err, ErrIncompatible) {
 		t.Errorf("last-column-id below the schema: err = %v, want a non-compatibility error", err)
 	}
@@ -396,13 +396,13 @@ func TestEvolveBadInput(t *testing.T) {
 // widened field, a new column, a removed required field) into the evolved
 // table and reads back every column.
 func TestEvolveThenDecode(t *testing.T) {
-	v1 := mustParse(t, `{"type":"record","name":"R","fields":[
+	v1 := MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"id","type":"int"},{"name":"name","type":"string"},{"name":"gone","type":"string"}]}`)
 	cur, err := ToIceberg(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2 := mustParse(t, `{"type":"record","name":"R","fields":[
+	v2 := MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"ident","aliases":["id"],"type":"long"},{"name":"name","type":"string"},{"name":"email","type":["null","string"]}]}`)
 	next, _, err := Evolve(cur, cur.HighestFieldID(), v2)
 	if err != nil {
@@ -412,13 +412,13 @@ func TestEvolveThenDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBuilder(t, next)
+	b := NewBuilder(t, next)
 	type rec struct {
 		Ident int64   `avro:"ident"`
 		Name  string  `avro:"name"`
 		Email *string `avro:"email"`
 	}
-	if err := d.Decode(mustMarshal(t, v2, rec{Ident: 1 << 40, Name: "n", Email: ptr("e@x")}), b); err != nil {
+	if err := d.Decode(MustMarshal(t, v2, rec{Ident: 1 << 40, Name: "n", Email: Ptr("e@x")}), b); err != nil {
 		t.Fatal(err)
 	}
 	AppendMeta(b, &Meta{Topic: "t", Offset: 7})
@@ -463,13 +463,13 @@ func TestDecodeBindsAliases(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := mustParse(t, `{"type":"record","name":"R","fields":`+tc.writer+`}`)
+			w := MustParse(t, `{"type":"record","name":"R","fields":`+tc.writer+`}`)
 			d, err := NewDecoder(w, target)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := newBuilder(t, target)
-			if err := d.Decode(mustMarshal(t, w, tc.values), b); err != nil {
+			b := NewBuilder(t, target)
+			if err := d.Decode(MustMarshal(t, w, tc.values), b); err != nil {
 				t.Fatal(err)
 			}
 			AppendMeta(b, &Meta{Topic: "topic"})

@@ -11,9 +11,9 @@ import (
 	"github.com/hamba/avro/v2"
 )
 
-// richSchema exercises every mapped type, nesting, nullability and named
+// RichSchema exercises every mapped type, nesting, nullability and named
 // type references.
-const richSchema = `{
+const RichSchema = `{
   "type": "record", "name": "Event", "namespace": "test",
   "fields": [
     {"name": "id", "type": "long", "doc": "event id"},
@@ -63,7 +63,7 @@ type richItem struct {
 	Qty int    `avro:"qty"`
 }
 
-type richEvent struct {
+type RichEvent struct {
 	ID        int64             `avro:"id"`
 	Name      string            `avro:"name"`
 	Age       int               `avro:"age"`
@@ -94,11 +94,11 @@ type richEvent struct {
 	Items     []richItem        `avro:"items"`
 }
 
-func ptr[T any](v T) *T { return &v }
+func Ptr[T any](v T) *T { return &v }
 
-// fullEvent has every optional value set.
-func fullEvent() richEvent {
-	return richEvent{
+// FullEvent has every optional value set.
+func FullEvent() RichEvent {
+	return RichEvent{
 		ID: 1 << 40, Name: "héllo", Age: -42, Score: 1.5, Ratio: -2.25, Active: true,
 		Blob: []byte{0, 1, 2, 255}, Hash: [4]byte{9, 8, 7, 6}, Color: "BLUE",
 		UID:       "123e4567-e89b-12d3-a456-426614174000",
@@ -111,21 +111,21 @@ func fullEvent() richEvent {
 		LTSMicros: time.UnixMicro(42).UTC(),
 		Price:     big.NewRat(-12345, 100),
 		Amount:    big.NewRat(987654321, 10000),
-		Nick:      ptr("nicky"),
-		MaybeAge:  ptr(7),
-		Address:   richAddress{Street: "Main St", Zip: ptr(12345)},
+		Nick:      Ptr("nicky"),
+		MaybeAge:  Ptr(7),
+		Address:   richAddress{Street: "Main St", Zip: Ptr(12345)},
 		MaybeAddr: &richAddress{Street: "Side St"},
 		Tags:      []string{"a", "", "ccc"},
-		Scores:    []*int64{ptr[int64](5), nil, ptr[int64](-6)},
+		Scores:    []*int64{Ptr[int64](5), nil, Ptr[int64](-6)},
 		Attrs:     map[string]string{"k": "v"},
 		Series:    map[string][]int{"s": {1, 2, 3}},
 		Items:     []richItem{{SKU: "x", Qty: 1}, {SKU: "y", Qty: 2}},
 	}
 }
 
-// sparseEvent leaves every optional value null and every collection empty.
-func sparseEvent() richEvent {
-	return richEvent{
+// SparseEvent leaves every optional value null and every collection empty.
+func SparseEvent() RichEvent {
+	return RichEvent{
 		Day: time.Unix(0, 0).UTC(), TSMillis: time.Unix(0, 0).UTC(), TSMicros: time.Unix(0, 0).UTC(),
 		LTSMillis: time.Unix(0, 0).UTC(), LTSMicros: time.Unix(0, 0).UTC(),
 		Color: "RED", UID: "00000000-0000-0000-0000-000000000000",
@@ -134,7 +134,7 @@ func sparseEvent() richEvent {
 	}
 }
 
-func mustParse(t testing.TB, text string) avro.Schema {
+func MustParse(t testing.TB, text string) avro.Schema {
 	t.Helper()
 	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
 	if err != nil {
@@ -143,7 +143,7 @@ func mustParse(t testing.TB, text string) avro.Schema {
 	return s
 }
 
-func mustMarshal(t testing.TB, s avro.Schema, v any) []byte {
+func MustMarshal(t testing.TB, s avro.Schema, v any) []byte {
 	t.Helper()
 	b, err := avro.Marshal(s, v)
 	if err != nil {
@@ -152,17 +152,17 @@ func mustMarshal(t testing.TB, s avro.Schema, v any) []byte {
 	return b
 }
 
-// newTarget maps a writer schema to a table schema and a builder for it.
-func newTarget(t testing.TB, w avro.Schema) (*iceberg.Schema, *array.RecordBuilder) {
+// NewTarget maps a writer schema to a table schema and a builder for it.
+func NewTarget(t testing.TB, w avro.Schema) (*iceberg.Schema, *array.RecordBuilder) {
 	t.Helper()
 	sc, err := ToIceberg(w)
 	if err != nil {
 		t.Fatalf("ToIceberg: %v", err)
 	}
-	return sc, newBuilder(t, sc)
+	return sc, NewBuilder(t, sc)
 }
 
-func newBuilder(t testing.TB, sc *iceberg.Schema) *array.RecordBuilder {
+func NewBuilder(t testing.TB, sc *iceberg.Schema) *array.RecordBuilder {
 	t.Helper()
 	as, err := ArrowSchema(sc)
 	if err != nil {
@@ -173,8 +173,8 @@ func newBuilder(t testing.TB, sc *iceberg.Schema) *array.RecordBuilder {
 	return b
 }
 
-// lengths reports every column builder's length.
-func lengths(b *array.RecordBuilder) []int {
+// Lengths reports every column builder's length.
+func Lengths(b *array.RecordBuilder) []int {
 	out := make([]int, len(b.Fields()))
 	for i, f := range b.Fields() {
 		out[i] = f.Len()

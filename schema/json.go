@@ -50,7 +50,7 @@ func NewJSONRecords(declared string) (*JSONRecords, error) {
 	if err != nil {
 		return nil, fmt.Errorf("json record schema: %w", err)
 	}
-	if _, ok := deref(s).(*avro.RecordSchema); !ok {
+	if _, ok := Deref(s).(*avro.RecordSchema); !ok {
 		return nil, fmt.Errorf("json record schema: top level is %s, want a record", s.Type())
 	}
 	return &JSONRecords{schema: s}, nil
@@ -126,9 +126,9 @@ func jsonErr(path, format string, args ...any) error {
 // toAvro converts a decoded JSON value (json.Number for numbers) to the Go
 // value hamba/avro encodes for s.
 func toAvro(s avro.Schema, v any, path string) (any, error) {
-	s = deref(s)
+	s = Deref(s)
 	if u, ok := s.(*avro.UnionSchema); ok {
-		inner, nullable, err := unwrapNullable(u, path)
+		inner, nullable, err := UnwrapNullable(u, path)
 		if err != nil {
 			return nil, jsonErr(path, "%v", err)
 		}
@@ -165,7 +165,7 @@ func toAvro(s avro.Schema, v any, path string) (any, error) {
 		}
 		out := make(map[string]any, len(ts.Fields()))
 		for _, f := range ts.Fields() {
-			fp := joinPath(path, f.Name())
+			fp := JoinPath(path, f.Name())
 			fv, present := obj[f.Name()]
 			if !present || fv == nil {
 				// Absent takes the default; an explicit null is null where
@@ -254,7 +254,7 @@ func toAvro(s avro.Schema, v any, path string) (any, error) {
 // unionBranchName names a union branch as hamba/avro does: the full name
 // of a named type, else the type with its logical type ("long.timestamp-micros").
 func unionBranchName(s avro.Schema) string {
-	s = deref(s)
+	s = Deref(s)
 	if n, ok := s.(avro.NamedSchema); ok {
 		return n.FullName()
 	}
@@ -296,13 +296,13 @@ func jsonDefault(v any) any {
 }
 
 func isNullable(s avro.Schema) bool {
-	s = deref(s)
+	s = Deref(s)
 	if s.Type() == avro.Null {
 		return true
 	}
 	if u, ok := s.(*avro.UnionSchema); ok {
 		for _, t := range u.Types() {
-			if deref(t).Type() == avro.Null {
+			if Deref(t).Type() == avro.Null {
 				return true
 			}
 		}

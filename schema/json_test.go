@@ -39,7 +39,7 @@ func TestJSONRecordsConvertAndDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBuilder(t, sc)
+	b := NewBuilder(t, sc)
 	good := []string{
 		`{"id": 1, "user": "ann", "price": 12.5, "at": "2024-03-01T12:00:00.123456Z", "uid": "123e4567-e89b-12d3-a456-426614174000", "kind": "A",
 		  "note": "hi", "qty": 3, "day": "2024-03-01", "tags": ["x", "y"], "attrs": {"w": 1.5}, "blob": "AQID", "hash": "AQIDBA==",

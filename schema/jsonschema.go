@@ -92,7 +92,7 @@ func (t *jsTranslator) record(s map[string]any, path, hint string) (map[string]a
 	slices.Sort(names) // JSON objects have no order; a stable one keeps ids stable
 	fields := make([]any, 0, len(names))
 	for _, name := range names {
-		fp := joinPath(path, name)
+		fp := JoinPath(path, name)
 		if !avroNameRe.MatchString(name) {
 			return nil, jsUnsupported(fp, "the name is not a valid column name ([A-Za-z_][A-Za-z0-9_]*)")
 		}

@@ -46,7 +46,7 @@ func IsMetaColumn(name string) bool {
 // catalog applies on table creation): top-level columns get 1..n in order,
 // then nested fields are numbered struct by struct.
 func ToIceberg(s avro.Schema) (*iceberg.Schema, error) {
-	rec, ok := deref(s).(*avro.RecordSchema)
+	rec, ok := Deref(s).(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("avro to iceberg: top-level schema is %s, want a record", s.Type())
 	}
@@ -71,6 +71,14 @@ func ToIceberg(s avro.Schema) (*iceberg.Schema, error) {
 	return sc, nil
 }
 
+// IcebergType maps one Avro schema to its Iceberg type the way ToIceberg
+// maps a field. The decoder uses it to read a writer's primitive, fixed or
+// enum value as the table's column type; field ids are not assigned.
+func IcebergType(s avro.Schema, path string) (iceberg.Type, error) {
+	m := mapper{seen: map[string]bool{}}
+	return m.typeOf(s, path)
+}
+
 // mapper carries provisional IDs (unique, later renumbered) and the named
 // records on the current path, to reject recursive types that Iceberg
 // cannot represent.
@@ -91,7 +99,7 @@ func (m *mapper) recordFields(rec *avro.RecordSchema, path string) ([]iceberg.Ne
 
 	fields := make([]iceberg.NestedField, 0, len(rec.Fields()))
 	for _, f := range rec.Fields() {
-		fp := joinPath(path, f.Name())
+		fp := JoinPath(path, f.Name())
 		typ, required, err := m.fieldType(f.Type(), fp)
 		if err != nil {
 			return nil, err
@@ -110,7 +118,7 @@ func (m *mapper) recordFields(rec *avro.RecordSchema, path string) ([]iceberg.Ne
 // fieldType maps a field, list element or map value type and reports
 // whether it is required (not a nullable union).
 func (m *mapper) fieldType(s avro.Schema, path string) (iceberg.Type, bool, error) {
-	inner, nullable, err := unwrapNullable(s, path)
+	inner, nullable, err := UnwrapNullable(s, path)
 	if err != nil {
 		return nil, false, err
 	}
@@ -216,7 +224,7 @@ func decimalType(d *avro.DecimalLogicalSchema, path string) (iceberg.Type, error
 	return iceberg.DecimalTypeOf(d.Precision(), d.Scale()), nil
 }
 
-// bindFields pairs each field of writer record w with the table field it
+// BindFields pairs each field of writer record w with the table field it
 // writes to, as an index into targets or -1. An exact name match wins; a
 // writer field left unmatched then binds through its aliases, so a field
 // renamed on the writer side (the old name kept as an alias) keeps writing
@@ -224,7 +232,7 @@ func decimalType(d *avro.DecimalLogicalSchema, path string) (iceberg.Type, error
 // level (top) the metadata columns are never bound to writer data, even if
 // a writer field has the name. Evolve binds the same way, so the schema it
 // plans is the one the decoder resolves against.
-func bindFields(w *avro.RecordSchema, targets []iceberg.NestedField, top bool) []int {
+func BindFields(w *avro.RecordSchema, targets []iceberg.NestedField, top bool) []int {
 	byName := make(map[string]int, len(targets))
 	for i, t := range targets {
 		if top && IsMetaColumn(t.Name) {

@@ -178,7 +178,7 @@ func (t *protoTranslator) message(md protoreflect.MessageDescriptor, path string
 	fields := make([]any, 0, md.Fields().Len())
 	for i := range md.Fields().Len() {
 		fd := md.Fields().Get(i)
-		fp := joinPath(path, string(fd.Name()))
+		fp := JoinPath(path, string(fd.Name()))
 		typ, nullable, def, err := t.field(fd, fp)
 		if err != nil {
 			return nil, err
@@ -274,7 +274,7 @@ func (t *protoTranslator) single(fd protoreflect.FieldDescriptor, path string) (
 // Convert appends the Avro encoding of one Protobuf record of m to dst.
 func (m *ProtoMessage) Convert(dst, data []byte) ([]byte, error) {
 	msg := dynamicpb.NewMessage(m.desc)
-	if err := (proto.UnmarshalOptions{RecursionLimit: maxDepth}).Unmarshal(data, msg); err != nil {
+	if err := (proto.UnmarshalOptions{RecursionLimit: MaxDepth}).Unmarshal(data, msg); err != nil {
 		return dst, fmt.Errorf("%w: %v", ErrMalformedProtobuf, err)
 	}
 	native, err := protoRecord(msg, "")
@@ -298,7 +298,7 @@ func protoRecord(msg protoreflect.Message, path string) (map[string]any, error) 
 	for i := range fields.Len() {
 		fd := fields.Get(i)
 		name := string(fd.Name())
-		fp := joinPath(path, name)
+		fp := JoinPath(path, name)
 		switch {
 		case fd.IsMap():
 			mm := msg.Get(fd).Map()

@@ -111,7 +111,7 @@ func TestProtobufConvertAndDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBuilder(t, sc)
+	b := NewBuilder(t, sc)
 	if err := d.Decode(payload, b); err != nil {
 		t.Fatal(err)
 	}

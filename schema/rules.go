@@ -63,7 +63,7 @@ const (
 // value is declared map(string, dyn), so rules compile without knowing any
 // writer schema: a misspelt field is found only when a record lacks it.
 func CompileRules(rules []Rule) (*Rules, error) {
-	env, err := ruleEnv()
+	env, err := Env()
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +98,9 @@ func CompileRules(rules []Rule) (*Rules, error) {
 	return out, nil
 }
 
-// ruleEnv declares the variables a rule sees. Transform expressions
+// Env declares the variables a rule sees. Transform expressions
 // (derive, filter) see the same ones.
-func ruleEnv() (*cel.Env, error) {
+func Env() (*cel.Env, error) {
 	env, err := cel.NewEnv(
 		cel.Variable(varValue, cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable(varKey, cel.NullableType(cel.BytesType)),

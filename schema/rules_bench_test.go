@@ -22,10 +22,10 @@ func musicRules() []Rule {
 func musicTrack(country string) music.Track {
 	return music.Track{
 		TrackID: "3f0c2a54-9d1e-4b7a-8c55-0e6f1d2b9a71", ISRC: "KRA382400123", Title: "Midnight Ferry (Live)",
-		Artist: music.Artist{ArtistID: 100037, Name: "The Harbour Lights", Country: ptr(country)},
+		Artist: music.Artist{ArtistID: 100037, Name: "The Harbour Lights", Country: Ptr(country)},
 		Album: &music.Album{AlbumID: 5001, Title: "Tides", ReleaseDate: time.Date(2024, 5, 17, 0, 0, 0, 0, time.UTC),
-			Label: ptr("Seaside Records")},
-		DurationMS: 241_000, Explicit: false, Popularity: ptr(71.5), Genre: "POP",
+			Label: Ptr("Seaside Records")},
+		DurationMS: 241_000, Explicit: false, Popularity: Ptr(71.5), Genre: "POP",
 		Tags:        []string{"summer", "night", "2020s"},
 		Credits:     []music.Credit{{Name: "Min-ji Park", Role: "composer"}, {Name: "Jae Lee", Role: "producer"}},
 		RoyaltyRate: big.NewRat(1500, 10000),
@@ -37,7 +37,7 @@ func musicTrack(country string) music.Track {
 // BenchmarkRulesEval is the validation hot path: three rules over a
 // 14-field track. "fail" fails the last rule, so it, too, runs all three.
 func BenchmarkRulesEval(b *testing.B) {
-	w := mustParse(b, music.TrackSchema())
+	w := MustParse(b, music.TrackSchema())
 	ev := mustRuleEvaluator(b, w, musicRules()...)
 	meta := &Meta{Topic: "tracks", Partition: 3, Offset: 1_000_000, Timestamp: time.UnixMilli(1_730_000_000_000), Key: []byte("k")}
 	for _, bc := range []struct {
@@ -46,7 +46,7 @@ func BenchmarkRulesEval(b *testing.B) {
 		{"pass", "KR", ""},
 		{"fail", "ZZ", "known_country"},
 	} {
-		p := mustMarshal(b, w, musicTrack(bc.country))
+		p := MustMarshal(b, w, musicTrack(bc.country))
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(p)))
@@ -63,9 +63,9 @@ func BenchmarkRulesEval(b *testing.B) {
 // BenchmarkRulesEvalWhole prices the fallback: a rule that uses value
 // whole makes every record be read into CEL values.
 func BenchmarkRulesEvalWhole(b *testing.B) {
-	w := mustParse(b, music.TrackSchema())
+	w := MustParse(b, music.TrackSchema())
 	ev := mustRuleEvaluator(b, w, append(musicRules(), Rule{Name: "fields", Expr: "size(value) > 3"})...)
-	p := mustMarshal(b, w, musicTrack("KR"))
+	p := MustMarshal(b, w, musicTrack("KR"))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {

@@ -49,10 +49,10 @@ import (
 type RuleEvaluator struct {
 	rules *Rules
 	plan  *recPlan // fields read lazily; nil when no rule reads value or value is read whole
-	whole *vtype   // the writer record, when a rule reads value whole
+	whole *Type    // the writer record, when a rule reads value whole
 	slots []*lazySlot
 
-	w       walker
+	w       Walker
 	vars    ruleVars
 	payload []byte
 	root    ref.Val // what value resolves to in the current Eval
@@ -61,15 +61,15 @@ type RuleEvaluator struct {
 // recPlan reads one record lazily: the writer's fields in order, each
 // stepped over or noted in a slot of rec.
 type recPlan struct {
-	t     *vtype
+	t     *Type
 	steps []planStep
 	last  int // the last step with a slot, -1 if none
 	rec   *lazyRecord
 }
 
 type planStep struct {
-	t    *vtype // the field's writer type
-	slot int    // index in rec.slots, -1 to step over
+	t    *Type // the field's writer type
+	slot int   // index in rec.slots, -1 to step over
 }
 
 // lazyRecord is a record read lazily, as value or as a field of it.
@@ -94,7 +94,7 @@ type lazySlot struct {
 	missing bool     // the writer lacks the field
 
 	state slotState
-	t     *vtype  // the type written (a union's branch)
+	t     *Type   // the type written (a union's branch)
 	start int     // where the value starts in the payload
 	val   ref.Val // the value, once a rule asked for it
 }
@@ -103,12 +103,12 @@ type lazySlot struct {
 // which must be a record schema. It walks the whole writer schema, so
 // cache the evaluator per writer schema id (and per goroutine).
 func (r *Rules) Bind(writer avro.Schema) (*RuleEvaluator, error) {
-	rec, ok := deref(writer).(*avro.RecordSchema)
+	rec, ok := Deref(writer).(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("bind rules: writer schema is %s, want a record", writer.Type())
 	}
-	c := vcompiler{memo: map[*avro.RecordSchema]*vtype{}}
-	t, err := c.typ(rec, "")
+	c := Compiler{Memo: map[*avro.RecordSchema]*Type{}}
+	t, err := c.Compile(rec, "")
 	if err != nil {
 		return nil, fmt.Errorf("bind rules: %w", err)
 	}
@@ -127,10 +127,10 @@ func (r *Rules) Bind(writer avro.Schema) (*RuleEvaluator, error) {
 }
 
 // planRecord plans the lazy read of record t for the paths under n.
-func (ev *RuleEvaluator) planRecord(t *vtype, n *pathNode) *recPlan {
-	p := &recPlan{t: t, last: -1, rec: &lazyRecord{ev: ev}, steps: make([]planStep, len(t.fields))}
-	for i, f := range t.fields {
-		p.steps[i] = planStep{t: f.t, slot: -1}
+func (ev *RuleEvaluator) planRecord(t *Type, n *pathNode) *recPlan {
+	p := &recPlan{t: t, last: -1, rec: &lazyRecord{ev: ev}, steps: make([]planStep, len(t.Fields))}
+	for i, f := range t.Fields {
+		p.steps[i] = planStep{t: f.Type, slot: -1}
 	}
 	// Group the rules' names by writer field: a name and an alias may
 	// reach the same one, which is read once.
@@ -162,7 +162,7 @@ func (ev *RuleEvaluator) planRecord(t *vtype, n *pathNode) *recPlan {
 	}
 	for _, g := range groups {
 		s := lazySlot{names: g.names}
-		if rt := selectableRecord(t.fields[g.field].t); rt != nil && !g.reads.whole && len(g.reads.children) > 0 {
+		if rt := selectableRecord(t.Fields[g.field].Type); rt != nil && !g.reads.whole && len(g.reads.children) > 0 {
 			s.sub = ev.planRecord(rt, g.reads)
 		}
 		p.steps[g.field].slot = len(p.rec.slots)
@@ -182,18 +182,18 @@ func (ev *RuleEvaluator) planRecord(t *vtype, n *pathNode) *recPlan {
 // a union of null and one record: rules select fields of those lazily.
 // Anything else a rule selects into (a map, a multi-type union) is read
 // whole and CEL selects on the value.
-func selectableRecord(t *vtype) *vtype {
-	if t.kind == vRecord {
+func selectableRecord(t *Type) *Type {
+	if t.Kind == KindRecord {
 		return t
 	}
-	if t.kind != vUnion || len(t.branches) != 2 {
+	if t.Kind != KindUnion || len(t.branches) != 2 {
 		return nil
 	}
 	a, b := t.branches[0], t.branches[1]
 	switch {
-	case a.kind == vNull && b.kind == vRecord:
+	case a.Kind == KindNull && b.Kind == KindRecord:
 		return b
-	case b.kind == vNull && a.kind == vRecord:
+	case b.Kind == KindNull && a.Kind == KindRecord:
 		return a
 	}
 	return nil
@@ -224,8 +224,8 @@ func (e *RuleEvaluator) Eval(payload []byte, meta *Meta, headers []Header) (fail
 	// Strings and bytes the rules see alias payload and headers instead of
 	// copying them. That is sound because no CEL value outlives this call:
 	// the result is reduced to a bool, errors are rendered to text, and
-	// release drops every cached value before returning.
-	defer e.release()
+	// Release drops every cached value before returning.
+	defer e.Release()
 	e.payload = payload
 	e.vars.reset(meta, headers)
 	if err := e.read(payload); err != nil {
@@ -250,11 +250,11 @@ func (e *RuleEvaluator) Eval(payload []byte, meta *Meta, headers []Header) (fail
 
 // read walks the payload as far as the rules need.
 func (e *RuleEvaluator) read(payload []byte) error {
-	r := reader{b: payload}
-	e.w.reset(len(payload))
+	r := Reader{B: payload}
+	e.w.Reset(len(payload))
 	switch {
 	case e.whole != nil:
-		v, err := e.w.walk(e.whole, &r, 0, modeBuild)
+		v, err := e.w.Walk(e.whole, &r, 0, ModeBuild)
 		if err != nil {
 			return err
 		}
@@ -272,9 +272,9 @@ func (e *RuleEvaluator) read(payload []byte) error {
 // notes the others in their slots, descending into records read lazily.
 // With truncate it stops after p's last slot, which ends the whole read;
 // it reports whether it did.
-func (e *RuleEvaluator) extract(p *recPlan, r *reader, depth int, truncate bool) (bool, error) {
-	if depth >= maxDepth {
-		return false, malformedAt(p.t, r, whyDepth)
+func (e *RuleEvaluator) extract(p *recPlan, r *Reader, depth int, truncate bool) (bool, error) {
+	if depth >= MaxDepth {
+		return false, malformedAt(p.t, r, WhyDepth)
 	}
 	if truncate && p.last < 0 { // the rules read only fields the writer lacks
 		return true, nil
@@ -282,7 +282,7 @@ func (e *RuleEvaluator) extract(p *recPlan, r *reader, depth int, truncate bool)
 	for i := range p.steps {
 		st := &p.steps[i]
 		if st.slot < 0 {
-			if _, err := e.w.walk(st.t, r, depth+1, modeSkip); err != nil {
+			if _, err := e.w.Walk(st.t, r, depth+1, ModeSkip); err != nil {
 				return false, err
 			}
 			continue
@@ -290,19 +290,19 @@ func (e *RuleEvaluator) extract(p *recPlan, r *reader, depth int, truncate bool)
 		s := &p.rec.slots[st.slot]
 		s.val = nil
 		t := st.t
-		if t.kind == vUnion {
-			idx, ok := r.long()
+		if t.Kind == KindUnion {
+			idx, ok := r.Long()
 			if !ok {
-				return false, malformedAt(t, r, whyVarint)
+				return false, malformedAt(t, r, WhyVarint)
 			}
 			if idx < 0 || idx >= int64(len(t.branches)) {
-				return false, malformedAt(t, r, whyUnion)
+				return false, malformedAt(t, r, WhyUnion)
 			}
 			t = t.branches[idx]
 		}
 		last := truncate && i == p.last
 		switch {
-		case t.kind == vNull:
+		case t.Kind == KindNull:
 			s.state = slotNull
 		case s.sub != nil:
 			if t != s.sub.t {
@@ -313,8 +313,8 @@ func (e *RuleEvaluator) extract(p *recPlan, r *reader, depth int, truncate bool)
 				return done, err
 			}
 		default:
-			s.state, s.t, s.start = slotSet, t, r.p
-			if _, err := e.w.walk(t, r, depth+1, modeCheck); err != nil {
+			s.state, s.t, s.start = slotSet, t, r.P
+			if _, err := e.w.Walk(t, r, depth+1, ModeCheck); err != nil {
 				return false, err
 			}
 		}
@@ -329,18 +329,18 @@ func (e *RuleEvaluator) extract(p *recPlan, r *reader, depth int, truncate bool)
 // by extract, so an error here is a bug; it is reported as a CEL error and
 // so fails the rule rather than passing it.
 func (e *RuleEvaluator) materialise(s *lazySlot) ref.Val {
-	r := reader{b: e.payload, p: s.start}
-	e.w.reset(len(e.payload))
-	v, err := e.w.walk(s.t, &r, 0, modeBuild)
+	r := Reader{B: e.payload, P: s.start}
+	e.w.Reset(len(e.payload))
+	v, err := e.w.Walk(s.t, &r, 0, ModeBuild)
 	if err != nil {
 		return types.NewErr("%v", err)
 	}
 	return v
 }
 
-// release drops every reference to the caller's memory, and forgets the
+// Release drops every reference to the caller's memory, and forgets the
 // record so that nothing read from it can be seen with the next one.
-func (e *RuleEvaluator) release() {
+func (e *RuleEvaluator) Release() {
 	for _, s := range e.slots {
 		s.val, s.state = nil, slotUnread
 	}

@@ -14,10 +14,10 @@ import (
 // each; what is added here is compiling an expression of any result type and
 // evaluating it to a value.
 
-// compileExprRules compiles expr, in the rules' environment env, into Rules
+// CompileExpr compiles expr, in the rules' environment env, into Rules
 // holding that one program under name. accept judges the expression's
 // static result type. Errors carry no rule name: the caller names the step.
-func compileExprRules(env *cel.Env, name, expr string, accept func(*cel.Type) error) (*Rules, error) {
+func CompileExpr(env *cel.Env, name, expr string, accept func(*cel.Type) error) (*Rules, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, errors.New("expression is empty")
 	}
@@ -41,17 +41,17 @@ func compileExprRules(env *cel.Env, name, expr string, accept func(*cel.Type) er
 	return out, nil
 }
 
-// readsValue reports whether the expressions read value at all; when they
+// ReadsValue reports whether the expressions read value at all; when they
 // do not, the payload given to Eval or evalValue is never looked at.
-func (e *RuleEvaluator) readsValue() bool { return e.plan != nil || e.whole != nil }
+func (e *RuleEvaluator) ReadsValue() bool { return e.plan != nil || e.whole != nil }
 
-// evalValue evaluates the first program of e's rules over one record and
+// EvalValue evaluates the first program of e's rules over one record and
 // returns its value. The value may alias payload and headers, so the caller
-// must be done with it before calling e.release, which it must call once
-// evalValue returns, whatever the result. A CEL evaluation error is returned
+// must be done with it before calling e.Release, which it must call once
+// EvalValue returns, whatever the result. A CEL evaluation error is returned
 // as is; a payload that cannot be read as far as the expression needs gives
 // an error wrapping ErrMalformed.
-func (e *RuleEvaluator) evalValue(payload []byte, meta *Meta, headers []Header) (ref.Val, error) {
+func (e *RuleEvaluator) EvalValue(payload []byte, meta *Meta, headers []Header) (ref.Val, error) {
 	e.payload = payload
 	e.vars.reset(meta, headers)
 	if err := e.read(payload); err != nil {

@@ -40,7 +40,7 @@ func fuzzRuleSets() [][]Rule {
 // Check accepts must not be found malformed, as the ingester calls Eval
 // only on those.
 func FuzzRulesEval(f *testing.F) {
-	w := mustParse(f, music.TrackSchema())
+	w := MustParse(f, music.TrackSchema())
 	var evs []*RuleEvaluator
 	for _, rules := range fuzzRuleSets() {
 		evs = append(evs, mustRuleEvaluator(f, w, rules...))
@@ -64,7 +64,7 @@ func FuzzRulesEval(f *testing.F) {
 		}
 		f.Add(p)
 	}
-	f.Add(mustMarshal(f, w, musicTrack("KR")))
+	f.Add(MustMarshal(f, w, musicTrack("KR")))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		checked := dec.Check(payload) == nil
 		for _, ev := range evs {

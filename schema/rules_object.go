@@ -20,7 +20,7 @@ import (
 // size() counts the writer's fields and `'f' in r` is true for every field
 // the writer has; has(r.f) is true for those that are not null.
 type recordVal struct {
-	t       *vtype
+	t       *Type
 	vals    []ref.Val
 	adapter types.Adapter
 }
@@ -92,7 +92,7 @@ func (r *recordVal) Equal(other ref.Val) ref.Val {
 	if size != r.Size() {
 		return types.False
 	}
-	for i, f := range r.t.fields {
+	for i, f := range r.t.Fields {
 		ov, ok := get(f.name)
 		if !ok || r.vals[i].Equal(ov) != types.True {
 			return types.False
@@ -127,7 +127,7 @@ func (r *recordVal) Type() ref.Type { return types.MapType }
 // Value returns the record as a map[string]any of native values.
 func (r *recordVal) Value() any {
 	m := make(map[string]any, len(r.vals))
-	for i, f := range r.t.fields {
+	for i, f := range r.t.Fields {
 		m[f.name] = r.vals[i].Value()
 	}
 	return m

@@ -71,7 +71,7 @@ func TestRulesBindRejectsNonRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rs.Bind(mustParse(t, `"string"`)); err == nil || !strings.Contains(err.Error(), "want a record") {
+	if _, err := rs.Bind(MustParse(t, `"string"`)); err == nil || !strings.Contains(err.Error(), "want a record") {
 		t.Errorf("err = %v, want it to say the writer must be a record", err)
 	}
 }
@@ -80,8 +80,8 @@ func TestRulesBindRejectsNonRecord(t *testing.T) {
 // expression must hold for its record. A wrong CEL type fails the rule,
 // because CEL equality across types is false.
 func TestRulesEvalTypes(t *testing.T) {
-	w := mustParse(t, richSchema)
-	full, sparse := mustMarshal(t, w, fullEvent()), mustMarshal(t, w, sparseEvent())
+	w := MustParse(t, RichSchema)
+	full, sparse := MustMarshal(t, w, FullEvent()), MustMarshal(t, w, SparseEvent())
 	cases := []struct {
 		name, expr string
 		sparse     bool
@@ -146,7 +146,7 @@ func TestRulesEvalTypes(t *testing.T) {
 // TestRulesEvalMoreTypes covers writer types richSchema lacks: uuid fixed,
 // multi-type unions, recursive records and writer-side renames.
 func TestRulesEvalMoreTypes(t *testing.T) {
-	w := mustParse(t, `{"type":"record","name":"R","fields":[
+	w := MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"u","type":{"type":"fixed","name":"U","size":16,"logicalType":"uuid"}},
 		{"name":"either","type":["null","string","long"]},
 		{"name":"other","type":["null","string","long"]},
@@ -167,7 +167,7 @@ func TestRulesEvalMoreTypes(t *testing.T) {
 		Renamed int      `avro:"renamed"`
 		Unit    any      `avro:"unit"`
 	}
-	p := mustMarshal(t, w, rec{
+	p := MustMarshal(t, w, rec{
 		U:      [16]byte{0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0x00},
 		Either: "text", Other: int64(42),
 		Chain:   node{N: 1, Next: &node{N: 2, Next: &node{N: 3}}},
@@ -190,8 +190,8 @@ func TestRulesEvalMoreTypes(t *testing.T) {
 }
 
 func TestRulesEvalHas(t *testing.T) {
-	w := mustParse(t, richSchema)
-	full, sparse := mustMarshal(t, w, fullEvent()), mustMarshal(t, w, sparseEvent())
+	w := MustParse(t, RichSchema)
+	full, sparse := MustMarshal(t, w, FullEvent()), MustMarshal(t, w, SparseEvent())
 	cases := []struct {
 		expr         string
 		full, sparse bool // the result of expr on each record
@@ -232,8 +232,8 @@ func TestRulesEvalHas(t *testing.T) {
 // TestRulesEvalFirstFailure pins declaration order: the second rule fails,
 // and the third, which would error, is never evaluated.
 func TestRulesEvalFirstFailure(t *testing.T) {
-	w := mustParse(t, richSchema)
-	p := mustMarshal(t, w, fullEvent())
+	w := MustParse(t, RichSchema)
+	p := MustMarshal(t, w, FullEvent())
 	ev := mustRuleEvaluator(t, w,
 		Rule{"negative_age", "value.age < 0"},
 		Rule{"named_x", "value.name == 'x'"},
@@ -251,8 +251,8 @@ func TestRulesEvalFirstFailure(t *testing.T) {
 }
 
 func TestRulesEvalRuntimeError(t *testing.T) {
-	w := mustParse(t, richSchema)
-	full, sparse := mustMarshal(t, w, fullEvent()), mustMarshal(t, w, sparseEvent())
+	w := MustParse(t, RichSchema)
+	full, sparse := MustMarshal(t, w, FullEvent()), MustMarshal(t, w, SparseEvent())
 	cases := []struct {
 		name, expr string
 		payload    []byte
@@ -283,8 +283,8 @@ func TestRulesEvalRuntimeError(t *testing.T) {
 }
 
 func TestRulesEvalMetadata(t *testing.T) {
-	w := mustParse(t, richSchema)
-	p := mustMarshal(t, w, fullEvent())
+	w := MustParse(t, RichSchema)
+	p := MustMarshal(t, w, FullEvent())
 	meta := &Meta{Topic: "tracks", Partition: 3, Offset: 1 << 40, Timestamp: time.UnixMilli(1_700_000_000_123), Key: []byte("k1")}
 	headers := []Header{{"trace", []byte("t1")}, {"source", []byte("ingest")}, {"trace", []byte("t2")}, {"empty", nil}}
 	cases := []struct {
@@ -329,15 +329,15 @@ func TestRulesEvalMetadata(t *testing.T) {
 // TestRulesEvalNoValueRead pins that rules over metadata alone do not read
 // the payload at all, so even an empty one passes.
 func TestRulesEvalNoValueRead(t *testing.T) {
-	ev := mustRuleEvaluator(t, mustParse(t, richSchema), ruleOf("partition >= 0"), Rule{"x", "[1].all(value, value == 1)"})
+	ev := mustRuleEvaluator(t, MustParse(t, RichSchema), ruleOf("partition >= 0"), Rule{"x", "[1].all(value, value == 1)"})
 	if failed, err := ev.Eval(nil, &Meta{}, nil); failed != "" || err != nil {
 		t.Errorf("failed = %q, err = %v", failed, err)
 	}
 }
 
 func TestRulesEvalMalformed(t *testing.T) {
-	w := mustParse(t, richSchema)
-	full := mustMarshal(t, w, fullEvent())
+	w := MustParse(t, RichSchema)
+	full := MustMarshal(t, w, FullEvent())
 	last := mustRuleEvaluator(t, w, ruleOf("size(value.items) > 0")) // the last field: every byte is read
 	whole := mustRuleEvaluator(t, w, ruleOf("size(value) > 0"))
 	first := mustRuleEvaluator(t, w, ruleOf("value.id > 0")) // the first field: the read stops after it
@@ -353,7 +353,7 @@ func TestRulesEvalMalformed(t *testing.T) {
 	if failed, err := first.Eval(full[:6], nil, nil); failed != "" || err != nil {
 		t.Errorf("first field only: failed = %q, err = %v", failed, err)
 	}
-	ints := mustParse(t, `{"type":"record","name":"R","fields":[
+	ints := MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"s","type":["null","string"]},
 		{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}},
 		{"name":"nulls","type":{"type":"array","items":"null"}},
@@ -368,12 +368,12 @@ func TestRulesEvalMalformed(t *testing.T) {
 		payload []byte
 		why     string
 	}{
-		{"union index", []byte{4}, whyUnion},
-		{"invalid utf8", []byte{2, 2, 0xff}, whyUTF8},
-		{"enum index", []byte{0, 2}, whyEnum},
+		{"union index", []byte{4}, WhyUnion},
+		{"invalid utf8", []byte{2, 2, 0xff}, WhyUTF8},
+		{"enum index", []byte{0, 2}, WhyEnum},
 		{"zero-size items", bomb, whyItems},
-		{"decimal beyond 128 bits", append([]byte{0, 0, 0, 34, 1}, make([]byte, 16)...), whyDecimal},
-		{"overlong varint", append([]byte{0, 0, 0, 0}, bytes.Repeat([]byte{0xff}, 11)...), whyVarint},
+		{"decimal beyond 128 bits", append([]byte{0, 0, 0, 34, 1}, make([]byte, 16)...), WhyDecimal},
+		{"overlong varint", append([]byte{0, 0, 0, 0}, bytes.Repeat([]byte{0xff}, 11)...), WhyVarint},
 	}
 	ev := mustRuleEvaluator(t, ints, ruleOf("value.t > 0 && has(value.s) && has(value.d)"))
 	for _, tc := range cases {
@@ -394,7 +394,7 @@ func TestRulesEvalMalformed(t *testing.T) {
 // TestRulesBindPlansLazyReads pins the shape of the plan: fields the rules
 // only select into are read lazily, the rest whole, and nothing else.
 func TestRulesBindPlansLazyReads(t *testing.T) {
-	w := mustParse(t, richSchema)
+	w := MustParse(t, RichSchema)
 	ev := mustRuleEvaluator(t, w,
 		Rule{"a", "value.address.zip > 0 && has(value.maybe_addr.street)"},
 		Rule{"b", "value.tags.exists(x, x == 'a') && value['nick'] != null"},

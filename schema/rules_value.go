@@ -14,64 +14,64 @@ import (
 	"github.com/hamba/avro/v2"
 )
 
-// vkind says how a writer value is encoded and what a rule sees of it.
-type vkind uint8
+// Kind says how a writer value is encoded and what a rule sees of it.
+type Kind uint8
 
 const (
-	vNull       vkind = iota // null → null
-	vBool                    // boolean → bool
-	vInt                     // int → int
-	vLong                    // long → int
-	vFloat                   // float → double
-	vDouble                  // double → double
-	vString                  // string, uuid string → string
-	vBytes                   // bytes → bytes
-	vFixed                   // fixed → bytes
-	vEnum                    // enum → string (the symbol)
-	vUUIDFixed               // fixed(16) uuid → string, canonical lower-case form
-	vDecBytes                // bytes decimal → double
-	vDecFixed                // fixed decimal → double
-	vDate                    // int date → timestamp, midnight UTC
-	vTimeMillis              // int time-millis → duration since midnight
-	vTimeMicros              // long time-micros → duration since midnight
-	vTsMillis                // long (local-)timestamp-millis → timestamp (UTC)
-	vTsMicros                // long (local-)timestamp-micros → timestamp (UTC)
-	vRecord                  // record → map(string, dyn), see recordVal
-	vArray                   // array → list
-	vMap                     // map → map(string, V)
-	vUnion                   // union → the value of the branch written
+	KindNull       Kind = iota // null → null
+	KindBool                   // boolean → bool
+	KindInt                    // int → int
+	KindLong                   // long → int
+	KindFloat                  // float → double
+	KindDouble                 // double → double
+	KindString                 // string, uuid string → string
+	KindBytes                  // bytes → bytes
+	KindFixed                  // fixed → bytes
+	KindEnum                   // enum → string (the symbol)
+	KindUUIDFixed              // fixed(16) uuid → string, canonical lower-case form
+	KindDecBytes               // bytes decimal → double
+	KindDecFixed               // fixed decimal → double
+	KindDate                   // int date → timestamp, midnight UTC
+	KindTimeMillis             // int time-millis → duration since midnight
+	KindTimeMicros             // long time-micros → duration since midnight
+	KindTsMillis               // long (local-)timestamp-millis → timestamp (UTC)
+	KindTsMicros               // long (local-)timestamp-micros → timestamp (UTC)
+	KindRecord                 // record → map(string, dyn), see recordVal
+	KindArray                  // array → list
+	KindMap                    // map → map(string, V)
+	KindUnion                  // union → the value of the branch written
 )
 
-// vtype is a writer schema compiled for reading values out of the binary.
-type vtype struct {
-	kind     vkind
+// Type is a writer schema compiled for reading values out of the binary.
+type Type struct {
+	Kind     Kind
 	path     string
 	size     int       // fixed
 	scale    int       // decimal
 	syms     []ref.Val // enum symbols as CEL strings, made once so reading one allocates nothing
-	fields   []vfield  // record, in writer order
+	Fields   []vfield  // record, in writer order
 	names    []string  // record field names, for iteration
-	elem     *vtype    // array items, map values
-	branches []*vtype  // union
+	elem     *Type     // array items, map values
+	branches []*Type   // union
 	minSize  int       // fewest bytes one value takes, to bound block counts
 }
 
 type vfield struct {
 	name    string
 	aliases []string
-	t       *vtype
+	Type    *Type
 }
 
 // fieldIndex resolves a name the way the decoder binds table columns: an
 // exact field name first, then a field's alias, so a rule written before a
 // writer-side rename (the old name kept as an alias) still finds the field.
-func (t *vtype) fieldIndex(name string) int {
-	for i, f := range t.fields {
+func (t *Type) fieldIndex(name string) int {
+	for i, f := range t.Fields {
 		if f.name == name {
 			return i
 		}
 	}
-	for i, f := range t.fields {
+	for i, f := range t.Fields {
 		for _, a := range f.aliases {
 			if a == name {
 				return i
@@ -81,70 +81,70 @@ func (t *vtype) fieldIndex(name string) int {
 	return -1
 }
 
-// vcompiler compiles vtypes. memo makes recursive records a finite graph.
-type vcompiler struct {
-	memo map[*avro.RecordSchema]*vtype
+// Compiler compiles vtypes. memo makes recursive records a finite graph.
+type Compiler struct {
+	Memo map[*avro.RecordSchema]*Type
 }
 
-func (c *vcompiler) typ(s avro.Schema, path string) (*vtype, error) {
-	s = deref(s)
-	t := &vtype{path: path, minSize: 1}
+func (c *Compiler) Compile(s avro.Schema, path string) (*Type, error) {
+	s = Deref(s)
+	t := &Type{path: path, minSize: 1}
 	switch ws := s.(type) {
 	case *avro.NullSchema:
-		t.kind, t.minSize = vNull, 0
+		t.Kind, t.minSize = KindNull, 0
 	case *avro.PrimitiveSchema:
-		t.kind = primitiveKind(ws)
-		switch t.kind {
-		case vFloat:
+		t.Kind = PrimitiveKind(ws)
+		switch t.Kind {
+		case KindFloat:
 			t.minSize = 4
-		case vDouble:
+		case KindDouble:
 			t.minSize = 8
-		case vDecBytes:
+		case KindDecBytes:
 			t.scale = ws.Logical().(*avro.DecimalLogicalSchema).Scale()
 		}
 	case *avro.FixedSchema:
-		t.kind, t.size, t.minSize = vFixed, ws.Size(), ws.Size()
+		t.Kind, t.size, t.minSize = KindFixed, ws.Size(), ws.Size()
 		if d, ok := ws.Logical().(*avro.DecimalLogicalSchema); ok {
-			t.kind, t.scale = vDecFixed, d.Scale()
+			t.Kind, t.scale = KindDecFixed, d.Scale()
 		} else if ws.Size() == 16 && isUUID(ws) {
-			t.kind = vUUIDFixed
+			t.Kind = KindUUIDFixed
 		}
 	case *avro.EnumSchema:
-		t.kind = vEnum
+		t.Kind = KindEnum
 		for _, sym := range ws.Symbols() {
 			t.syms = append(t.syms, types.String(sym))
 		}
 	case *avro.RecordSchema:
-		if m, ok := c.memo[ws]; ok {
+		if m, ok := c.Memo[ws]; ok {
 			return m, nil
 		}
-		t.kind, t.minSize = vRecord, 0
-		c.memo[ws] = t // before the fields, so recursion finds it
+		t.Kind, t.minSize = KindRecord, 0
+		c.Memo[ws] = t // before the fields, so recursion finds it
 		for _, f := range ws.Fields() {
-			ft, err := c.typ(f.Type(), joinPath(path, f.Name()))
+			ft, err := c.Compile(f.Type(), JoinPath(path, f.Name()))
 			if err != nil {
 				return nil, err
 			}
-			t.fields = append(t.fields, vfield{name: f.Name(), aliases: f.Aliases(), t: ft})
+			t.Fields = append(t.Fields, vfield{name: f.Name(), aliases: f.Aliases(), Type: ft})
 			t.names = append(t.names, f.Name())
 			t.minSize += ft.minSize
 		}
 	case *avro.ArraySchema:
-		elem, err := c.typ(ws.Items(), path+".element")
+		elem, err := c.Compile(ws.Items(), path+".element")
 		if err != nil {
 			return nil, err
 		}
-		t.kind, t.elem = vArray, elem
+		t.Kind, t.elem = KindArray, elem
 	case *avro.MapSchema:
-		elem, err := c.typ(ws.Values(), path+".value")
+		elem, err := c.Compile(ws.Values(), path+".value")
 		if err != nil {
 			return nil, err
 		}
-		t.kind, t.elem = vMap, elem
+		t.Kind, t.elem = KindMap, elem
 	case *avro.UnionSchema:
-		t.kind = vUnion
+		t.Kind = KindUnion
 		for _, b := range ws.Types() {
-			bt, err := c.typ(b, path)
+			bt, err := c.Compile(b, path)
 			if err != nil {
 				return nil, err
 			}
@@ -167,45 +167,45 @@ func isUUID(f *avro.FixedSchema) bool {
 	return lt == string(avro.UUID)
 }
 
-// primitiveKind maps a primitive and its logical type. As in the Avro spec
+// PrimitiveKind maps a primitive and its logical type. As in the Avro spec
 // and ToIceberg, a logical type on the wrong primitive is ignored.
-func primitiveKind(p *avro.PrimitiveSchema) vkind {
+func PrimitiveKind(p *avro.PrimitiveSchema) Kind {
 	var lt avro.LogicalType
 	if l := p.Logical(); l != nil {
 		lt = l.Type()
 	}
 	switch p.Type() {
 	case avro.Boolean:
-		return vBool
+		return KindBool
 	case avro.Int:
 		switch lt {
 		case avro.Date:
-			return vDate
+			return KindDate
 		case avro.TimeMillis:
-			return vTimeMillis
+			return KindTimeMillis
 		}
-		return vInt
+		return KindInt
 	case avro.Long:
 		switch lt {
 		case avro.TimeMicros:
-			return vTimeMicros
+			return KindTimeMicros
 		case avro.TimestampMillis, avro.LocalTimestampMillis:
-			return vTsMillis
+			return KindTsMillis
 		case avro.TimestampMicros, avro.LocalTimestampMicros:
-			return vTsMicros
+			return KindTsMicros
 		}
-		return vLong
+		return KindLong
 	case avro.Float:
-		return vFloat
+		return KindFloat
 	case avro.Double:
-		return vDouble
+		return KindDouble
 	case avro.Bytes:
 		if _, ok := p.Logical().(*avro.DecimalLogicalSchema); ok {
-			return vDecBytes
+			return KindDecBytes
 		}
-		return vBytes
+		return KindBytes
 	}
-	return vString
+	return KindString
 }
 
 // Why a payload is malformed, besides the decoder's reasons.
@@ -214,19 +214,19 @@ const (
 	whyDuration = "time of day overflows a duration"
 )
 
-func malformedAt(t *vtype, r *reader, why string) error {
+func malformedAt(t *Type, r *Reader, why string) error {
 	path := t.path
 	if path == "" {
 		path = "<record>"
 	}
-	return fmt.Errorf("%w: field %q at byte %d: %s", ErrMalformed, path, r.p, why)
+	return fmt.Errorf("%w: field %q at byte %d: %s", ErrMalformed, path, r.P, why)
 }
 
-// walker reads values for rules. Every read is bounds-checked by reader;
+// Walker reads values for rules. Every read is bounds-checked by reader;
 // items caps the array and map items one walk may visit, because items of
 // a zero-size type (null, fixed(0), an empty record) cost no bytes, so the
 // per-block count check alone would let a small payload describe billions.
-type walker struct {
+type Walker struct {
 	adapter  types.Adapter
 	items    int
 	maxItems int
@@ -239,114 +239,114 @@ const (
 	itemsSlack   = 4096
 )
 
-func (w *walker) reset(payloadLen int) {
+func (w *Walker) Reset(payloadLen int) {
 	w.items = 0
 	w.maxItems = itemsSlack + itemsPerByte*payloadLen
 }
 
-// readMode says what walk does with a value.
-type readMode uint8
+// ReadMode says what walk does with a value.
+type ReadMode uint8
 
 const (
-	// modeSkip steps over a value no rule reads, checking only what
+	// ModeSkip steps over a value no rule reads, checking only what
 	// stepping needs: bounds, lengths, counts, indexes, depth.
-	modeSkip readMode = iota
+	ModeSkip ReadMode = iota
 	// modeCheck steps over a value, checking everything modeBuild would,
 	// so that building it later cannot fail.
-	modeCheck
+	ModeCheck
 	// modeBuild returns the value as a rule sees it. Strings and bytes
 	// alias the payload (see RuleEvaluator.Eval).
-	modeBuild
+	ModeBuild
 )
 
-// walk reads one value of type t at r. Without modeBuild it returns nil.
-func (w *walker) walk(t *vtype, r *reader, depth int, mode readMode) (ref.Val, error) {
-	build := mode == modeBuild
-	switch t.kind {
-	case vNull:
+// Walk reads one value of type t at r. Without modeBuild it returns nil.
+func (w *Walker) Walk(t *Type, r *Reader, depth int, mode ReadMode) (ref.Val, error) {
+	build := mode == ModeBuild
+	switch t.Kind {
+	case KindNull:
 		return types.NullValue, nil
-	case vBool:
-		b, ok := r.take(1)
+	case KindBool:
+		b, ok := r.Take(1)
 		if !ok {
-			return nil, malformedAt(t, r, whyTruncated)
+			return nil, malformedAt(t, r, WhyTruncated)
 		}
 		if b[0] > 1 {
-			return nil, malformedAt(t, r, whyBool)
+			return nil, malformedAt(t, r, WhyBool)
 		}
 		return types.Bool(b[0] == 1), nil
-	case vInt, vLong, vDate, vTimeMillis, vTimeMicros, vTsMillis, vTsMicros:
+	case KindInt, KindLong, KindDate, KindTimeMillis, KindTimeMicros, KindTsMillis, KindTsMicros:
 		return w.integer(t, r, build)
-	case vFloat:
-		b, ok := r.take(4)
+	case KindFloat:
+		b, ok := r.Take(4)
 		if !ok {
-			return nil, malformedAt(t, r, whyTruncated)
+			return nil, malformedAt(t, r, WhyTruncated)
 		}
 		if !build {
 			return nil, nil
 		}
 		return types.Double(math.Float32frombits(binary.LittleEndian.Uint32(b))), nil
-	case vDouble:
-		b, ok := r.take(8)
+	case KindDouble:
+		b, ok := r.Take(8)
 		if !ok {
-			return nil, malformedAt(t, r, whyTruncated)
+			return nil, malformedAt(t, r, WhyTruncated)
 		}
 		if !build {
 			return nil, nil
 		}
 		return types.Double(math.Float64frombits(binary.LittleEndian.Uint64(b))), nil
-	case vString, vBytes, vDecBytes:
-		s, why := r.bytes()
+	case KindString, KindBytes, KindDecBytes:
+		s, why := r.Bytes()
 		if why != "" {
 			return nil, malformedAt(t, r, why)
 		}
 		return w.byteValue(t, r, s, mode)
-	case vFixed, vUUIDFixed, vDecFixed:
-		s, ok := r.take(t.size)
+	case KindFixed, KindUUIDFixed, KindDecFixed:
+		s, ok := r.Take(t.size)
 		if !ok {
-			return nil, malformedAt(t, r, whyTruncated)
+			return nil, malformedAt(t, r, WhyTruncated)
 		}
 		return w.byteValue(t, r, s, mode)
-	case vEnum:
-		idx, ok := r.long()
+	case KindEnum:
+		idx, ok := r.Long()
 		if !ok {
-			return nil, malformedAt(t, r, whyVarint)
+			return nil, malformedAt(t, r, WhyVarint)
 		}
 		if idx < 0 || idx >= int64(len(t.syms)) {
-			return nil, malformedAt(t, r, whyEnum)
+			return nil, malformedAt(t, r, WhyEnum)
 		}
 		return t.syms[idx], nil
-	case vRecord:
+	case KindRecord:
 		return w.record(t, r, depth, mode)
-	case vArray, vMap:
+	case KindArray, KindMap:
 		return w.collection(t, r, depth, mode)
-	case vUnion:
-		if depth >= maxDepth {
-			return nil, malformedAt(t, r, whyDepth)
+	case KindUnion:
+		if depth >= MaxDepth {
+			return nil, malformedAt(t, r, WhyDepth)
 		}
-		idx, ok := r.long()
+		idx, ok := r.Long()
 		if !ok {
-			return nil, malformedAt(t, r, whyVarint)
+			return nil, malformedAt(t, r, WhyVarint)
 		}
 		if idx < 0 || idx >= int64(len(t.branches)) {
-			return nil, malformedAt(t, r, whyUnion)
+			return nil, malformedAt(t, r, WhyUnion)
 		}
-		return w.walk(t.branches[idx], r, depth+1, mode)
+		return w.Walk(t.branches[idx], r, depth+1, mode)
 	}
 	return nil, malformedAt(t, r, "unknown compiled type")
 }
 
 // integer reads the varint-encoded kinds.
-func (w *walker) integer(t *vtype, r *reader, build bool) (ref.Val, error) {
-	v, ok := r.long()
+func (w *Walker) integer(t *Type, r *Reader, build bool) (ref.Val, error) {
+	v, ok := r.Long()
 	if !ok {
-		return nil, malformedAt(t, r, whyVarint)
+		return nil, malformedAt(t, r, WhyVarint)
 	}
-	switch t.kind {
-	case vInt, vDate, vTimeMillis:
+	switch t.Kind {
+	case KindInt, KindDate, KindTimeMillis:
 		if v < math.MinInt32 || v > math.MaxInt32 {
-			return nil, malformedAt(t, r, whyIntRange)
+			return nil, malformedAt(t, r, WhyIntRange)
 		}
-	case vTimeMicros:
+	case KindTimeMicros:
 		if v > math.MaxInt64/1000 || v < math.MinInt64/1000 {
 			return nil, malformedAt(t, r, whyDuration)
 		}
@@ -354,68 +354,68 @@ func (w *walker) integer(t *vtype, r *reader, build bool) (ref.Val, error) {
 	if !build {
 		return nil, nil
 	}
-	switch t.kind {
-	case vDate:
+	switch t.Kind {
+	case KindDate:
 		return types.Timestamp{Time: time.Unix(v*86400, 0).UTC()}, nil
-	case vTimeMillis:
+	case KindTimeMillis:
 		return types.Duration{Duration: time.Duration(v) * time.Millisecond}, nil
-	case vTimeMicros:
+	case KindTimeMicros:
 		return types.Duration{Duration: time.Duration(v) * time.Microsecond}, nil
-	case vTsMillis:
+	case KindTsMillis:
 		return types.Timestamp{Time: time.UnixMilli(v).UTC()}, nil
-	case vTsMicros:
+	case KindTsMicros:
 		return types.Timestamp{Time: time.UnixMicro(v).UTC()}, nil
 	}
 	return types.Int(v), nil
 }
 
 // byteValue checks and converts a string, bytes, fixed or decimal value.
-func (w *walker) byteValue(t *vtype, r *reader, s []byte, mode readMode) (ref.Val, error) {
-	if mode == modeSkip {
+func (w *Walker) byteValue(t *Type, r *Reader, s []byte, mode ReadMode) (ref.Val, error) {
+	if mode == ModeSkip {
 		return nil, nil
 	}
-	build := mode == modeBuild
-	switch t.kind {
-	case vString:
+	build := mode == ModeBuild
+	switch t.Kind {
+	case KindString:
 		if !utf8.Valid(s) {
-			return nil, malformedAt(t, r, whyUTF8)
+			return nil, malformedAt(t, r, WhyUTF8)
 		}
 		if build {
-			return types.String(aliasString(s)), nil
+			return types.String(AliasString(s)), nil
 		}
-	case vBytes, vFixed:
+	case KindBytes, KindFixed:
 		if build {
 			// The full slice expression keeps an append from ever
 			// writing into the payload past the value.
 			return types.Bytes(s[:len(s):len(s)]), nil
 		}
-	case vUUIDFixed:
+	case KindUUIDFixed:
 		if build {
 			return types.String(formatUUID(s)), nil
 		}
-	case vDecBytes, vDecFixed:
-		v, ok := decimalFromBE(s)
+	case KindDecBytes, KindDecFixed:
+		v, ok := DecimalFromBE(s)
 		if !ok {
-			return nil, malformedAt(t, r, whyDecimal)
+			return nil, malformedAt(t, r, WhyDecimal)
 		}
 		if build {
-			return types.Double(decimalToFloat(v.HighBits(), v.LowBits(), t.scale)), nil
+			return types.Double(DecimalToFloat(v.HighBits(), v.LowBits(), t.scale)), nil
 		}
 	}
 	return nil, nil
 }
 
-func (w *walker) record(t *vtype, r *reader, depth int, mode readMode) (ref.Val, error) {
-	build := mode == modeBuild
-	if depth >= maxDepth {
-		return nil, malformedAt(t, r, whyDepth)
+func (w *Walker) record(t *Type, r *Reader, depth int, mode ReadMode) (ref.Val, error) {
+	build := mode == ModeBuild
+	if depth >= MaxDepth {
+		return nil, malformedAt(t, r, WhyDepth)
 	}
 	var vals []ref.Val
 	if build {
-		vals = make([]ref.Val, len(t.fields))
+		vals = make([]ref.Val, len(t.Fields))
 	}
-	for i, f := range t.fields {
-		v, err := w.walk(f.t, r, depth+1, mode)
+	for i, f := range t.Fields {
+		v, err := w.Walk(f.Type, r, depth+1, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -429,12 +429,12 @@ func (w *walker) record(t *vtype, r *reader, depth int, mode readMode) (ref.Val,
 	return &recordVal{t: t, vals: vals, adapter: w.adapter}, nil
 }
 
-func (w *walker) collection(t *vtype, r *reader, depth int, mode readMode) (ref.Val, error) {
-	build := mode == modeBuild
-	if depth >= maxDepth {
-		return nil, malformedAt(t, r, whyDepth)
+func (w *Walker) collection(t *Type, r *Reader, depth int, mode ReadMode) (ref.Val, error) {
+	build := mode == ModeBuild
+	if depth >= MaxDepth {
+		return nil, malformedAt(t, r, WhyDepth)
 	}
-	isMap := t.kind == vMap
+	isMap := t.Kind == KindMap
 	minSize := t.elem.minSize
 	if isMap {
 		minSize++ // the key's length
@@ -445,7 +445,7 @@ func (w *walker) collection(t *vtype, r *reader, depth int, mode readMode) (ref.
 		m = map[ref.Val]ref.Val{}
 	}
 	for {
-		c, why := r.block(minSize)
+		c, why := r.Block(minSize)
 		if why != "" {
 			return nil, malformedAt(t, r, why)
 		}
@@ -465,21 +465,21 @@ func (w *walker) collection(t *vtype, r *reader, depth int, mode readMode) (ref.
 			var k []byte
 			if isMap {
 				var why string
-				if k, why = r.bytes(); why != "" {
+				if k, why = r.Bytes(); why != "" {
 					return nil, malformedAt(t, r, why)
 				}
-				if mode != modeSkip && !utf8.Valid(k) {
-					return nil, malformedAt(t, r, whyUTF8)
+				if mode != ModeSkip && !utf8.Valid(k) {
+					return nil, malformedAt(t, r, WhyUTF8)
 				}
 			}
-			v, err := w.walk(t.elem, r, depth+1, mode)
+			v, err := w.Walk(t.elem, r, depth+1, mode)
 			if err != nil {
 				return nil, err
 			}
 			switch {
 			case !build:
 			case isMap:
-				m[types.String(aliasString(k))] = v // a repeated key: the last wins
+				m[types.String(AliasString(k))] = v // a repeated key: the last wins
 			default:
 				list = append(list, v)
 			}
@@ -497,9 +497,9 @@ func (w *walker) collection(t *vtype, r *reader, depth int, mode readMode) (ref.
 	return types.NewRefValList(w.adapter, list), nil
 }
 
-// aliasString views b as a string without copying. Only values that live
+// AliasString views b as a string without copying. Only values that live
 // no longer than one Eval are made this way.
-func aliasString(b []byte) string {
+func AliasString(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
@@ -521,10 +521,10 @@ func formatUUID(b []byte) string {
 	return string(out[:])
 }
 
-// decimalToFloat converts an unscaled 128-bit value to the nearest double
+// DecimalToFloat converts an unscaled 128-bit value to the nearest double
 // when it can do so exactly rounded (|unscaled| < 2^53 and scale ≤ 22, where
 // both operands of the division are exact), else to a close approximation.
-func decimalToFloat(hi int64, lo uint64, scale int) float64 {
+func DecimalToFloat(hi int64, lo uint64, scale int) float64 {
 	const exact = 1 << 53
 	if v := int64(lo); hi == v>>63 && v > -exact && v < exact && scale >= 0 && scale <= 22 {
 		return float64(v) / math.Pow10(scale) // exact: 1e0…1e22 are doubles

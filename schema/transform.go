@@ -213,7 +213,7 @@ func (s *compiledStep) errorf(format string, args ...any) error {
 //
 //	transform "year" (step 2, cast): to "integer" is not one of string, int, long, float, double, boolean, timestamp, date
 func CompileTransforms(steps []Transform) (*Transforms, error) {
-	env := sync.OnceValues(ruleEnv)
+	env := sync.OnceValues(Env)
 	out := &Transforms{}
 	var errs []error
 	for i, t := range steps {
@@ -400,7 +400,7 @@ func (s *compiledStep) compile(env func() (*cel.Env, error)) error {
 		if err != nil {
 			return err
 		}
-		s.rules, err = compileExprRules(e, s.name, t.Expr, func(out *cel.Type) error {
+		s.rules, err = CompileExpr(e, s.name, t.Expr, func(out *cel.Type) error {
 			want := to.celType()
 			if out.IsExactType(cel.DynType) || cel.NullableType(want).IsAssignableType(out) {
 				return nil
@@ -413,7 +413,7 @@ func (s *compiledStep) compile(env func() (*cel.Env, error)) error {
 		if err != nil {
 			return err
 		}
-		s.rules, err = compileExprRules(e, s.name, t.Expr, func(out *cel.Type) error {
+		s.rules, err = CompileExpr(e, s.name, t.Expr, func(out *cel.Type) error {
 			if out.IsExactType(cel.BoolType) {
 				return nil
 			}

@@ -29,9 +29,9 @@ func benchChains() (structural, flattenEnrich, derive []Transform) {
 // "flatten_enrich" adds the other non-CEL steps, also allocation-free;
 // "derive" adds a CEL expression, which allocates for the values it reads.
 func BenchmarkTransformApply(b *testing.B) {
-	w := mustParse(b, trackSchema)
+	w := MustParse(b, trackSchema)
 	structural, flattenEnrich, derive := benchChains()
-	payload := mustMarshal(b, w, baseTrack())
+	payload := MustMarshal(b, w, baseTrack())
 	for _, bc := range []struct {
 		name  string
 		steps []Transform
@@ -60,7 +60,7 @@ func BenchmarkTransformApply(b *testing.B) {
 // TestTransformApplyDoesNotAllocate pins that every step but derive and
 // filter runs without allocating once the program's buffers have grown.
 func TestTransformApplyDoesNotAllocate(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	structural, flattenEnrich, _ := benchChains()
 	every := []Transform{
 		{Op: OpCast, Columns: []string{"plays", "score", "ratio", "day", "event_ts", "price", "explicit"}, To: "string"},
@@ -91,7 +91,7 @@ func TestTransformApplyDoesNotAllocate(t *testing.T) {
 		name := tc.name
 		p := mustProgram(t, w, tc.steps...)
 		for _, rec := range tc.recs {
-			payload := mustMarshal(t, w, rec)
+			payload := MustMarshal(t, w, rec)
 			var out []byte
 			allocs := testing.AllocsPerRun(100, func() {
 				var err error

@@ -19,12 +19,12 @@ import (
 //
 //	transform "year" (step 2, cast): column "year": record cannot be cast to long
 func (t *Transforms) Bind(writer avro.Schema) (*TransformProgram, error) {
-	rec, ok := deref(writer).(*avro.RecordSchema)
+	rec, ok := Deref(writer).(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("%w: writer schema is %s, want a record", ErrTransform, writer.Type())
 	}
-	b := &binder{rec: rec, fields: rec.Fields(), vc: vcompiler{memo: map[*avro.RecordSchema]*vtype{}}}
-	wt, err := b.vc.typ(rec, "")
+	b := &binder{rec: rec, fields: rec.Fields(), vc: Compiler{Memo: map[*avro.RecordSchema]*Type{}}}
+	wt, err := b.vc.Compile(rec, "")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTransform, err)
 	}
@@ -73,7 +73,7 @@ func outputSchema(rec *avro.RecordSchema, fields []*avro.Field) (avro.Schema, er
 type binder struct {
 	rec    *avro.RecordSchema
 	fields []*avro.Field
-	vc     vcompiler
+	vc     Compiler
 	step   *compiledStep
 }
 
@@ -151,7 +151,7 @@ type colInfo struct {
 	field *avro.Field
 	raw   avro.Schema // the value's type as written (possibly a reference)
 	base  avro.Schema // raw, dereferenced
-	kind  vkind
+	kind  Kind
 	union bool
 	// Branch indexes in the union: of null (-1 when it has none) and of
 	// the value.
@@ -166,11 +166,11 @@ func (b *binder) column(name string) (colInfo, error) {
 		return colInfo{}, fmt.Errorf("column %q does not exist", name)
 	}
 	c := colInfo{idx: i, field: b.fields[i], raw: b.fields[i].Type(), nullIdx: -1}
-	if u, ok := deref(c.raw).(*avro.UnionSchema); ok {
+	if u, ok := Deref(c.raw).(*avro.UnionSchema); ok {
 		c.union, c.valIdx = true, -1
 		for j, br := range u.Types() {
 			switch {
-			case deref(br).Type() == avro.Null:
+			case Deref(br).Type() == avro.Null:
 				c.nullIdx = int64(j)
 			case c.valIdx >= 0:
 				return colInfo{}, fmt.Errorf("column %q is a union of several types", name)
@@ -182,12 +182,12 @@ func (b *binder) column(name string) (colInfo, error) {
 			return colInfo{}, fmt.Errorf("column %q is always null", name)
 		}
 	}
-	c.base = deref(c.raw)
-	t, err := b.vc.typ(c.base, name)
+	c.base = Deref(c.raw)
+	t, err := b.vc.Compile(c.base, name)
 	if err != nil {
 		return colInfo{}, err
 	}
-	c.kind = t.kind
+	c.kind = t.Kind
 	return c, nil
 }
 
@@ -267,23 +267,23 @@ func (b *binder) columnOp(s *compiledStep, c colInfo) (*colOp, avro.Schema, erro
 	case OpParseTimestamp:
 		conv := &tsConv{from: c.kind, formats: s.formats, loc: s.loc, syms: symbols(c.base)}
 		switch c.kind {
-		case vString, vEnum:
-		case vInt, vLong, vDouble:
+		case KindString, KindEnum:
+		case KindInt, KindLong, KindDouble:
 			i := slices.IndexFunc(s.formats, tsFormat.unix)
 			if i < 0 {
-				return nil, nil, fmt.Errorf("is %s, which needs a unix_* format", typeName(c.base))
+				return nil, nil, fmt.Errorf("is %s, which needs a unix_* format", TypeName(c.base))
 			}
 			conv.unix = s.formats[i]
 		default:
-			return nil, nil, fmt.Errorf("is %s, want a string or a number", typeName(c.base))
+			return nil, nil, fmt.Errorf("is %s, want a string or a number", TypeName(c.base))
 		}
 		op.conv = conv
 		t, err := retype(tTimestamp.schema())
 		return op, t, err
 	}
 	// The string ops.
-	if c.kind != vString && c.kind != vEnum {
-		return nil, nil, fmt.Errorf("is %s, want a string", typeName(c.base))
+	if c.kind != KindString && c.kind != KindEnum {
+		return nil, nil, fmt.Errorf("is %s, want a string", TypeName(c.base))
 	}
 	text := textIn{syms: symbols(c.base)}
 	switch s.op {
@@ -324,11 +324,11 @@ func castIdentity(c colInfo, to castTarget) bool {
 		return false
 	}
 	if p.Logical() == nil {
-		plain, ok := map[castTarget]vkind{tString: vString, tInt: vInt, tLong: vLong, tFloat: vFloat, tDouble: vDouble, tBool: vBool}[to]
+		plain, ok := map[castTarget]Kind{tString: KindString, tInt: KindInt, tLong: KindLong, tFloat: KindFloat, tDouble: KindDouble, tBool: KindBool}[to]
 		return ok && c.kind == plain
 	}
 	lt := p.Logical().Type()
-	return to == tTimestamp && lt == avro.TimestampMicros && c.kind == vTsMicros || to == tDate && lt == avro.Date && c.kind == vDate
+	return to == tTimestamp && lt == avro.TimestampMicros && c.kind == KindTsMicros || to == tDate && lt == avro.Date && c.kind == KindDate
 }
 
 func (b *binder) castOp(to castTarget, c colInfo, op *colOp, retype func(avro.Schema) (avro.Schema, error)) (*colOp, avro.Schema, error) {
@@ -338,7 +338,7 @@ func (b *binder) castOp(to castTarget, c colInfo, op *colOp, retype func(avro.Sc
 		local = lt == avro.LocalTimestampMillis || lt == avro.LocalTimestampMicros
 	}
 	if !castable(c.kind, to) {
-		return nil, nil, fmt.Errorf("%s cannot be cast to %s", typeName(c.base), to)
+		return nil, nil, fmt.Errorf("%s cannot be cast to %s", TypeName(c.base), to)
 	}
 	if castIdentity(c, to) {
 		return nil, nil, nil
@@ -355,7 +355,7 @@ func (b *binder) castOp(to castTarget, c colInfo, op *colOp, retype func(avro.Sc
 		}
 	}
 	op.conv = conv
-	if c.kind == vInt && to == tLong {
+	if c.kind == KindInt && to == tLong {
 		op.conv = nil // the same varint
 	}
 	t, err := retype(to.schema())
@@ -366,12 +366,12 @@ func defaultOp(s *compiledStep, c colInfo, op *colOp) (*colOp, avro.Schema, erro
 	op.outUnion = false
 	if s.kafkaDef {
 		switch c.kind {
-		case vTsMillis:
+		case KindTsMillis:
 			op.kafka = 1000
-		case vTsMicros:
+		case KindTsMicros:
 			op.kafka = 1
 		default:
-			return nil, nil, fmt.Errorf("is %s; from kafka_timestamp needs a timestamp", typeName(c.base))
+			return nil, nil, fmt.Errorf("is %s; from kafka_timestamp needs a timestamp", TypeName(c.base))
 		}
 	} else {
 		sv, err := encodeScalar(s.t.Value, c.base)
@@ -436,9 +436,9 @@ func (b *binder) enrich(e *enrichSpec, keyCols []string) (stepRunner, error) {
 			return nil, fmt.Errorf("key column: %w", err)
 		}
 		switch c.kind {
-		case vString, vEnum, vInt, vLong, vBool:
+		case KindString, KindEnum, KindInt, KindLong, KindBool:
 		default:
-			return nil, fmt.Errorf("key column %q is %s, want a string, enum, int, long or boolean", name, typeName(c.base))
+			return nil, fmt.Errorf("key column %q is %s, want a string, enum, int, long or boolean", name, TypeName(c.base))
 		}
 		st.keys = append(st.keys, keyCol{idx: c.idx, union: c.union, null: c.nullIdx, kind: c.kind, syms: symbols(c.base)})
 	}
@@ -482,8 +482,8 @@ func newField(name string, typ avro.Schema, like *avro.Field, aliases []string, 
 }
 
 func nullFirst(s avro.Schema) bool {
-	u, ok := deref(s).(*avro.UnionSchema)
-	return ok && len(u.Types()) > 0 && deref(u.Types()[0]).Type() == avro.Null
+	u, ok := Deref(s).(*avro.UnionSchema)
+	return ok && len(u.Types()) > 0 && Deref(u.Types()[0]).Type() == avro.Null
 }
 
 // refFixer rewrites types so that, in print order, each named type is

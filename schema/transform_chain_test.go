@@ -60,7 +60,7 @@ func TestTransformChains(t *testing.T) {
 // TestTransformToTable runs a realistic chain, then maps its output schema
 // to a table and decodes the output into Arrow, as the pipeline does.
 func TestTransformToTable(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	p := mustProgram(t, w,
 		Transform{Op: OpRename, Renames: map[string]string{"id": "track_id", "title": "track_title"}},
 		Transform{Op: OpDrop, Columns: []string{"blob", "attrs"}},
@@ -90,13 +90,13 @@ func TestTransformToTable(t *testing.T) {
 	if len(types) != len(want)+6 { // and the metadata columns
 		t.Errorf("columns = %v", types)
 	}
-	sc, b := newTarget(t, p.Schema())
+	sc, b := NewTarget(t, p.Schema())
 	dec, err := NewDecoder(p.Schema(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, rec := range []map[string]any{baseTrack(), track(map[string]any{"released": nil, "email": nil, "year": nil})} {
-		out, keep, err := p.Apply(nil, mustMarshal(t, w, rec), testMeta, nil)
+		out, keep, err := p.Apply(nil, MustMarshal(t, w, rec), testMeta, nil)
 		if err != nil || !keep {
 			t.Fatalf("Apply: keep = %v, err = %v", keep, err)
 		}
@@ -117,8 +117,8 @@ func TestTransformToTable(t *testing.T) {
 // named types that other fields refer to: the output schema must still
 // define each where it is first used.
 func TestTransformOutputSchemaStandsAlone(t *testing.T) {
-	rich := mustParse(t, richSchema)
-	shared := mustParse(t, `{"type":"record","name":"S","namespace":"n","fields":[
+	rich := MustParse(t, RichSchema)
+	shared := MustParse(t, `{"type":"record","name":"S","namespace":"n","fields":[
 		{"name":"a","type":{"type":"enum","name":"E","symbols":["X","Y"]}},
 		{"name":"b","type":["null","E"]},
 		{"name":"c","type":{"type":"array","items":"E"}},
@@ -133,7 +133,7 @@ func TestTransformOutputSchemaStandsAlone(t *testing.T) {
 		} `avro:"r"`
 		G map[string][2]byte `avro:"g"`
 	}
-	sharedVal := sharedRec{A: "X", B: ptr("Y"), C: []string{"Y", "X"}, G: map[string][2]byte{"k": {1, 2}}}
+	sharedVal := sharedRec{A: "X", B: Ptr("Y"), C: []string{"Y", "X"}, G: map[string][2]byte{"k": {1, 2}}}
 	sharedVal.R.F = [2]byte{3, 4}
 	cases := []struct {
 		name   string
@@ -142,9 +142,9 @@ func TestTransformOutputSchemaStandsAlone(t *testing.T) {
 		steps  []Transform
 		check  func(m map[string]any) bool
 	}{
-		{"drop the record another field refers to", rich, fullEvent(), []Transform{{Op: OpDrop, Columns: []string{"address"}}},
+		{"drop the record another field refers to", rich, FullEvent(), []Transform{{Op: OpDrop, Columns: []string{"address"}}},
 			func(m map[string]any) bool { return sideSt(m["maybe_addr"]) }},
-		{"flatten the record another field refers to", rich, fullEvent(), []Transform{{Op: OpFlatten, Columns: []string{"address"}}},
+		{"flatten the record another field refers to", rich, FullEvent(), []Transform{{Op: OpFlatten, Columns: []string{"address"}}},
 			func(m map[string]any) bool {
 				return m["address_street"] == "Main St" && sideSt(m["maybe_addr"])
 			}},
@@ -170,7 +170,7 @@ func TestTransformOutputSchemaStandsAlone(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the output schema does not parse on its own: %v\n%s", err, js)
 			}
-			out, keep, err := p.Apply(nil, mustMarshal(t, tc.writer, tc.rec), nil, nil)
+			out, keep, err := p.Apply(nil, MustMarshal(t, tc.writer, tc.rec), nil, nil)
 			if err != nil || !keep {
 				t.Fatalf("Apply: keep = %v, err = %v", keep, err)
 			}
@@ -196,7 +196,7 @@ func sideSt(v any) bool {
 }
 
 func TestTransformSchemaMetadata(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	p := mustProgram(t, w, Transform{Op: OpCast, Columns: []string{"id"}, To: "string"}, Transform{Op: OpFlatten})
 	rec := p.Schema().(*avro.RecordSchema)
 	if rec.FullName() != "test.music.Track" || rec.Doc() != "a track" {

@@ -21,7 +21,7 @@ import (
 // output is written once, at the end.
 type TransformProgram struct {
 	schema avro.Schema
-	writer *vtype // the writer record, to validate and split payloads
+	writer *Type // the writer record, to validate and split payloads
 	steps  []boundStep
 
 	cur, next [][]byte // field encodings, current and being built
@@ -30,7 +30,7 @@ type TransformProgram struct {
 	joined    []byte   // the current record, for CEL
 	key       []byte   // an enrich key
 	sum       [sha256.Size]byte
-	w         walker
+	w         Walker
 	zero      Meta // what a nil meta reads as
 }
 
@@ -73,14 +73,14 @@ func (p *TransformProgram) Apply(dst, payload []byte, meta *Meta, headers []Head
 		meta = &p.zero
 	}
 	p.arena = p.arena[:0]
-	r := reader{b: payload}
-	p.w.reset(len(payload))
-	for i := range p.writer.fields {
-		start := r.p
-		if _, err := p.w.walk(p.writer.fields[i].t, &r, 1, modeCheck); err != nil {
+	r := Reader{B: payload}
+	p.w.Reset(len(payload))
+	for i := range p.writer.Fields {
+		start := r.P
+		if _, err := p.w.Walk(p.writer.Fields[i].Type, &r, 1, ModeCheck); err != nil {
 			return dst, false, err
 		}
-		p.cur = append(p.cur, payload[start:r.p])
+		p.cur = append(p.cur, payload[start:r.P])
 	}
 	for i := range p.steps {
 		s := &p.steps[i]
@@ -171,12 +171,12 @@ type valueConv interface {
 
 func (c *colOp) apply(p *TransformProgram, v []byte, meta *Meta) ([]byte, error) {
 	if c.inUnion {
-		r := reader{b: v}
-		idx, _ := r.long()
+		r := Reader{B: v}
+		idx, _ := r.Long()
 		if idx == c.inNull {
 			return c.null(p, meta), nil
 		}
-		v = v[r.p:]
+		v = v[r.P:]
 	}
 	start := len(p.arena)
 	if c.outUnion {
@@ -223,17 +223,17 @@ type deriveStep struct {
 
 func (s *deriveStep) run(p *TransformProgram, meta *Meta, headers []Header) (bool, error) {
 	var payload []byte
-	if s.ev.readsValue() {
+	if s.ev.ReadsValue() {
 		payload = p.join()
 	}
-	val, err := s.ev.evalValue(payload, meta, headers)
+	val, err := s.ev.EvalValue(payload, meta, headers)
 	if err != nil {
-		s.ev.release()
+		s.ev.Release()
 		return false, celError(err)
 	}
 	start := len(p.arena)
 	p.arena, err = appendDerived(p.arena, val, s.to)
-	s.ev.release()
+	s.ev.Release()
 	if err != nil {
 		p.arena = p.arena[:start]
 		return false, err
@@ -319,11 +319,11 @@ type filterStep struct {
 
 func (s *filterStep) run(p *TransformProgram, meta *Meta, headers []Header) (bool, error) {
 	var payload []byte
-	if s.ev.readsValue() {
+	if s.ev.ReadsValue() {
 		payload = p.join()
 	}
-	val, err := s.ev.evalValue(payload, meta, headers)
-	defer s.ev.release()
+	val, err := s.ev.EvalValue(payload, meta, headers)
+	defer s.ev.Release()
 	if err != nil {
 		return false, celError(err)
 	}
@@ -344,7 +344,7 @@ type keyCol struct {
 	idx   int
 	union bool
 	null  int64
-	kind  vkind
+	kind  Kind
 	syms  [][]byte
 }
 
@@ -383,24 +383,24 @@ func (p *TransformProgram) lookupKey(keys []keyCol) bool {
 		if i > 0 {
 			p.key = append(p.key, LookupKeySeparator)
 		}
-		r := reader{b: p.cur[k.idx]}
+		r := Reader{B: p.cur[k.idx]}
 		if k.union {
-			if idx, _ := r.long(); idx == k.null {
+			if idx, _ := r.Long(); idx == k.null {
 				return false
 			}
 		}
 		switch k.kind {
-		case vString:
-			s, _ := r.bytes()
+		case KindString:
+			s, _ := r.Bytes()
 			p.key = append(p.key, s...)
-		case vEnum:
-			idx, _ := r.long()
+		case KindEnum:
+			idx, _ := r.Long()
 			p.key = append(p.key, k.syms[idx]...)
-		case vInt, vLong:
-			v, _ := r.long()
+		case KindInt, KindLong:
+			v, _ := r.Long()
 			p.key = strconv.AppendInt(p.key, v, 10)
-		case vBool:
-			b, _ := r.take(1)
+		case KindBool:
+			b, _ := r.Take(1)
 			p.key = strconv.AppendBool(p.key, b[0] == 1)
 		}
 	}
@@ -411,16 +411,16 @@ func (p *TransformProgram) lookupKey(keys []keyCol) bool {
 // its fields, validating them, and adds them to the record.
 func (p *TransformProgram) addRow(e *enrichSpec, start int) error {
 	row := p.arena[start:]
-	r := reader{b: row}
-	p.w.reset(len(row))
+	r := Reader{B: row}
+	p.w.Reset(len(row))
 	first := len(p.cur)
 	for i, t := range e.types {
-		fs := r.p
-		if _, err := p.w.walk(t, &r, 1, modeCheck); err != nil {
+		fs := r.P
+		if _, err := p.w.Walk(t, &r, 1, ModeCheck); err != nil {
 			p.cur = p.cur[:first]
 			return err
 		}
-		v := row[fs:r.p]
+		v := row[fs:r.P]
 		if e.onMiss == missNull {
 			a := len(p.arena)
 			p.arena = e.wraps[i].appendPresent(p.arena, v)
@@ -428,9 +428,9 @@ func (p *TransformProgram) addRow(e *enrichSpec, start int) error {
 		}
 		p.cur = append(p.cur, v)
 	}
-	if r.p != len(row) {
+	if r.P != len(row) {
 		p.cur = p.cur[:first]
-		return fmt.Errorf("%d bytes after the fields", len(row)-r.p)
+		return fmt.Errorf("%d bytes after the fields", len(row)-r.P)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ type flatRec struct {
 }
 
 type flatChild struct {
-	t       *vtype   // the field's type, to find where its value ends
+	t       *Type    // the field's type, to find where its value ends
 	sub     *flatRec // set for a record flattened further
 	wrapped bool     // an ancestor is nullable: the leaf's type became nullable
 	wrap    nullWrap
@@ -30,12 +30,12 @@ type flatChild struct {
 // union of one record and (optionally) null, with the union's null branch.
 func recordOf(s avro.Schema) (rec *avro.RecordSchema, union bool, nullIdx int64) {
 	nullIdx = -1
-	switch t := deref(s).(type) {
+	switch t := Deref(s).(type) {
 	case *avro.RecordSchema:
 		return t, false, -1
 	case *avro.UnionSchema:
 		for i, b := range t.Types() {
-			switch b := deref(b).(type) {
+			switch b := Deref(b).(type) {
 			case *avro.NullSchema:
 				nullIdx = int64(i)
 			case *avro.RecordSchema:
@@ -67,7 +67,7 @@ func (b *binder) flatten(cols []string, sep string) (stepRunner, error) {
 			return nil, fmt.Errorf("column %q does not exist", name)
 		}
 		if r, _, _ := recordOf(b.fields[i].Type()); r == nil {
-			return nil, fmt.Errorf("column %q is %s, not a record", name, typeName(deref(b.fields[i].Type())))
+			return nil, fmt.Errorf("column %q is %s, not a record", name, TypeName(Deref(b.fields[i].Type())))
 		}
 		targets[i] = true
 	}
@@ -99,8 +99,8 @@ func (b *binder) flatten(cols []string, sep string) (stepRunner, error) {
 // returns its leaf fields. wrapped is set under a nullable ancestor.
 func (b *binder) flatRecord(prefix string, typ avro.Schema, sep string, wrapped bool, depth int, path map[string]bool) (*flatRec, []*avro.Field, error) {
 	rec, union, nullIdx := recordOf(typ)
-	if depth > maxDepth {
-		return nil, nil, fmt.Errorf("records nest deeper than %d", maxDepth)
+	if depth > MaxDepth {
+		return nil, nil, fmt.Errorf("records nest deeper than %d", MaxDepth)
 	}
 	if path[rec.FullName()] {
 		return nil, nil, fmt.Errorf("recursive record %s cannot be flattened", rec.FullName())
@@ -112,7 +112,7 @@ func (b *binder) flatRecord(prefix string, typ avro.Schema, sep string, wrapped 
 	var out []*avro.Field
 	for _, cf := range rec.Fields() {
 		name := prefix + sep + cf.Name()
-		vt, err := b.vc.typ(cf.Type(), name)
+		vt, err := b.vc.Compile(cf.Type(), name)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -166,21 +166,21 @@ func (s *flatStep) run(p *TransformProgram, _ *Meta, _ []Header) (bool, error) {
 }
 
 func (p *TransformProgram) flatten(fr *flatRec, v []byte) error {
-	r := reader{b: v}
+	r := Reader{B: v}
 	if fr.union {
-		if idx, _ := r.long(); idx == fr.nullIdx {
+		if idx, _ := r.Long(); idx == fr.nullIdx {
 			p.next = append(p.next, fr.nulls...)
 			return nil
 		}
 	}
 	for i := range fr.children {
 		ch := &fr.children[i]
-		start := r.p
-		p.w.reset(len(v))
-		if _, err := p.w.walk(ch.t, &r, 1, modeSkip); err != nil {
+		start := r.P
+		p.w.Reset(len(v))
+		if _, err := p.w.Walk(ch.t, &r, 1, ModeSkip); err != nil {
 			return fmt.Errorf("internal error: flatten: %v", err) // the value was validated
 		}
-		cv := v[start:r.p]
+		cv := v[start:r.P]
 		switch {
 		case ch.sub != nil:
 			if err := p.flatten(ch.sub, cv); err != nil {

@@ -32,7 +32,7 @@ func fuzzChain() []Transform {
 // table decoder both read under the output schema, the same bytes each
 // time.
 func FuzzTransformApply(f *testing.F) {
-	w := mustParse(f, eventSchema)
+	w := MustParse(f, eventSchema)
 	p := mustProgram(f, w, fuzzChain()...)
 	writerTable, err := ToIceberg(w)
 	if err != nil {
@@ -53,7 +53,7 @@ func FuzzTransformApply(f *testing.F) {
 	// Seeds beyond testdata/fuzz/FuzzTransformApply: generated events.
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 8 {
-		f.Add(mustMarshal(f, w, randEvent(r)))
+		f.Add(MustMarshal(f, w, randEvent(r)))
 	}
 	dst := []byte("dst")
 	f.Fuzz(func(t *testing.T, payload []byte) {

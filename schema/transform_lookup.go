@@ -120,7 +120,7 @@ type enrichSpec struct {
 	lookup Lookup
 	onMiss missMode
 	fields []*avro.Field // as the lookup encodes them
-	types  []*vtype      // of fields, to validate and split what the lookup returns
+	types  []*Type       // of fields, to validate and split what the lookup returns
 	out    []*avro.Field // the fields added to the record
 	wraps  []nullWrap    // missNull: how a value found becomes a value of out's type
 	miss   [][]byte      // missNull, missDefault: what each added field holds on a miss
@@ -150,7 +150,7 @@ func compileEnrich(t *Transform) (*enrichSpec, error) {
 	if len(e.fields) == 0 {
 		return nil, errors.New("the lookup adds no fields")
 	}
-	c := vcompiler{memo: map[*avro.RecordSchema]*vtype{}}
+	c := Compiler{Memo: map[*avro.RecordSchema]*Type{}}
 	seen := map[string]bool{}
 	for _, f := range e.fields {
 		name := f.Name()
@@ -158,14 +158,14 @@ func compileEnrich(t *Transform) (*enrichSpec, error) {
 			return nil, fmt.Errorf("lookup field %q: added twice", name)
 		}
 		seen[name] = true
-		base, _, err := unwrapNullable(f.Type(), name)
+		base, _, err := UnwrapNullable(f.Type(), name)
 		if err != nil {
 			return nil, fmt.Errorf("lookup %w", err)
 		}
 		if _, ok := base.(*avro.PrimitiveSchema); !ok {
-			return nil, fmt.Errorf("lookup field %q: type %s is not a primitive or a nullable primitive", name, typeName(base))
+			return nil, fmt.Errorf("lookup field %q: type %s is not a primitive or a nullable primitive", name, TypeName(base))
 		}
-		vt, err := c.typ(f.Type(), name)
+		vt, err := c.Compile(f.Type(), name)
 		if err != nil {
 			return nil, fmt.Errorf("lookup %w", err)
 		}
@@ -211,21 +211,21 @@ func compileEnrich(t *Transform) (*enrichSpec, error) {
 // encodeFieldValue encodes a configured value under s, a primitive or a
 // union of null and one primitive; nil is null.
 func encodeFieldValue(v any, s avro.Schema) ([]byte, error) {
-	u, isUnion := deref(s).(*avro.UnionSchema)
+	u, isUnion := Deref(s).(*avro.UnionSchema)
 	if !isUnion {
 		if v == nil {
 			return nil, errors.New("null for a field that is not nullable")
 		}
-		sv, err := encodeScalar(v, deref(s))
+		sv, err := encodeScalar(v, Deref(s))
 		return sv.enc, err
 	}
 	for i, b := range u.Types() {
-		isNull := deref(b).Type() == avro.Null
+		isNull := Deref(b).Type() == avro.Null
 		switch {
 		case v == nil && isNull:
 			return appendLong(nil, int64(i)), nil
 		case v != nil && !isNull:
-			sv, err := encodeScalar(v, deref(b))
+			sv, err := encodeScalar(v, Deref(b))
 			return append(appendLong(nil, int64(i)), sv.enc...), err
 		}
 	}
@@ -257,72 +257,72 @@ func encodeScalar(v any, s avro.Schema) (scalarValue, error) {
 	}
 	p, ok := s.(*avro.PrimitiveSchema)
 	if !ok {
-		return scalarValue{}, fmt.Errorf("a default for type %s is not supported", typeName(s))
+		return scalarValue{}, fmt.Errorf("a default for type %s is not supported", TypeName(s))
 	}
-	switch k := primitiveKind(p); k {
-	case vString:
+	switch k := PrimitiveKind(p); k {
+	case KindString:
 		str, ok := v.(string)
 		if !ok {
 			return mismatch("a string")
 		}
 		var u [16]byte
-		if l := p.Logical(); l != nil && l.Type() == avro.UUID && !parseUUID([]byte(str), &u) {
+		if l := p.Logical(); l != nil && l.Type() == avro.UUID && !ParseUUID([]byte(str), &u) {
 			return mismatch("a uuid")
 		}
 		return scalarValue{enc: appendBytes(nil, []byte(str)), def: str, hasDef: true}, nil
-	case vBytes:
+	case KindBytes:
 		str, ok := v.(string)
 		if !ok {
 			return mismatch("a string")
 		}
 		return scalarValue{enc: appendBytes(nil, []byte(str))}, nil
-	case vBool:
+	case KindBool:
 		b, ok := v.(bool)
 		if !ok {
 			return mismatch("a boolean")
 		}
 		return scalarValue{enc: appendBool(nil, b), def: b, hasDef: true}, nil
-	case vInt, vLong:
+	case KindInt, KindLong:
 		i, ok := intOf(v)
-		if !ok || k == vInt && (i < math.MinInt32 || i > math.MaxInt32) {
-			return mismatch("an " + map[vkind]string{vInt: "int", vLong: "long"}[k])
+		if !ok || k == KindInt && (i < math.MinInt32 || i > math.MaxInt32) {
+			return mismatch("an " + map[Kind]string{KindInt: "int", KindLong: "long"}[k])
 		}
 		var def any = i
-		if k == vInt {
+		if k == KindInt {
 			def = int(i)
 		}
 		return scalarValue{enc: appendLong(nil, i), def: def, hasDef: true}, nil
-	case vFloat, vDouble:
+	case KindFloat, KindDouble:
 		f, ok := floatOf(v)
 		if !ok {
 			return mismatch("a number")
 		}
-		if k == vFloat {
+		if k == KindFloat {
 			if !math.IsInf(f, 0) && math.Abs(f) > math.MaxFloat32 {
 				return mismatch("a float")
 			}
 			return scalarValue{enc: appendFloat32(nil, float32(f)), def: float32(f), hasDef: true}, nil
 		}
 		return scalarValue{enc: appendFloat64(nil, f), def: f, hasDef: true}, nil
-	case vDate:
+	case KindDate:
 		str, _ := v.(string)
 		days, ok := parseDate([]byte(str))
 		if !ok {
 			return mismatch("a date (YYYY-MM-DD)")
 		}
 		return scalarValue{enc: appendLong(nil, days), def: int(days), hasDef: true}, nil
-	case vTsMillis, vTsMicros:
+	case KindTsMillis, KindTsMicros:
 		str, _ := v.(string)
 		us, ok := parseTimestamp([]byte(str), []tsFormat{{kind: tsRFC3339}, {kind: tsISO8601}}, time.UTC)
 		if !ok {
 			return mismatch("an RFC 3339 timestamp")
 		}
-		if k == vTsMillis {
+		if k == KindTsMillis {
 			us = floorDiv(us, 1000)
 		}
 		return scalarValue{enc: appendLong(nil, us), def: us, hasDef: true}, nil
 	}
-	return scalarValue{}, fmt.Errorf("a default for type %s is not supported", typeName(p))
+	return scalarValue{}, fmt.Errorf("a default for type %s is not supported", TypeName(p))
 }
 
 // nullWrap says how a value changes when its type is made nullable.
@@ -341,7 +341,7 @@ const (
 
 // makeNullable returns s, or s made to admit null.
 func makeNullable(s avro.Schema) (avro.Schema, nullWrap, error) {
-	d := deref(s)
+	d := Deref(s)
 	if d.Type() == avro.Null {
 		return s, nullWrap{}, nil
 	}
@@ -351,7 +351,7 @@ func makeNullable(s avro.Schema) (avro.Schema, nullWrap, error) {
 		return nu, nullWrap{kind: wrapPlain, null: []byte{0}}, err
 	}
 	for i, b := range u.Types() {
-		if deref(b).Type() == avro.Null {
+		if Deref(b).Type() == avro.Null {
 			return s, nullWrap{null: appendLong(nil, int64(i))}, nil
 		}
 	}
@@ -366,10 +366,10 @@ func (w *nullWrap) appendPresent(dst, v []byte) []byte {
 	case wrapPlain:
 		dst = append(dst, 2)
 	case wrapShift:
-		r := reader{b: v}
-		idx, _ := r.long()
+		r := Reader{B: v}
+		idx, _ := r.Long()
 		dst = appendLong(dst, idx+1)
-		v = v[r.p:]
+		v = v[r.P:]
 	}
 	return append(dst, v...)
 }

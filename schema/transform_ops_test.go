@@ -27,7 +27,7 @@ type opCase struct {
 
 func runOpCases(t *testing.T, cases []opCase) {
 	t.Helper()
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustProgram(t, w, tc.steps...)
@@ -75,7 +75,7 @@ func TestTransformRename(t *testing.T) {
 		{name: "nullable", steps: []Transform{{Op: OpRename, Renames: map[string]string{"year": "release_year"}}},
 			rec: map[string]any{"year": nil}, want: map[string]any{"release_year": nil}, types: map[string]string{"release_year": "string?"}},
 	})
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	p := mustProgram(t, w, Transform{Op: OpRename, Renames: map[string]string{"id": "track_id"}})
 	f := p.Schema().(*avro.RecordSchema).Fields()[0]
 	if f.Name() != "track_id" || f.Doc() != "track id" || len(f.Aliases()) != 0 {
@@ -160,7 +160,7 @@ func TestTransformDefault(t *testing.T) {
 		{name: "required column unchanged", steps: []Transform{{Op: OpDefault, Columns: []string{"score"}, Value: 1}},
 			want: map[string]any{"score": 4.5}, types: map[string]string{"score": "double"}},
 	})
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	p := mustProgram(t, w, Transform{Op: OpDefault, Columns: []string{"year"}, Value: "unknown"})
 	if f := p.Schema().(*avro.RecordSchema).Fields()[2]; !f.HasDefault() || f.Default() != "unknown" {
 		t.Errorf("year's Avro default = %v, want the configured value", f.Default())
@@ -196,7 +196,7 @@ func TestTransformParseTimestamp(t *testing.T) {
 			types: map[string]string{"plays": "timestamptz"}},
 		{name: "unix seconds of a double", steps: parse("score", "unix_seconds"), want: map[string]any{"score": time.UnixMilli(4500).UTC()}},
 	})
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	for _, tc := range []struct {
 		formats []string
 		text    string
@@ -215,7 +215,7 @@ func TestTransformParseTimestamp(t *testing.T) {
 		{[]string{"rfc3339"}, ""},
 	} {
 		p := mustProgram(t, w, Transform{Op: OpParseTimestamp, Columns: []string{"released"}, Formats: tc.formats})
-		_, _, err := p.Apply(nil, mustMarshal(t, w, track(map[string]any{"released": tc.text})), nil, nil)
+		_, _, err := p.Apply(nil, MustMarshal(t, w, track(map[string]any{"released": tc.text})), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "matches none of the timestamp formats") {
 			t.Errorf("%v of %q: err = %v, want no format to match", tc.formats, tc.text, err)
 		}
@@ -297,9 +297,9 @@ func TestTransformDerive(t *testing.T) {
 		{name: "nested field", steps: derive("label", "string", "value.artist.label.name"), want: map[string]any{"label": "Seaside"}},
 	})
 	t.Run("headers", func(t *testing.T) {
-		w := mustParse(t, trackSchema)
+		w := MustParse(t, trackSchema)
 		p := mustProgram(t, w, derive("trace", "string", "'trace' in headers ? string(headers.trace) : 'none'")...)
-		out, _, err := p.Apply(nil, mustMarshal(t, w, baseTrack()), nil, []Header{{Key: "trace", Value: []byte("t-1")}})
+		out, _, err := p.Apply(nil, MustMarshal(t, w, baseTrack()), nil, []Header{{Key: "trace", Value: []byte("t-1")}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +322,7 @@ func TestTransformFlatten(t *testing.T) {
 			want: map[string]any{"artist__name": "The Harbour Lights", "artist__label__id": 5}, gone: []string{"artist_name"}},
 	})
 	t.Run("order", func(t *testing.T) {
-		w := mustParse(t, trackSchema)
+		w := MustParse(t, trackSchema)
 		p := mustProgram(t, w, Transform{Op: OpFlatten})
 		names := fieldNames(p.Schema())
 		i := slices.Index(names, "price")
@@ -331,7 +331,7 @@ func TestTransformFlatten(t *testing.T) {
 		}
 	})
 	t.Run("nullable parent of unions", func(t *testing.T) {
-		w := mustParse(t, `{"type":"record","name":"R","fields":[
+		w := MustParse(t, `{"type":"record","name":"R","fields":[
 			{"name":"opt","type":["null",{"type":"record","name":"O","fields":[
 				{"name":"u","type":["string","long"]},
 				{"name":"n","type":["long","null"]},
@@ -361,7 +361,7 @@ func TestTransformFlatten(t *testing.T) {
 		}
 	})
 	t.Run("recursive record", func(t *testing.T) {
-		w := mustParse(t, `{"type":"record","name":"R","fields":[{"name":"n","type":{"type":"record","name":"Node","fields":[
+		w := MustParse(t, `{"type":"record","name":"R","fields":[{"name":"n","type":{"type":"record","name":"Node","fields":[
 			{"name":"v","type":"int"},{"name":"next","type":["null","Node"]}]}}]}`)
 		_, err := mustTransforms(t, Transform{Op: OpFlatten}).Bind(w)
 		if err == nil || !strings.Contains(err.Error(), "recursive record Node cannot be flattened") {
@@ -371,13 +371,13 @@ func TestTransformFlatten(t *testing.T) {
 }
 
 func TestTransformFilter(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	p := mustProgram(t, w, Transform{Op: OpFilter, Expr: "value.plays > 1000 && topic == 'tracks'"}, Transform{Op: OpDrop, Columns: []string{"title"}})
 	for _, tc := range []struct {
 		plays int
 		keep  bool
 	}{{1200, true}, {10, false}} {
-		out, keep, err := p.Apply([]byte("dst"), mustMarshal(t, w, track(map[string]any{"plays": tc.plays})), testMeta, nil)
+		out, keep, err := p.Apply([]byte("dst"), MustMarshal(t, w, track(map[string]any{"plays": tc.plays})), testMeta, nil)
 		if err != nil || keep != tc.keep {
 			t.Fatalf("plays %d: keep = %v, err = %v; want keep %v", tc.plays, keep, err, tc.keep)
 		}
@@ -414,20 +414,20 @@ func TestTransformEnrich(t *testing.T) {
 			want: map[string]any{"label_name": "Seaside Records", "label_country": "KR"}},
 	})
 	t.Run("null key is a miss", func(t *testing.T) {
-		w := mustParse(t, trackSchema)
+		w := MustParse(t, trackSchema)
 		l := labels()
 		l.rows["1999"] = l.rows["ROCK\x007"]
 		p := mustProgram(t, w, Transform{Op: OpEnrich, Lookup: l, KeyColumns: []string{"year"}, OnMiss: "quarantine"})
 		if m := applyDecode(t, p, w, baseTrack()); m["label_name"] != "Seaside Records" {
 			t.Errorf("label_name = %v", m["label_name"])
 		}
-		_, _, err := p.Apply(nil, mustMarshal(t, w, track(map[string]any{"year": nil})), nil, nil)
+		_, _, err := p.Apply(nil, MustMarshal(t, w, track(map[string]any{"year": nil})), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "no lookup row") {
 			t.Errorf("err = %v, want a miss", err)
 		}
 	})
 	t.Run("boolean and int keys", func(t *testing.T) {
-		w := mustParse(t, trackSchema)
+		w := MustParse(t, trackSchema)
 		l := labels()
 		l.rows["false\x001200"] = l.rows["ROCK\x007"]
 		if key, _ := LookupKey(false, 1200); string(key) != "false\x001200" {

@@ -117,7 +117,7 @@ func randEvent(r *rand.Rand) map[string]any {
 // fields no step names pass through unchanged; and the named ones hold
 // what an independent computation says.
 func TestTransformProperties(t *testing.T) {
-	w := mustParse(t, eventSchema)
+	w := MustParse(t, eventSchema)
 	p := mustProgram(t, w, propChain()...)
 	other := mustProgram(t, w, propChain()...)
 	r := rand.New(rand.NewPCG(1, 2))
@@ -125,7 +125,7 @@ func TestTransformProperties(t *testing.T) {
 	var buf []byte
 	for i := range 3000 {
 		rec := randEvent(r)
-		payload := mustMarshal(t, w, rec)
+		payload := MustMarshal(t, w, rec)
 		var in map[string]any
 		if err := avro.Unmarshal(w, payload, &in); err != nil {
 			t.Fatal(err)

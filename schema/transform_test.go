@@ -88,7 +88,7 @@ func mustProgram(t testing.TB, writer avro.Schema, steps ...Transform) *Transfor
 // output with hamba/avro under p.Schema(), independently of the chain.
 func applyDecode(t testing.TB, p *TransformProgram, writer avro.Schema, rec map[string]any) map[string]any {
 	t.Helper()
-	out, keep, err := p.Apply(nil, mustMarshal(t, writer, rec), testMeta, nil)
+	out, keep, err := p.Apply(nil, MustMarshal(t, writer, rec), testMeta, nil)
 	if err != nil || !keep {
 		t.Fatalf("Apply: keep = %v, err = %v", keep, err)
 	}
@@ -196,7 +196,7 @@ func TestCompileTransformsErrors(t *testing.T) {
 		{"enrich default of the wrong type", Transform{Op: OpEnrich, Lookup: labels(), KeyColumns: []string{"a"}, OnMiss: "default",
 			Defaults: map[string]any{"label_name": 3, "label_country": nil}}, `value "3" (int) is not a string`},
 		{"enrich lookup of records", Transform{Op: OpEnrich, KeyColumns: []string{"a"}, Lookup: &mapLookup{fields: []*avro.Field{
-			mustField("r", mustParse(t, `{"type":"record","name":"R","fields":[]}`))}}}, `lookup field "r": type R is not a primitive`},
+			mustField("r", MustParse(t, `{"type":"record","name":"R","fields":[]}`))}}}, `lookup field "r": type R is not a primitive`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,7 +239,7 @@ func TestTransformStringRedactsKey(t *testing.T) {
 }
 
 func TestTransformBindErrors(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	cases := []struct {
 		name  string
 		steps []Transform
@@ -290,13 +290,13 @@ func TestTransformBindErrors(t *testing.T) {
 		})
 	}
 	t.Run("non-record writer", func(t *testing.T) {
-		_, err := mustTransforms(t).Bind(mustParse(t, `"string"`))
+		_, err := mustTransforms(t).Bind(MustParse(t, `"string"`))
 		if !errors.Is(err, ErrTransform) || !strings.Contains(err.Error(), "want a record") {
 			t.Errorf("err = %v", err)
 		}
 	})
 	t.Run("union of several types", func(t *testing.T) {
-		w := mustParse(t, `{"type":"record","name":"R","fields":[{"name":"u","type":["null","string","long"]}]}`)
+		w := MustParse(t, `{"type":"record","name":"R","fields":[{"name":"u","type":["null","string","long"]}]}`)
 		_, err := mustTransforms(t, Transform{Op: OpTrim, Columns: []string{"u"}}).Bind(w)
 		if !errors.Is(err, ErrTransform) || !strings.Contains(err.Error(), `column "u" is a union of several types`) {
 			t.Errorf("err = %v", err)
@@ -308,7 +308,7 @@ func TestTransformBindErrors(t *testing.T) {
 // gives: a *TransformError naming the step, its index and the column, with
 // the value truncated, and never ErrMalformed.
 func TestTransformRecordErrors(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	long := strings.Repeat("é", 200)
 	cases := []struct {
 		name  string
@@ -345,7 +345,7 @@ func TestTransformRecordErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustProgram(t, w, tc.steps...)
-			out, keep, err := p.Apply([]byte("prefix"), mustMarshal(t, w, tc.rec), testMeta, nil)
+			out, keep, err := p.Apply([]byte("prefix"), MustMarshal(t, w, tc.rec), testMeta, nil)
 			te, ok := errors.AsType[*TransformError](err)
 			if !ok {
 				t.Fatalf("err = %v, want a *TransformError", err)
@@ -367,9 +367,9 @@ func TestTransformRecordErrors(t *testing.T) {
 }
 
 func TestTransformMalformedPayload(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	p := mustProgram(t, w, Transform{Op: OpDerive, Column: "n", Type: "long", Expr: "1"})
-	full := mustMarshal(t, w, baseTrack())
+	full := MustMarshal(t, w, baseTrack())
 	for _, payload := range [][]byte{nil, full[:len(full)/2], full[:len(full)-1], {0x01}} {
 		out, keep, err := p.Apply([]byte("x"), payload, nil, nil)
 		if !errors.Is(err, ErrMalformed) || keep || string(out) != "x" {
@@ -391,9 +391,9 @@ func TestTransformMalformedPayload(t *testing.T) {
 
 // TestTransformNoSteps passes records through unchanged.
 func TestTransformNoSteps(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	p := mustProgram(t, w)
-	in := mustMarshal(t, w, baseTrack())
+	in := MustMarshal(t, w, baseTrack())
 	out, keep, err := p.Apply(nil, in, nil, nil)
 	if err != nil || !keep || !bytes.Equal(out, in) {
 		t.Fatalf("keep = %v, err = %v, out equal = %v", keep, err, bytes.Equal(out, in))
@@ -492,14 +492,14 @@ func mustUnion(types ...avro.Schema) avro.Schema {
 // as the pipeline does: the programs share the compiled steps (CEL, hash
 // keys, the lookup) and must not share scratch state. Run with -race.
 func TestTransformsConcurrentPrograms(t *testing.T) {
-	w := mustParse(t, trackSchema)
+	w := MustParse(t, trackSchema)
 	ts := mustTransforms(t,
 		Transform{Op: OpHash, Columns: []string{"email"}, Key: []byte("k")},
 		Transform{Op: OpTrim, Columns: []string{"title"}},
 		Transform{Op: OpEnrich, Lookup: labels(), KeyColumns: []string{"genre", "id"}},
 		Transform{Op: OpDerive, Column: "n", Type: "long", Expr: "size(value.title)"},
 	)
-	payload := mustMarshal(t, w, baseTrack())
+	payload := MustMarshal(t, w, baseTrack())
 	want, _, err := mustProgram(t, w, ts.steps[0].t, ts.steps[1].t, ts.steps[2].t, ts.steps[3].t).Apply(nil, payload, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ func parseTimestamp(s []byte, formats []tsFormat, loc *time.Location) (int64, bo
 	for _, f := range formats {
 		switch f.kind {
 		case tsLayout:
-			if t, err := time.ParseInLocation(f.layout, aliasString(s), loc); err == nil {
+			if t, err := time.ParseInLocation(f.layout, AliasString(s), loc); err == nil {
 				return t.UnixMicro(), true
 			}
 		case tsRFC3339, tsISO8601:

@@ -70,12 +70,12 @@ type textIn struct {
 }
 
 func (t textIn) read(v []byte) []byte {
-	r := reader{b: v}
+	r := Reader{B: v}
 	if t.syms != nil {
-		idx, _ := r.long()
+		idx, _ := r.Long()
 		return t.syms[idx]
 	}
-	s, _ := r.bytes()
+	s, _ := r.Bytes()
 	return s
 }
 
@@ -176,7 +176,7 @@ func (c *maskConv) conv(_ *TransformProgram, dst, v []byte) ([]byte, bool, error
 
 // tsConv is parse_timestamp.
 type tsConv struct {
-	from    vkind
+	from    Kind
 	formats []tsFormat
 	unix    tsFormat // for a numeric column
 	loc     *time.Location
@@ -184,17 +184,17 @@ type tsConv struct {
 }
 
 func (c *tsConv) conv(_ *TransformProgram, dst, v []byte) ([]byte, bool, error) {
-	r := reader{b: v}
+	r := Reader{B: v}
 	switch c.from {
-	case vInt, vLong:
-		n, _ := r.long()
+	case KindInt, KindLong:
+		n, _ := r.Long()
 		scale, _ := c.unix.unixScale()
 		us, ok := unixToMicros(n, scale)
 		if !ok {
 			return dst, false, fmt.Errorf("%d is out of the timestamp range", n)
 		}
 		return appendLong(dst, us), false, nil
-	case vDouble:
+	case KindDouble:
 		f := math.Float64frombits(binary.LittleEndian.Uint64(v))
 		scale, _ := c.unix.unixScale()
 		us, ok := floatUnixToMicros(f, scale)
@@ -212,19 +212,19 @@ func (c *tsConv) conv(_ *TransformProgram, dst, v []byte) ([]byte, bool, error) 
 }
 
 // castable reports whether cast converts a value of kind from to to.
-func castable(from vkind, to castTarget) bool {
+func castable(from Kind, to castTarget) bool {
 	switch from {
-	case vInt, vLong, vFloat, vDouble:
+	case KindInt, KindLong, KindFloat, KindDouble:
 		return to <= tDouble
-	case vString, vEnum:
+	case KindString, KindEnum:
 		return true
-	case vBool:
+	case KindBool:
 		return to == tString || to == tBool
-	case vBytes:
+	case KindBytes:
 		return to == tString
-	case vDate, vTsMillis, vTsMicros:
+	case KindDate, KindTsMillis, KindTsMicros:
 		return to == tString || to == tTimestamp || to == tDate
-	case vDecBytes, vDecFixed:
+	case KindDecBytes, KindDecFixed:
 		return to == tString || to == tFloat || to == tDouble
 	}
 	return false
@@ -232,7 +232,7 @@ func castable(from vkind, to castTarget) bool {
 
 // castConv is cast, for the pairs castable allows.
 type castConv struct {
-	from  vkind
+	from  Kind
 	to    castTarget
 	local bool // a local-timestamp: as text, without offset
 	scale int  // decimal
@@ -242,48 +242,48 @@ type castConv struct {
 var errBadUTF8 = errors.New("bytes are not valid UTF-8")
 
 func (c *castConv) conv(p *TransformProgram, dst, v []byte) ([]byte, bool, error) {
-	r := reader{b: v}
+	r := Reader{B: v}
 	switch c.from {
-	case vInt, vLong:
-		n, _ := r.long()
+	case KindInt, KindLong:
+		n, _ := r.Long()
 		return c.fromInt(p, dst, n)
-	case vFloat:
+	case KindFloat:
 		return c.fromFloat(p, dst, float64(math.Float32frombits(binary.LittleEndian.Uint32(v))), 32)
-	case vDouble:
+	case KindDouble:
 		return c.fromFloat(p, dst, math.Float64frombits(binary.LittleEndian.Uint64(v)), 64)
-	case vBool:
+	case KindBool:
 		if c.to == tString {
 			return appendBytes(dst, strconv.AppendBool(p.tmp[:0], v[0] == 1)), false, nil
 		}
 		return append(dst, v[0]), false, nil
-	case vString, vEnum, vBytes:
+	case KindString, KindEnum, KindBytes:
 		s := textIn{syms: c.syms}.read(v)
-		if c.from == vBytes && !utf8.Valid(s) {
+		if c.from == KindBytes && !utf8.Valid(s) {
 			return dst, false, errBadUTF8
 		}
 		return c.fromText(dst, s)
-	case vDecBytes, vDecFixed:
+	case KindDecBytes, KindDecFixed:
 		b := v
-		if c.from == vDecBytes {
-			b, _ = r.bytes()
+		if c.from == KindDecBytes {
+			b, _ = r.Bytes()
 		}
-		num, _ := decimalFromBE(b)
+		num, _ := DecimalFromBE(b)
 		if c.to == tString {
 			p.tmp = appendDecimal(p.tmp[:0], num.HighBits(), num.LowBits(), c.scale)
 			return appendBytes(dst, p.tmp), false, nil
 		}
-		return c.fromFloat(p, dst, decimalToFloat(num.HighBits(), num.LowBits(), c.scale), 64)
+		return c.fromFloat(p, dst, DecimalToFloat(num.HighBits(), num.LowBits(), c.scale), 64)
 	}
 	// Dates and timestamps.
-	n, _ := r.long()
+	n, _ := r.Long()
 	days, us := n, n
 	switch c.from {
-	case vDate:
+	case KindDate:
 		if n > math.MaxInt64/86_400_000_000 || n < math.MinInt64/86_400_000_000 {
 			return dst, false, fmt.Errorf("date %d is out of the timestamp range", n)
 		}
 		us = n * 86_400_000_000
-	case vTsMillis:
+	case KindTsMillis:
 		var ok bool
 		if us, ok = unixToMicros(n, 1000); !ok {
 			return dst, false, fmt.Errorf("timestamp %d ms is out of range", n)
@@ -294,7 +294,7 @@ func (c *castConv) conv(p *TransformProgram, dst, v []byte) ([]byte, bool, error
 	}
 	switch c.to {
 	case tString:
-		if c.from == vDate {
+		if c.from == KindDate {
 			p.tmp = appendDate(p.tmp[:0], days)
 		} else {
 			p.tmp = appendTimestamp(p.tmp[:0], us, c.local)
@@ -352,7 +352,7 @@ func (c *castConv) fromFloat(p *TransformProgram, dst []byte, f float64, bitSize
 }
 
 func (c *castConv) fromText(dst, s []byte) ([]byte, bool, error) {
-	str := aliasString(s) // only parsed, never kept
+	str := AliasString(s) // only parsed, never kept
 	bad := func() ([]byte, bool, error) {
 		want := map[castTarget]string{tInt: "an int", tLong: "a long", tFloat: "a float", tDouble: "a double",
 			tBool: "a boolean", tTimestamp: "an RFC 3339 timestamp", tDate: "a date (YYYY-MM-DD)"}[c.to]

@@ -14,7 +14,7 @@ func TestParseUUIDAgreesWithGoogleUUID(t *testing.T) {
 	check := func(s []byte) {
 		t.Helper()
 		var got [16]byte
-		ok := parseUUID(s, &got)
+		ok := ParseUUID(s, &got)
 		want, err := uuid.ParseBytes(s)
 		if ok != (err == nil) {
 			t.Fatalf("parseUUID(%q) = %v, uuid.ParseBytes error %v", s, ok, err)
@@ -34,7 +34,7 @@ func TestParseUUIDAgreesWithGoogleUUID(t *testing.T) {
 	}
 	for _, bad := range []string{"", "0123abcd-ef45-6789-abcd-ef012345678", "0123abcd-ef45-6789-abcd-ef01234567890", "0123abcdef4567890abcdef0123456789"} {
 		var u [16]byte
-		if parseUUID([]byte(bad), &u) {
+		if ParseUUID([]byte(bad), &u) {
 			t.Errorf("parseUUID(%q) accepted", bad)
 		}
 	}
