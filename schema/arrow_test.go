@@ -16,7 +16,7 @@ func TestAppendMetaFindsColumnsAnywhere(t *testing.T) {
 	}
 	fields = append([]iceberg.NestedField{{ID: 1, Name: "a", Type: iceberg.PrimitiveTypes.Int32}}, fields...)
 	fields = append(fields, iceberg.NestedField{ID: 8, Name: "added_later", Type: iceberg.PrimitiveTypes.String})
-	b := NewBuilder(t, iceberg.NewSchema(0, fields...))
+	b := newBuilder(t, iceberg.NewSchema(0, fields...))
 	if err := ValidateMetaColumns(b.Schema()); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestAppendMetaFindsColumnsAnywhere(t *testing.T) {
 }
 
 func TestValidateMetaColumnsRejects(t *testing.T) {
-	b := NewBuilder(t, iceberg.NewSchema(0,
+	b := newBuilder(t, iceberg.NewSchema(0,
 		iceberg.NestedField{ID: 1, Name: ColKafkaTopic, Type: iceberg.PrimitiveTypes.Int32, Required: true}))
 	if err := ValidateMetaColumns(b.Schema()); err == nil {
 		t.Fatal("want an error for a schema without proper metadata columns")

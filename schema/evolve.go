@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/hamba/avro/v2"
+
+	"github.com/bigfather/bigfather/internal/avrobin"
 )
 
 // ErrIncompatible means a writer schema cannot be written into a table
@@ -126,7 +128,7 @@ func Evolve(cur *iceberg.Schema, lastColumnID int, w avro.Schema) (*iceberg.Sche
 	if hi := cur.HighestFieldID(); lastColumnID < hi {
 		return nil, nil, fmt.Errorf("evolve: last-column-id %d is below the schema's highest field id %d", lastColumnID, hi)
 	}
-	rec, ok := Deref(w).(*avro.RecordSchema)
+	rec, ok := avrobin.Deref(w).(*avro.RecordSchema)
 	if !ok {
 		return nil, nil, &IncompatibleError{Why: fmt.Sprintf("writer schema is %s, want a record", w.Type())}
 	}
@@ -164,13 +166,13 @@ func (e *evolver) record(w *avro.RecordSchema, targets []iceberg.NestedField, wp
 	var added []iceberg.NestedField
 	changed := false
 	for i, f := range w.Fields() {
-		wp := JoinPath(wpath, f.Name())
+		wp := avrobin.JoinPath(wpath, f.Name())
 		j := bound[i]
 		if j < 0 {
 			if top && IsMetaColumn(f.Name()) {
 				return nil, false, &IncompatibleError{Field: wp, Why: "collides with a metadata column"}
 			}
-			nf, err := e.add(f, wp, JoinPath(tpath, f.Name()))
+			nf, err := e.add(f, wp, avrobin.JoinPath(tpath, f.Name()))
 			if err != nil {
 				return nil, false, err
 			}
@@ -180,7 +182,7 @@ func (e *evolver) record(w *avro.RecordSchema, targets []iceberg.NestedField, wp
 		}
 		used[j] = true
 		t := targets[j]
-		typ, required, ch, err := e.slot(f.Type(), t.ID, t.Type, t.Required, wp, JoinPath(tpath, t.Name))
+		typ, required, ch, err := e.slot(f.Type(), t.ID, t.Type, t.Required, wp, avrobin.JoinPath(tpath, t.Name))
 		if err != nil {
 			return nil, false, err
 		}
@@ -195,8 +197,8 @@ func (e *evolver) record(w *avro.RecordSchema, targets []iceberg.NestedField, wp
 		}
 		// The writer no longer has the field: keep the column, written as
 		// null from now on.
-		tp := JoinPath(tpath, t.Name)
-		if err := e.makeOptional(t.ID, t.Type, JoinPath(wpath, t.Name), tp); err != nil {
+		tp := avrobin.JoinPath(tpath, t.Name)
+		if err := e.makeOptional(t.ID, t.Type, avrobin.JoinPath(wpath, t.Name), tp); err != nil {
 			return nil, false, err
 		}
 		out[j].Required = false
@@ -247,7 +249,7 @@ func (e *evolver) slot(w avro.Schema, id int, t iceberg.Type, required bool, wp,
 // nullableBranch returns the single non-null branch of w and whether w
 // admits null. The branch is nil when w is always null.
 func nullableBranch(w avro.Schema, wp string) (avro.Schema, bool, error) {
-	w = Deref(w)
+	w = avrobin.Deref(w)
 	u, ok := w.(*avro.UnionSchema)
 	if !ok {
 		if w.Type() == avro.Null {
@@ -255,7 +257,7 @@ func nullableBranch(w avro.Schema, wp string) (avro.Schema, bool, error) {
 		}
 		return w, false, nil
 	}
-	inner, nullable, names := UnionBranches(u)
+	inner, nullable, names := avrobin.UnionBranches(u)
 	if len(names) > 1 {
 		return nil, false, &IncompatibleError{Field: wp, Why: fmt.Sprintf("union of several non-null types [%s] is not supported", strings.Join(names, " "))}
 	}
@@ -360,7 +362,7 @@ func widen(wt, t iceberg.Type) (iceberg.Type, string) {
 }
 
 func kindError(wp string, w avro.Schema, t iceberg.Type) error {
-	return &IncompatibleError{Field: wp, Why: fmt.Sprintf("writer type %s cannot be written to a column of type %s", TypeName(w), t)}
+	return &IncompatibleError{Field: wp, Why: fmt.Sprintf("writer type %s cannot be written to a column of type %s", avrobin.TypeName(w), t)}
 }
 
 // add maps writer field f, which the table lacks, to a new optional column

@@ -5,6 +5,8 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/hamba/avro/v2"
+
+	"github.com/bigfather/bigfather/internal/avrobin"
 )
 
 // Names of the metadata columns that every table carries after its data
@@ -46,7 +48,7 @@ func IsMetaColumn(name string) bool {
 // catalog applies on table creation): top-level columns get 1..n in order,
 // then nested fields are numbered struct by struct.
 func ToIceberg(s avro.Schema) (*iceberg.Schema, error) {
-	rec, ok := Deref(s).(*avro.RecordSchema)
+	rec, ok := avrobin.Deref(s).(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("avro to iceberg: top-level schema is %s, want a record", s.Type())
 	}
@@ -99,7 +101,7 @@ func (m *mapper) recordFields(rec *avro.RecordSchema, path string) ([]iceberg.Ne
 
 	fields := make([]iceberg.NestedField, 0, len(rec.Fields()))
 	for _, f := range rec.Fields() {
-		fp := JoinPath(path, f.Name())
+		fp := avrobin.JoinPath(path, f.Name())
 		typ, required, err := m.fieldType(f.Type(), fp)
 		if err != nil {
 			return nil, err
@@ -118,7 +120,7 @@ func (m *mapper) recordFields(rec *avro.RecordSchema, path string) ([]iceberg.Ne
 // fieldType maps a field, list element or map value type and reports
 // whether it is required (not a nullable union).
 func (m *mapper) fieldType(s avro.Schema, path string) (iceberg.Type, bool, error) {
-	inner, nullable, err := UnwrapNullable(s, path)
+	inner, nullable, err := avrobin.UnwrapNullable(s, path)
 	if err != nil {
 		return nil, false, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/ingest/transform"
 )
 
 // index is one immutable load of the reference data. All keys share one
@@ -78,7 +78,7 @@ func (b *builder) keyNull()           { b.parts++; b.nullKey = true }
 // (0 → 0x00, 1 → 0x02), then the value.
 
 func (b *builder) null()        { b.vals = append(b.vals, 0) }
-func (b *builder) long(v int64) { b.vals = schema.AppendAvroLong(append(b.vals, 2), v) }
+func (b *builder) long(v int64) { b.vals = transform.AppendAvroLong(append(b.vals, 2), v) }
 func (b *builder) float(v float32) {
 	b.vals = binary.LittleEndian.AppendUint32(append(b.vals, 2), math.Float32bits(v))
 }
@@ -95,11 +95,11 @@ func (b *builder) boolean(v bool) {
 }
 
 func (b *builder) str(s string) {
-	b.vals = append(schema.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
+	b.vals = append(transform.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
 }
 
 func (b *builder) strBytes(s []byte) {
-	b.vals = append(schema.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
+	b.vals = append(transform.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
 }
 
 // endRow indexes the current row, or drops it if a key column was null.
