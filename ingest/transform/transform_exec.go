@@ -3,7 +3,6 @@ package transform
 import (
 	"crypto/sha256"
 	"fmt"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/google/cel-go/common/types"
@@ -28,11 +27,11 @@ type TransformProgram struct {
 	writer *rules.Type // the writer record, to validate and split payloads
 	steps  []boundStep
 
-	cur, next [][]byte // field encodings, current and being built
-	arena     []byte   // values steps wrote for the current record
-	tmp       []byte   // one value being built
-	joined    []byte   // the current record, for CEL
-	key       []byte   // an enrich key
+	cur, next [][]byte         // field encodings, current and being built
+	arena     []byte           // values steps wrote for the current record
+	tmp       []byte           // one value being built
+	joined    []byte           // the current record, for CEL
+	key       LookupKeyBuilder // an enrich key
 	sum       [sha256.Size]byte
 	w         rules.Walker
 	zero      schema.Meta // what a nil meta reads as
@@ -358,21 +357,21 @@ func (s *enrichStep) run(p *TransformProgram, _ *schema.Meta, _ []schema.Header)
 	start := len(p.arena)
 	if hit {
 		var row []byte
-		row, hit = e.lookup.Lookup(p.arena, p.key)
+		row, hit = e.lookup.Lookup(p.arena, p.key.Key)
 		if hit {
 			if len(row) < start {
-				return false, fmt.Errorf("lookup row for key %s: the lookup dropped bytes it was given", truncValue(string(p.key)))
+				return false, fmt.Errorf("lookup row for key %s: the lookup dropped bytes it was given", truncValue(string(p.key.Key)))
 			}
 			p.arena = row
 			if err := p.addRow(e, start); err != nil {
-				return false, fmt.Errorf("lookup row for key %s: %v", truncValue(string(p.key)), err)
+				return false, fmt.Errorf("lookup row for key %s: %v", truncValue(string(p.key.Key)), err)
 			}
 			return true, nil
 		}
 	}
 	p.arena = p.arena[:start]
 	if e.onMiss == missQuarantine {
-		return false, fmt.Errorf("no lookup row for key %s", truncValue(string(p.key)))
+		return false, fmt.Errorf("no lookup row for key %s", truncValue(string(p.key.Key)))
 	}
 	p.cur = append(p.cur, e.miss...)
 	return true, nil
@@ -381,12 +380,9 @@ func (s *enrichStep) run(p *TransformProgram, _ *schema.Meta, _ []schema.Header)
 // lookupKey builds the key of the current record in p.key, reporting
 // false when a key column is null.
 func (p *TransformProgram) lookupKey(keys []keyCol) bool {
-	p.key = p.key[:0]
+	p.key.Reset(p.key.Key[:0])
 	for i := range keys {
 		k := &keys[i]
-		if i > 0 {
-			p.key = append(p.key, LookupKeySeparator)
-		}
 		r := avrobin.Reader{B: p.cur[k.idx]}
 		if k.union {
 			if idx, _ := r.Long(); idx == k.null {
@@ -396,16 +392,16 @@ func (p *TransformProgram) lookupKey(keys []keyCol) bool {
 		switch k.kind {
 		case rules.KindString:
 			s, _ := r.Bytes()
-			p.key = append(p.key, s...)
+			p.key.Text(s)
 		case rules.KindEnum:
 			idx, _ := r.Long()
-			p.key = append(p.key, k.syms[idx]...)
+			p.key.Text(k.syms[idx])
 		case rules.KindInt, rules.KindLong:
 			v, _ := r.Long()
-			p.key = strconv.AppendInt(p.key, v, 10)
+			p.key.Int(v)
 		case rules.KindBool:
 			b, _ := r.Take(1)
-			p.key = strconv.AppendBool(p.key, b[0] == 1)
+			p.key.Bool(b[0] == 1)
 		}
 	}
 	return true

@@ -19,48 +19,98 @@ import (
 // ambiguous; the reference data should not have such keys.
 const LookupKeySeparator = 0x00
 
-// AppendLookupKey appends to dst the canonical text of one key value, as
-// an enrich step makes it from a key column:
+// LookupKeyBuilder is the one definition of the lookup-key format: a key
+// is the canonical texts of its key columns, in KeyColumns order, joined
+// by LookupKeySeparator. The canonical text of a value is
 //
 //	string, []byte (an Avro string or an enum's symbol)  the bytes as they are
 //	int, int8…int64, uint…uint64 (Avro int, long)        decimal, '-' for negatives, no '+' or leading zeros
 //	bool (Avro boolean)                                  true or false
 //
-// A key of several columns is their texts, in KeyColumns order, joined by
-// LookupKeySeparator (see LookupKey). Other types are an error.
+// An enrich step builds each record's key with it, ingest/enrich each
+// reference row's, and LookupKey anyone else's, so the three cannot
+// drift apart. Key is appended to, never truncated: start a key with
+// Reset. The methods do not allocate beyond growing Key.
+type LookupKeyBuilder struct {
+	Key   []byte
+	parts int // key columns of the current key so far
+}
+
+// Reset starts a new key at the end of dst.
+func (b *LookupKeyBuilder) Reset(dst []byte) { b.Key, b.parts = dst, 0 }
+
+// sep separates the next key column from the previous one.
+func (b *LookupKeyBuilder) sep() {
+	if b.parts > 0 {
+		b.Key = append(b.Key, LookupKeySeparator)
+	}
+	b.parts++
+}
+
+// Text appends a string, bytes or enum symbol key column.
+func (b *LookupKeyBuilder) Text(s []byte) { b.sep(); b.Key = append(b.Key, s...) }
+
+// String appends a string key column.
+func (b *LookupKeyBuilder) String(s string) { b.sep(); b.Key = append(b.Key, s...) }
+
+// Int appends an integer key column.
+func (b *LookupKeyBuilder) Int(v int64) { b.sep(); b.Key = strconv.AppendInt(b.Key, v, 10) }
+
+// Uint appends an unsigned integer key column.
+func (b *LookupKeyBuilder) Uint(v uint64) { b.sep(); b.Key = strconv.AppendUint(b.Key, v, 10) }
+
+// Bool appends a boolean key column.
+func (b *LookupKeyBuilder) Bool(v bool) { b.sep(); b.Key = strconv.AppendBool(b.Key, v) }
+
+// Null counts a null key column: it writes nothing, and a row with one is
+// not indexed (nor looked up).
+func (b *LookupKeyBuilder) Null() { b.parts++ }
+
+// AppendLookupKey appends to dst the canonical text of one key value (see
+// LookupKeyBuilder). A key of several columns is their texts joined by
+// LookupKeySeparator (see LookupKey). Other types than those listed there
+// are an error.
 func AppendLookupKey(dst []byte, v any) ([]byte, error) {
+	b := LookupKeyBuilder{Key: dst}
+	if err := b.value(v); err != nil {
+		return dst, err
+	}
+	return b.Key, nil
+}
+
+// value appends one key column of a Go type.
+func (b *LookupKeyBuilder) value(v any) error {
 	switch v := v.(type) {
 	case string:
-		return append(dst, v...), nil
+		b.String(v)
 	case []byte:
-		return append(dst, v...), nil
+		b.Text(v)
 	case bool:
-		return strconv.AppendBool(dst, v), nil
+		b.Bool(v)
 	case uint:
-		return strconv.AppendUint(dst, uint64(v), 10), nil
+		b.Uint(uint64(v))
 	case uint64:
-		return strconv.AppendUint(dst, v, 10), nil
+		b.Uint(v)
+	default:
+		i, ok := intOf(v)
+		if !ok {
+			return fmt.Errorf("lookup key value of type %T: want a string, []byte, integer or bool", v)
+		}
+		b.Int(i)
 	}
-	if i, ok := intOf(v); ok {
-		return strconv.AppendInt(dst, i, 10), nil
-	}
-	return dst, fmt.Errorf("lookup key value of type %T: want a string, []byte, integer or bool", v)
+	return nil
 }
 
 // LookupKey is the lookup key of a row whose key columns hold values, in
-// order: their AppendLookupKey texts joined by LookupKeySeparator.
+// order (see LookupKeyBuilder).
 func LookupKey(values ...any) ([]byte, error) {
-	var key []byte
-	for i, v := range values {
-		if i > 0 {
-			key = append(key, LookupKeySeparator)
-		}
-		var err error
-		if key, err = AppendLookupKey(key, v); err != nil {
+	var b LookupKeyBuilder
+	for _, v := range values {
+		if err := b.value(v); err != nil {
 			return nil, err
 		}
 	}
-	return key, nil
+	return b.Key, nil
 }
 
 // intOf converts a Go integer, or an integral float64 as YAML and JSON
