@@ -98,7 +98,7 @@ func (c Change) String() string {
 // cannot be written without breaking the table.
 //
 // Writer fields bind to table columns as the decoder binds them (exact name,
-// then the writer field's aliases; see NewDecoder), so NewDecoder(w, next)
+// then the writer field's aliases; see decode.NewDecoder), so decode.NewDecoder(w, next)
 // succeeds whenever Evolve does. Then:
 //   - a writer field the table lacks, at any depth, becomes an optional
 //     column mapped as ToIceberg maps it (fields nested in it keep their

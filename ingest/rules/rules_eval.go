@@ -213,7 +213,7 @@ func selectableRecord(t *Type) *Type {
 // value whole, none when no rule reads value), and of the fields no rule
 // reads it checks only the structure it needs to step over them (lengths,
 // counts, union and enum indexes), not their content (UTF-8, decimal
-// width). It is therefore no substitute for Decoder.Check. Whatever the
+// width). It is therefore no substitute for decode.Decoder.Check. Whatever the
 // bytes, it does not panic, and its memory and time are linear in the
 // payload's size.
 //

@@ -171,7 +171,7 @@ func isUUID(f *avro.FixedSchema) bool {
 }
 
 // PrimitiveKind maps a primitive and its logical type. As in the Avro spec
-// and ToIceberg, a logical type on the wrong primitive is ignored.
+// and schema.ToIceberg, a logical type on the wrong primitive is ignored.
 func PrimitiveKind(p *avro.PrimitiveSchema) Kind {
 	var lt avro.LogicalType
 	if l := p.Logical(); l != nil {

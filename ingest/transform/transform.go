@@ -17,8 +17,8 @@ import (
 // writer schema, into Avro binary under an output schema, before the record
 // is decoded into the table. The chain is compiled once (CompileTransforms),
 // bound to each writer schema (Transforms.Bind, cached by the caller, as a
-// Decoder is) and applied per record (TransformProgram.Apply). The output
-// schema is what the table is created or evolved from (ToIceberg) and what
+// decode.Decoder is) and applied per record (TransformProgram.Apply). The output
+// schema is what the table is created or evolved from (schema.ToIceberg) and what
 // the decoder reads.
 //
 // Every step addresses top-level fields of the record as the previous step

@@ -63,7 +63,7 @@ func (p *TransformProgram) Schema() avro.Schema { return p.schema }
 // Apply validates the whole payload first (lengths, counts, indexes, UTF-8
 // of strings), so that no step sees garbage; whatever the bytes, it does
 // not panic. It does not check what only the table decoder can (uuid text,
-// decimal precision), which Decoder does on the output.
+// decimal precision), which decode.Decoder does on the output.
 //
 // meta (nil reads as the zero Meta) and headers are what the CEL of derive
 // and filter steps see, and meta.Timestamp is what a default step From

@@ -124,7 +124,7 @@ func fieldNames(s avro.Schema) []string {
 	return names
 }
 
-// icebergTypes maps the output schema with ToIceberg and returns each data
+// icebergTypes maps the output schema with schema.ToIceberg and returns each data
 // column's type, with "?" appended to optional ones.
 func icebergTypes(t testing.TB, s avro.Schema) map[string]string {
 	t.Helper()

@@ -9,7 +9,7 @@ import (
 )
 
 // Timestamps the transforms write are Avro long timestamp-micros, which
-// ToIceberg maps to timestamptz: microseconds since the Unix epoch, UTC.
+// schema.ToIceberg maps to timestamptz: microseconds since the Unix epoch, UTC.
 
 // tsKind is a parse_timestamp format.
 type tsKind uint8

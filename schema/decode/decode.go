@@ -15,7 +15,7 @@ import (
 // the Arrow columns of one table schema. Fields are resolved by name, or by a
 // writer field's alias when no name matches: writer fields the table lacks
 // are skipped, table columns the writer lacks are null, and the metadata
-// columns are left to AppendMeta.
+// columns are left to schema.AppendMeta.
 //
 // A Decoder is not safe for concurrent use; use one per goroutine (it is
 // cheap to build and holds per-call scratch state).
@@ -43,7 +43,7 @@ func NewDecoder(writer avro.Schema, target *iceberg.Schema) (*Decoder, error) {
 	return &Decoder{root: root, nTarget: len(target.Fields())}, nil
 }
 
-// Decode appends one record to b, whose schema must be ArrowSchema(target).
+// Decode appends one record to b, whose schema must be schema.ArrowSchema(target).
 // It is all or nothing: when it returns an error no builder was touched.
 // Malformed payloads return an error wrapping ErrMalformed, and so do bytes
 // after the record: they mean the payload is not what its schema id says.
@@ -246,7 +246,7 @@ func (c *compiler) value(w avro.Schema, t iceberg.Type, path string) (*node, err
 		n.op, n.key, n.elem, n.minSize = opMap, key, val, 1
 		return n, nil
 	}
-	// Primitive, fixed and enum: map the writer type the way ToIceberg
+	// Primitive, fixed and enum: map the writer type the way schema.ToIceberg
 	// does, then check it can be read as the table type.
 	wt, err := schema.IcebergType(w, path)
 	if err != nil {

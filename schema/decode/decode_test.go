@@ -274,7 +274,7 @@ func TestDecodeDecimalWidening(t *testing.T) {
 func TestDecodeMalformed(t *testing.T) {
 	type tc struct {
 		name, writer string
-		target       *iceberg.Schema // nil: ToIceberg(writer)
+		target       *iceberg.Schema // nil: schema.ToIceberg(writer)
 		payload      []byte
 		wantPath     string
 	}
