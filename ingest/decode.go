@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
 )
 
 // RecordMeta is the metadata of Kafka record r, ingested at now: what the
@@ -23,7 +24,7 @@ func RecordMeta(r *kgo.Record, now time.Time) schema.Meta {
 // does not decode it returns Decode's error and appends no metadata. The
 // bench's limit pipelines call it too, so that they time the pipeline's
 // own code.
-func AppendRow(rb *array.RecordBuilder, dec *schema.Decoder, payload []byte, meta *schema.Meta) error {
+func AppendRow(rb *array.RecordBuilder, dec *decode.Decoder, payload []byte, meta *schema.Meta) error {
 	if err := dec.Decode(payload, rb); err != nil {
 		return err
 	}

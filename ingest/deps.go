@@ -7,16 +7,16 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 // Registry is what the pipeline asks of the schema registry: a record's
 // writer schema by id (schemas.go) and whether it is registered under the
 // subject the topic's naming strategy expects (subject.go). A
-// *schema.Registry is one.
+// *registry.Registry is one.
 type Registry interface {
-	Get(ctx context.Context, id int) (*schema.WriterSchema, error)
-	CheckSubject(ctx context.Context, strategy, topic string, ws *schema.WriterSchema) error
+	Get(ctx context.Context, id int) (*registry.WriterSchema, error)
+	CheckSubject(ctx context.Context, strategy, topic string, ws *registry.WriterSchema) error
 }
 
 // Catalog is what the pipeline asks of the Iceberg catalog: loading its
@@ -33,6 +33,6 @@ type Catalog interface {
 }
 
 var (
-	_ Registry = (*schema.Registry)(nil)
+	_ Registry = (*registry.Registry)(nil)
 	_ Catalog  = catalog.Catalog(nil)
 )
