@@ -281,37 +281,6 @@ func (b *batch) consumed() table.Ranges {
 	return b.ranges
 }
 
-// cover records that offset off of tp was consumed into ts's batch,
-// starting the batch if needed. A table with no watermark for tp starts
-// its range where rt's open batches start (batchStart): a table of a route created in the
-// middle of a batch was not the verdict of any record before it, so its
-// range, and the origin its first commit records, start where the
-// route's batch does (route.go, rule 3). A range a skip policy jumped over
-// is recorded with the partition's first offset in the batch.
-func (ts *tableState) cover(rt *topicRoute, tp table.TP, off int64, now time.Time) *batch {
-	b := ts.open(now)
-	if b.hot.ok && b.hot.tp == tp {
-		b.hot.rg[1] = off + 1
-		return b
-	}
-	rg, ok := b.consumed()[tp]
-	if !ok {
-		rg[0] = rt.batchStart(tp, off)
-		if w, had := ts.wm[tp]; had {
-			b.expect[tp] = w
-			rg[0] = w // gaps below off (markers, compaction) are covered too
-		}
-		if gap, ok := ts.gaps[tp]; ok {
-			b.gaps[tp] = gap
-			delete(ts.gaps, tp)
-		}
-	}
-	rg[1] = off + 1
-	b.ranges[tp] = rg
-	b.hot = hotRange{tp: tp, rg: rg, ok: true}
-	return b
-}
-
 // hasContent reports whether the batch holds anything a commit must
 // record: rows, passed-over offsets or skipped gaps. A batch without
 // content only advances watermarks.

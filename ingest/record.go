@@ -181,48 +181,6 @@ func (p *Pipeline) noDecoder(ctx context.Context, rc *recordCtx, err error) erro
 	return p.reject(ctx, rc, schema.StageDecode, "schema", err)
 }
 
-// pending reports whether some table of the route does not hold offset
-// off of tp yet.
-func (rt *topicRoute) pending(tp table.TP, off int64) bool {
-	for _, t := range rt.all {
-		if t.accepts(tp, off) {
-			return true
-		}
-	}
-	return false
-}
-
-// coverOthers records off as consumed in every table of the route that
-// still needs a verdict on it, except holder, which holds the record or
-// lists it. A data table not created yet gets nothing now; the batch that
-// creates it starts its range where the route's batch does (batchStart).
-func (rc *recordCtx) coverOthers(holder *tableState) {
-	for _, t := range rc.rt.all {
-		if t != holder && (t.tbl != nil || t.isRejects) && t.accepts(rc.tp, rc.r.Offset) {
-			rc.cover(t)
-		}
-	}
-}
-
-// cover records the record's offset in t's batch; a range t starts for
-// the partition begins where the route's open batches do.
-func (rc *recordCtx) cover(t *tableState) *batch {
-	return t.cover(rc.rt, rc.tp, rc.r.Offset, rc.now)
-}
-
-// batchStart is the lowest offset of tp the route's open batches cover,
-// or off when none covers tp.
-func (rt *topicRoute) batchStart(tp table.TP, off int64) int64 {
-	for _, t := range rt.all {
-		if t.b != nil {
-			if rg, ok := t.b.consumed()[tp]; ok {
-				off = min(off, rg[0])
-			}
-		}
-	}
-	return off
-}
-
 // choose returns the data table a record goes to: the first of the
 // route's tables whose route takes it. Nil means no route takes it; the
 // error is then the first route that failed on the record, if any.
@@ -358,19 +316,6 @@ func (p *Pipeline) passOver(rc *recordCtx, c *prometheus.CounterVec) error {
 	c.WithLabelValues(label).Inc()
 	rc.skip()
 	return nil
-}
-
-// skip passes over a record no table of the route holds: its offset is
-// listed in the anchor's commit (bigfather.skipped) so verify accounts for
-// it, unless the anchor already holds it, and covered in the other tables.
-// An anchor with no table yet (a lone data table before its first good
-// record) has nothing to commit it to: the batch that creates the table
-// covers the offset, from where the route's batch starts.
-func (rc *recordCtx) skip() {
-	if a := rc.rt.anchor; a.tbl != nil && a.accepts(rc.tp, rc.r.Offset) {
-		rc.cover(a).skip(rc.tp, rc.r.Offset)
-	}
-	rc.coverOthers(rc.rt.anchor)
 }
 
 // evaluator binds rules to a writer schema once per schema.

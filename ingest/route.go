@@ -130,27 +130,6 @@ func (p *Pipeline) eachRoute(fn func(rt *topicRoute) error) error {
 	return nil
 }
 
-// resumeAt is where tp resumes (rule 3), given each table's loaded
-// watermarks and origins; ok is false when no table of the route has a
-// watermark, so the configured start applies.
-func (rt *topicRoute) resumeAt(tp table.TP) (off int64, ok bool) {
-	_, anchored := rt.anchor.wm[tp]
-	useOrigins := !anchored && !rt.anchor.fresh
-	for _, t := range rt.all {
-		w, has := t.wm[tp]
-		if !has {
-			continue
-		}
-		if o, hasO := t.origins[tp]; useOrigins && hasO && o < w {
-			w = o
-		}
-		if !ok || w < off {
-			off, ok = w, true
-		}
-	}
-	return off, ok
-}
-
 // loadRoute reloads every table of rt and returns their watermarks and
 // origins by table, without touching the tables' in-memory views.
 // A missing quarantine table is created: its layout is fixed, and a table
