@@ -6,10 +6,32 @@ import (
 	"github.com/bigfather/bigfather/table"
 )
 
+// ledger keeps the books of one route (route.go): for every offset of
+// the route's partitions, which tables still need a verdict on it, and in
+// which batch each table records it. It owns DESIGN.md §3 rules 1–3 as
+// the route extends them, and nothing else: what becomes of a record is
+// the verdict's (verdict.go), and the ledger is told it.
+//
+//   - pending: some table of the route does not hold the offset yet
+//     (rule 1); an offset every table holds is not judged again.
+//   - hold: the offset is in one table (its rows, or its quarantine row);
+//     every other table that still needs it covers it, so that its
+//     watermark moves past it.
+//   - pass over: no table holds the offset (filtered, unrouted, rejected
+//     without quarantine); the anchor lists it in its commit's
+//     bigfather.skipped, so verify accounts for it.
+//
+// A range a table starts for a partition begins at its watermark, or,
+// without one, where the route's open batches do (batchStart).
+type ledger struct {
+	all    []*tableState // every table of the route, in commit order
+	anchor *tableState   // the last of all: it commits after every other (rule 2)
+}
+
 // pending reports whether some table of the route does not hold offset
 // off of tp yet.
-func (rt *topicRoute) pending(tp table.TP, off int64) bool {
-	for _, t := range rt.all {
+func (l *ledger) pending(tp table.TP, off int64) bool {
+	for _, t := range l.all {
 		if t.accepts(tp, off) {
 			return true
 		}
@@ -17,28 +39,75 @@ func (rt *topicRoute) pending(tp table.TP, off int64) bool {
 	return false
 }
 
+// hold records that holder holds offset off of tp (a row appended to its
+// batch, whose range it now covers), and covers it in every other table
+// that still needs a verdict on it.
+func (l *ledger) hold(holder *tableState, tp table.TP, off int64, now time.Time) {
+	l.cover(holder, tp, off, now)
+	l.coverOthers(holder, tp, off, now)
+}
+
 // coverOthers records off as consumed in every table of the route that
 // still needs a verdict on it, except holder, which holds the record or
 // lists it. A data table not created yet gets nothing now; the batch that
 // creates it starts its range where the route's batch does (batchStart).
-func (rc *recordCtx) coverOthers(holder *tableState) {
-	for _, t := range rc.rt.all {
-		if t != holder && (t.tbl != nil || t.isRejects) && t.accepts(rc.tp, rc.r.Offset) {
-			rc.cover(t)
+func (l *ledger) coverOthers(holder *tableState, tp table.TP, off int64, now time.Time) {
+	for _, t := range l.all {
+		if t != holder && (t.tbl != nil || t.isRejects) && t.accepts(tp, off) {
+			l.cover(t, tp, off, now)
 		}
 	}
 }
 
-// cover records the record's offset in t's batch; a range t starts for
-// the partition begins where the route's open batches do.
-func (rc *recordCtx) cover(t *tableState) *batch {
-	return t.cover(rc.rt, rc.tp, rc.r.Offset, rc.now)
+// passOver records an offset no table of the route holds: it is listed
+// in the anchor's commit (bigfather.skipped) so verify accounts for it,
+// unless the anchor already holds it, and covered in the other tables.
+// An anchor with no table yet (a lone data table before its first good
+// record) has nothing to commit it to: the batch that creates the table
+// covers the offset, from where the route's batch starts.
+func (l *ledger) passOver(tp table.TP, off int64, now time.Time) {
+	if a := l.anchor; a.tbl != nil && a.accepts(tp, off) {
+		l.cover(a, tp, off, now).skip(tp, off)
+	}
+	l.coverOthers(l.anchor, tp, off, now)
+}
+
+// cover records that offset off of tp was consumed into t's batch,
+// starting the batch if needed. A table with no watermark for tp starts
+// its range where the route's open batches start (batchStart): a table of
+// a route created in the middle of a batch was not the verdict of any
+// record before it, so its range, and the origin its first commit
+// records, start where the route's batch does (rule 3). A range a skip
+// policy jumped over is recorded with the partition's first offset in
+// the batch.
+func (l *ledger) cover(t *tableState, tp table.TP, off int64, now time.Time) *batch {
+	b := t.open(now)
+	if b.hot.ok && b.hot.tp == tp {
+		b.hot.rg[1] = off + 1
+		return b
+	}
+	rg, ok := b.consumed()[tp]
+	if !ok {
+		rg[0] = l.batchStart(tp, off)
+		if w, had := t.wm[tp]; had {
+			b.expect[tp] = w
+			rg[0] = w // gaps below off (markers, compaction) are covered too
+		}
+		if gap, ok := t.gaps[tp]; ok {
+			b.gaps[tp] = gap
+			delete(t.gaps, tp)
+		}
+	}
+	rg[1] = off + 1
+	b.ranges[tp] = rg
+	b.hot = hotRange{tp: tp, rg: rg, ok: true}
+	return b
 }
 
 // batchStart is the lowest offset of tp the route's open batches cover,
 // or off when none covers tp.
-func (rt *topicRoute) batchStart(tp table.TP, off int64) int64 {
-	for _, t := range rt.all {
+func (l *ledger) batchStart(tp table.TP, off int64) int64 {
+	for _, t := range l.all {
 		if t.b != nil {
 			if rg, ok := t.b.consumed()[tp]; ok {
 				off = min(off, rg[0])
@@ -48,57 +117,13 @@ func (rt *topicRoute) batchStart(tp table.TP, off int64) int64 {
 	return off
 }
 
-// skip passes over a record no table of the route holds: its offset is
-// listed in the anchor's commit (bigfather.skipped) so verify accounts for
-// it, unless the anchor already holds it, and covered in the other tables.
-// An anchor with no table yet (a lone data table before its first good
-// record) has nothing to commit it to: the batch that creates the table
-// covers the offset, from where the route's batch starts.
-func (rc *recordCtx) skip() {
-	if a := rc.rt.anchor; a.tbl != nil && a.accepts(rc.tp, rc.r.Offset) {
-		rc.cover(a).skip(rc.tp, rc.r.Offset)
-	}
-	rc.coverOthers(rc.rt.anchor)
-}
-
-// cover records that offset off of tp was consumed into ts's batch,
-// starting the batch if needed. A table with no watermark for tp starts
-// its range where rt's open batches start (batchStart): a table of a route created in the
-// middle of a batch was not the verdict of any record before it, so its
-// range, and the origin its first commit records, start where the
-// route's batch does (route.go, rule 3). A range a skip policy jumped over
-// is recorded with the partition's first offset in the batch.
-func (ts *tableState) cover(rt *topicRoute, tp table.TP, off int64, now time.Time) *batch {
-	b := ts.open(now)
-	if b.hot.ok && b.hot.tp == tp {
-		b.hot.rg[1] = off + 1
-		return b
-	}
-	rg, ok := b.consumed()[tp]
-	if !ok {
-		rg[0] = rt.batchStart(tp, off)
-		if w, had := ts.wm[tp]; had {
-			b.expect[tp] = w
-			rg[0] = w // gaps below off (markers, compaction) are covered too
-		}
-		if gap, ok := ts.gaps[tp]; ok {
-			b.gaps[tp] = gap
-			delete(ts.gaps, tp)
-		}
-	}
-	rg[1] = off + 1
-	b.ranges[tp] = rg
-	b.hot = hotRange{tp: tp, rg: rg, ok: true}
-	return b
-}
-
 // resumeAt is where tp resumes (rule 3), given each table's loaded
 // watermarks and origins; ok is false when no table of the route has a
 // watermark, so the configured start applies.
-func (rt *topicRoute) resumeAt(tp table.TP) (off int64, ok bool) {
-	_, anchored := rt.anchor.wm[tp]
-	useOrigins := !anchored && !rt.anchor.fresh
-	for _, t := range rt.all {
+func (l *ledger) resumeAt(tp table.TP) (off int64, ok bool) {
+	_, anchored := l.anchor.wm[tp]
+	useOrigins := !anchored && !l.anchor.fresh
+	for _, t := range l.all {
 		w, has := t.wm[tp]
 		if !has {
 			continue
@@ -112,4 +137,3 @@ func (rt *topicRoute) resumeAt(tp table.TP) (off int64, ok bool) {
 	}
 	return off, ok
 }
-

@@ -19,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kslog"
 
-	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -56,9 +55,9 @@ type Pipeline struct {
 	dlqBytes int64
 	// uploadCtx is the context data file uploads run under (see Run).
 	uploadCtx context.Context
-	// Scratch space reused for every record the rules judge.
-	hdrScratch   []schema.Header
-	metaScratch  schema.Meta
+	// Scratch space reused for every record: the record as the verdict
+	// sees it (viewOf), and its payload converted and transformed.
+	view         recordView
 	jsonScratch  []byte // the Avro encoding of the JSON or Protobuf record at hand
 	xformScratch []byte // the record at hand after its table's transform chain
 	// firstSeen is the first offset fetched per partition since it was

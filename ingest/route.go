@@ -42,8 +42,9 @@ type topicRoute struct {
 	// quarantine takes the records rejected before a table is chosen and
 	// those no route takes; nil passes over them.
 	quarantine *tableState
-	anchor     *tableState
-	all        []*tableState // every table of the route, in commit order
+	// ledger holds every table of the route, in commit order, and its
+	// anchor, and keeps the books of rules 1–3 over them (ledger.go).
+	ledger
 	// json converts the topic's plain JSON records to Avro of jsonWS, the
 	// declared schema; nil for registry-framed records.
 	json   *schema.JSONRecords
