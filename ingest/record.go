@@ -116,11 +116,11 @@ func (p *Pipeline) afterAppend(ctx context.Context, ts *tableState) error {
 	if b.pending >= chunkRows {
 		if err := p.writeChunk(ctx, ts); err != nil {
 			p.flushProblem(ProblemWarehouse, err)
-			return p.abandon(ctx, "write", err)
+			return p.abandon(ctx, flushWrite, err)
 		}
 	}
 	if b.rows+int64(b.pending) >= p.opts.FlushMaxRecords {
-		return p.flush(ctx, "records")
+		return p.flush(ctx, flushRecords)
 	}
 	return nil
 }

@@ -186,14 +186,35 @@ func adopt(views map[*tableState]routeView, tp table.TP) {
 	}
 }
 
+// flushReason is why a flush runs (or, for flushWrite, why the batches
+// are dropped without one); logged, and some reasons commit every batch
+// (mustCommit).
+type flushReason string
+
+const (
+	flushRecords  flushReason = "records"  // the batches reached flush.max_records
+	flushLatency  flushReason = "latency"  // a batch reached flush.max_latency
+	flushMemory   flushReason = "memory"   // the batches reached the memory budget
+	flushSkipped  flushReason = "skipped"  // too many passed-over offsets listed
+	flushSchema   flushReason = "schema"   // a table's schema evolves with the next batch
+	flushGap      flushReason = "gap"      // a fetch ran out of range (gap.go)
+	flushRevoke   flushReason = "revoke"   // partitions are revoked
+	flushShutdown flushReason = "shutdown" // the pipeline stops
+	flushWrite    flushReason = "write"    // a chunk failed to write: no flush, the batches are dropped
+)
+
 // mustCommit decides whether ts's batch is committed by a flush for
 // reason, or carried over to a later flush because it would only advance
 // a watermark that may lag a while longer (IdleCommitInterval). A crash
 // meanwhile loses nothing: those offsets are in the route's other table,
 // and a restart re-reads them from the lower watermark.
-func (p *Pipeline) mustCommit(ts *tableState, reason string, now time.Time) bool {
+func (p *Pipeline) mustCommit(ts *tableState, reason flushReason, now time.Time) bool {
 	b := ts.b
-	if b.hasContent() || reason == "shutdown" || reason == "revoke" || reason == "schema" || reason == "gap" {
+	switch reason {
+	case flushShutdown, flushRevoke, flushSchema, flushGap:
+		return true
+	}
+	if b.hasContent() {
 		return true
 	}
 	for tp := range b.consumed() {

@@ -197,7 +197,7 @@ func (p *Pipeline) planEvolution(ts *tableState, ws *schema.WriterSchema) (*evol
 // committed first, so every commit's files share one schema. It returns
 // the decoder for ws into the evolved schema.
 func (p *Pipeline) applyEvolution(ctx context.Context, ts *tableState, ws *schema.WriterSchema, ev *evolution) (*schema.Decoder, error) {
-	if err := p.flush(ctx, "schema"); err != nil {
+	if err := p.flush(ctx, flushSchema); err != nil {
 		return nil, err
 	}
 	if ev.base != ts.sch {
