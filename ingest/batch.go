@@ -14,7 +14,11 @@ import (
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 
+	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -50,15 +54,15 @@ type tableConfig struct {
 	id   icebergtable.Identifier
 	name string
 	// rules are the route's validation rules (nil: none).
-	rules *schema.Rules
+	rules *rules.Rules
 	// filter keeps a record when true (nil: keep all); one rule, named
 	// "filter".
-	filter *schema.Rules
+	filter *rules.Rules
 	// transforms is the table's transform chain (nil: none).
-	transforms *schema.Transforms
+	transforms *transform.Transforms
 	// route takes the records of the table's topics that go to it (one
 	// rule, named "route"; nil: all).
-	route *schema.Rules
+	route *rules.Rules
 	// partitionBy is the configured spec terms, used when the table is
 	// created.
 	partitionBy []string
@@ -73,20 +77,20 @@ type tableConfig struct {
 // message's. Decoders, incompatible and evolutions depend on the table's
 // schema too, and are dropped when it moves.
 type bindings struct {
-	decoders map[*schema.WriterSchema]*schema.Decoder
+	decoders map[*registry.WriterSchema]*decode.Decoder
 	// incompatible holds the writer schemas that cannot be written into
 	// the table, with the reason; their records are rejected.
-	incompatible map[*schema.WriterSchema]error
+	incompatible map[*registry.WriterSchema]error
 	// evolutions are the schema changes writer schemas need, planned and
 	// not applied until a record of theirs decodes and is kept (schemas.go).
-	evolutions  map[*schema.WriterSchema]*evolution
-	evaluators  map[*schema.WriterSchema]*schema.RuleEvaluator // of rules
-	filterEvals map[*schema.WriterSchema]*schema.RuleEvaluator // of filter
-	routeEvals  map[*schema.WriterSchema]*schema.RuleEvaluator // of route
+	evolutions  map[*registry.WriterSchema]*evolution
+	evaluators  map[*registry.WriterSchema]*rules.RuleEvaluator // of rules
+	filterEvals map[*registry.WriterSchema]*rules.RuleEvaluator // of filter
+	routeEvals  map[*registry.WriterSchema]*rules.RuleEvaluator // of route
 	// programs are the transform chain bound; a bound program stands for
 	// the chain's output schema wherever a writer schema is used
 	// (decoders, evolution).
-	programs map[*schema.WriterSchema]*program
+	programs map[*registry.WriterSchema]*program
 }
 
 // watermarks are the table's committed offsets for the partitions this
@@ -140,12 +144,12 @@ func newTableState(id icebergtable.Identifier) *tableState {
 	return &tableState{
 		tableConfig: tableConfig{id: id, name: strings.Join(id, ".")},
 		bindings: bindings{
-			decoders:     make(map[*schema.WriterSchema]*schema.Decoder),
-			incompatible: make(map[*schema.WriterSchema]error),
-			evaluators:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
-			filterEvals:  make(map[*schema.WriterSchema]*schema.RuleEvaluator),
-			routeEvals:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
-			programs:     make(map[*schema.WriterSchema]*program),
+			decoders:     make(map[*registry.WriterSchema]*decode.Decoder),
+			incompatible: make(map[*registry.WriterSchema]error),
+			evaluators:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+			filterEvals:  make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+			routeEvals:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+			programs:     make(map[*registry.WriterSchema]*program),
 		},
 		watermarks: watermarks{
 			wm:      table.Offsets{},

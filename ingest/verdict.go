@@ -8,7 +8,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 // Stage is where a record was rejected. Its string is the quarantine
@@ -95,9 +99,9 @@ type verdict struct {
 	ts *tableState
 	// ws and payload are the record as ts takes it (after its transform
 	// chain), and dec decodes it into ts's schema.
-	ws      *schema.WriterSchema
+	ws      *registry.WriterSchema
 	payload []byte
-	dec     *schema.Decoder
+	dec     *decode.Decoder
 	// ev is, when not nil, the evolution of ts's schema the record needs
 	// (applyEvolution); dec decodes into the evolved schema.
 	ev *evolution
@@ -162,7 +166,7 @@ func (p *Pipeline) judge(ctx context.Context, rt *topicRoute, rec *recordView) (
 			return out, nil
 		}
 		ws, payload, kept, err := p.transform(ts, v.ws, v.payload, rec)
-		switch te, named := errors.AsType[*schema.TransformError](err); {
+		switch te, named := errors.AsType[*transform.TransformError](err); {
 		case errors.Is(err, schema.ErrMalformed):
 			return v.rejected(stageDecode, reasonMalformed, err), nil
 		case named:
@@ -220,16 +224,16 @@ func (p *Pipeline) read(ctx context.Context, rt *topicRoute, rec *recordView) (v
 		v.ws, v.payload = rt.jsonWS, p.jsonScratch
 		return v, nil
 	}
-	id, body, err := schema.SplitWire(rec.value)
+	id, body, err := registry.SplitWire(rec.value)
 	if err != nil {
 		return v.rejected(stageDecode, reasonWire, err), nil
 	}
 	v.schemaID, v.hasID = id, true
 	ws, err := p.writerSchema(ctx, int(id))
 	switch {
-	case errors.Is(err, schema.ErrUnknownSchema):
+	case errors.Is(err, registry.ErrUnknownSchema):
 		return v.rejected(stageDecode, reasonUnknownSchema, err), nil
-	case errors.Is(err, schema.ErrUnsupportedSchema):
+	case errors.Is(err, registry.ErrUnsupportedSchema):
 		return v.rejected(stageDecode, reasonUnsupportedSchema, err), nil
 	case err != nil:
 		return v, err
@@ -243,7 +247,7 @@ func (p *Pipeline) read(ctx context.Context, rt *topicRoute, rec *recordView) (v
 			p.jsonScratch, err = m.Convert(p.jsonScratch[:0], data)
 		}
 		switch {
-		case errors.Is(err, schema.ErrUnsupportedSchema):
+		case errors.Is(err, registry.ErrUnsupportedSchema):
 			return v.rejected(stageDecode, reasonUnsupportedSchema, err), nil
 		case err != nil:
 			return v.rejected(stageDecode, reasonMalformedProtobuf, err), nil
@@ -268,7 +272,7 @@ func (p *Pipeline) read(ctx context.Context, rt *topicRoute, rec *recordView) (v
 // choose returns the data table a record goes to: the first of the
 // route's tables whose route takes it. Nil means no route takes it; the
 // error is then the first route that failed on the record, if any.
-func (p *Pipeline) choose(rt *topicRoute, ws *schema.WriterSchema, payload []byte, rec *recordView) (*tableState, error) {
+func (p *Pipeline) choose(rt *topicRoute, ws *registry.WriterSchema, payload []byte, rec *recordView) (*tableState, error) {
 	var firstErr error
 	for _, ts := range rt.tables {
 		if ts.route == nil {
@@ -335,14 +339,14 @@ func (p *Pipeline) rulesAndFilter(v verdict, rec *recordView) (verdict, bool) {
 // the writer schema standing for the chain's output; err when the chain
 // does not fit the writer schema.
 type program struct {
-	prog *schema.TransformProgram
-	ws   *schema.WriterSchema
+	prog *transform.TransformProgram
+	ws   *registry.WriterSchema
 	err  error
 }
 
 // transform runs ts's chain on a record and returns it as the table takes
 // it; kept is false when a filter step drops it.
-func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []byte, rec *recordView) (*schema.WriterSchema, []byte, bool, error) {
+func (p *Pipeline) transform(ts *tableState, ws *registry.WriterSchema, payload []byte, rec *recordView) (*registry.WriterSchema, []byte, bool, error) {
 	pg, ok := ts.programs[ws]
 	if !ok {
 		pg = &program{}
@@ -353,7 +357,7 @@ func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []
 			p.opts.Logger.Error("transform chain does not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
 				"table", ts.name, "schema_id", ws.ID, "err", err)
 		} else {
-			pg.prog, pg.ws = prog, &schema.WriterSchema{ID: ws.ID, Avro: prog.Schema()}
+			pg.prog, pg.ws = prog, &registry.WriterSchema{ID: ws.ID, Avro: prog.Schema()}
 		}
 		ts.programs[ws] = pg
 	}
@@ -368,12 +372,12 @@ func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []
 }
 
 // evaluator binds rules to a writer schema once per schema.
-func (p *Pipeline) evaluator(ts *tableState, rules *schema.Rules, cache map[*schema.WriterSchema]*schema.RuleEvaluator,
-	ws *schema.WriterSchema, what string) (*schema.RuleEvaluator, error) {
+func (p *Pipeline) evaluator(ts *tableState, rs *rules.Rules, cache map[*registry.WriterSchema]*rules.RuleEvaluator,
+	ws *registry.WriterSchema, what string) (*rules.RuleEvaluator, error) {
 	if ev, ok := cache[ws]; ok {
 		return ev, nil
 	}
-	ev, err := rules.Bind(ws.Avro)
+	ev, err := rs.Bind(ws.Avro)
 	if err != nil {
 		// The expressions cannot read this writer schema (a path through a
 		// field of another kind, say): every record of it fails them.
