@@ -21,9 +21,9 @@ import (
 // exactly one of them:
 //
 //  1. Each table takes only offsets at or above its own watermark
-//     (tableState.accepts), and the verdict on a record (which table, or
-//     rejected) is deterministic, so re-reading offsets a table already
-//     holds adds nothing to it.
+//     (watermarks.accepts, ledger.pending), and the verdict on a record
+//     (which table, or rejected: verdict.go) is deterministic, so
+//     re-reading offsets a table already holds adds nothing to it.
 //  2. A flush commits every data table before every quarantine table
 //     (allTables), so each route has a table that commits after all its
 //     others: its anchor, the last of the route in that order. When the
@@ -35,7 +35,10 @@ import (
 //     the first commits of the others, so each counts from where its first
 //     commit started (its origin), unless this process created the anchor
 //     and has not committed since: then it is new to the route and owes
-//     nothing.
+//     nothing (ledger.resumeAt).
+//
+// The route's ledger (ledger.go) keeps these books; record (record.go)
+// tells it the verdict on each record.
 type topicRoute struct {
 	topic string
 	// tables are the data tables, in the order their routes are tried.
