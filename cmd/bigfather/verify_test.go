@@ -20,6 +20,7 @@ import (
 
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -129,16 +130,17 @@ func (e *verifyEnv) ingestFeeding(t *testing.T, want int64, feed func()) {
 	go func() {
 		done <- runPipeline(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for e.committed(t) < want {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("committed %d of %d: %v", e.committed(t), want, <-done)
+	if err := eventually.Wait(60*time.Second, func() error {
+		if got := e.committed(t); got < want {
+			if feed != nil {
+				feed()
+			}
+			return fmt.Errorf("committed %d of %d", got, want)
 		}
-		if feed != nil {
-			feed()
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	}); err != nil {
+		cancel()
+		t.Fatalf("%v: %v", err, <-done)
 	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
