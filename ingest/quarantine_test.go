@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 	"github.com/bigfather/bigfather/table/tabletest"
@@ -250,13 +251,12 @@ func TestQuarantineCommitsAfterTheTable(t *testing.T) {
 	faulty.PassFirst.Store(1)
 	faulty.FailBefore.Store(11)
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 63 {
-		if time.Now().After(deadline) {
-			t.Fatal("the quarantine table never committed")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 63 {
+			return errors.New("the quarantine table never committed")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -291,13 +291,12 @@ func TestRegistryOutageQuarantinesNothing(t *testing.T) {
 	opts := withQuarantine(e.options())
 	opts.Registerer = reg
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the pipeline never reported waiting for the registry")
+	eventually.Within(t, 60*time.Second, func() error {
+		if counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil) < 2 {
+			return errors.New("the pipeline never reported waiting for the registry")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	for tp, w := range e.watermarks() {
 		if w != 0 {
 			t.Fatalf("%s committed up to %d while the registry was down", tp, w)
@@ -398,13 +397,12 @@ func TestQuarantineAddedLaterResumesFromTheTable(t *testing.T) {
 	e.produce(50, 2)
 	r = e.start(withQuarantine(e.options()))
 	e.waitWatermarks(150)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 150 {
-		if time.Now().After(deadline) {
-			t.Fatal("the new quarantine table never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 150 {
+			return errors.New("the new quarantine table never reached the end")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	consumed := r.p.Stats().Consumed
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

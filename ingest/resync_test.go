@@ -1,9 +1,11 @@
 package ingest_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/table/tabletest"
 )
 
@@ -26,10 +28,14 @@ func TestFailedFlushMidPollLosesNothing(t *testing.T) {
 	r := e.start(opts)
 	// Records skipped by a bad re-seek are never fetched again: the
 	// watermarks stop short. Bounded well below waitWatermarks' limit.
-	deadline := time.Now().Add(30 * time.Second)
-	for sumOf(e.watermarks()) < n && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	// Not Within: running out of time is the failure the checks below
+	// describe, with the numbers.
+	_ = eventually.Wait(30*time.Second, func() error {
+		if got := sumOf(e.watermarks()); got < n {
+			return fmt.Errorf("watermarks at %d of %d", got, n)
+		}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

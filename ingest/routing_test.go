@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
@@ -117,13 +119,12 @@ func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
 	faulty.PassFirst.Store(2)
 	faulty.FailBefore.Store(1 << 30)
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for faulty.Commits.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("no flush reached the third commit")
+	eventually.Within(t, 60*time.Second, func() error {
+		if faulty.Commits.Load() < 3 {
+			return errors.New("no flush reached the third commit")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	r.stop() //nolint:errcheck // its shutdown flush fails too: that is the crash
 	if len(e.watermarksOf(jazzTable)) == 0 || len(e.watermarksOf(popTable)) == 0 {
 		t.Fatal("the first two tables did not commit")
@@ -134,20 +135,12 @@ func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
 
 	r = e.start(genreRoutes(t, e.options()))
 	want := int64(n + garbage)
-	deadline = time.Now().Add(90 * time.Second)
-	for {
-		var sum int64
-		for _, w := range e.watermarksOf(rockRej) {
-			sum += w
+	eventually.Within(t, 90*time.Second, func() error {
+		if sum := sumOf(e.watermarksOf(rockRej)); sum != want {
+			return fmt.Errorf("quarantine watermarks at %d of %d", sum, want)
 		}
-		if sum == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("quarantine watermarks at %d of %d", sum, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,13 +176,12 @@ func TestRoutingDropsUnrouted(t *testing.T) {
 	opts := genreRoutes(t, e.options())
 	opts.Unrouted = ingest.UnroutedDrop
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != n {
-		if time.Now().After(deadline) {
-			t.Fatal("quarantine watermark never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != n {
+			return errors.New("quarantine watermark never reached the end")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -229,13 +221,12 @@ func TestRoutingByHeader(t *testing.T) {
 		{ID: bID, Topics: []string{testTopic}},
 	}
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(rej)[table.TP{Topic: testTopic, Partition: 0}] != 50 {
-		if time.Now().After(deadline) {
-			t.Fatal("quarantine watermark never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(rej)[table.TP{Topic: testTopic, Partition: 0}] != 50 {
+			return errors.New("quarantine watermark never reached the end")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -296,13 +287,12 @@ func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
 		{ID: popTable, Topics: []string{testTopic}, Route: mustRoute(t, `value.genre == "NONE"`)},
 	}
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != 20 {
-		if time.Now().After(deadline) {
-			t.Fatal("quarantine watermark never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != 20 {
+			return errors.New("quarantine watermark never reached the end")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -337,13 +327,12 @@ func TestStopDuringFlushCommitsEveryTable(t *testing.T) {
 	}
 	r = e.start(opts)
 	close(ready)
-	deadline := time.Now().Add(60 * time.Second)
-	for calls.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("no flush reached its second commit")
+	eventually.Within(t, 60*time.Second, func() error {
+		if calls.Load() < 2 {
+			return errors.New("no flush reached its second commit")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
 )
@@ -163,13 +165,12 @@ func TestQuarantinedRecordDoesNotEvolveTheTable(t *testing.T) {
 // waitWatermarksOf polls until table id's watermarks sum to want.
 func (e *testEnv) waitWatermarksOf(id []string, want int64) {
 	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for sumOf(e.watermarksOf(id)) != want {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%v: watermarks %v, want them to sum to %d", id, e.watermarksOf(id), want)
+	eventually.Within(e.t, 60*time.Second, func() error {
+		if wm := e.watermarksOf(id); sumOf(wm) != want {
+			return fmt.Errorf("%v: watermarks %v, want them to sum to %d", id, wm, want)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // A foreign-schema verdict is not final: the subjects of a schema id grow
