@@ -17,6 +17,7 @@ import (
 // default five minutes, during which their records sat unread while
 // /readyz said ready and no lag gauge showed them.
 func TestPartitionsAddedWhileRunningAreIngested(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(40, 1)
 	opts := e.options()

@@ -17,6 +17,7 @@ import (
 // problem), not also the Kafka client's WARN for every dial: that one
 // repeated every few seconds for as long as the broker was down.
 func TestRefusingBrokerWarnsOnce(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

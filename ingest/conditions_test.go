@@ -65,6 +65,7 @@ func waitNoProblem(t *testing.T, r *running, reg *prometheus.Registry, kind stri
 // Problems for /readyz), and the lag keeps counting new records while the
 // pipeline waits; it clears when the registry answers.
 func TestRegistryOutageIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(500, 1) // registers the schema: id 1
 	var outage atomic.Bool
@@ -115,6 +116,7 @@ func TestRegistryOutageIsVisible(t *testing.T) {
 // A topic the tables name that does not exist is a problem until it is
 // created.
 func TestMissingTopicIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	reg := prometheus.NewRegistry()
 	opts := e.options()
@@ -134,6 +136,7 @@ func TestMissingTopicIsVisible(t *testing.T) {
 // A broker that accepts connections and never answers is a problem that
 // says so.
 func TestSilentBrokerIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -181,6 +184,7 @@ func TestSilentBrokerIsVisible(t *testing.T) {
 
 // A broker that refuses the SASL login is a problem that says so.
 func TestSASLFailureIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	k, err := kfake.NewCluster(kfake.Ports(0), kfake.EnableSASL(), kfake.Superuser("PLAIN", "bigfather", "right"), kfake.SeedTopics(1, testTopic))
 	if err != nil {
@@ -200,6 +204,7 @@ func TestSASLFailureIsVisible(t *testing.T) {
 // A warehouse the data files cannot be written to is a problem that says
 // so, rather than only batches dropped and partitions lost.
 func TestUnwritableWarehouseIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	// A file where the table's data directory goes: no data file can be
 	// written, while the catalog still writes the table's metadata.
@@ -230,6 +235,7 @@ func TestUnwritableWarehouseIsVisible(t *testing.T) {
 // is one problem per partition, logged at most every 30 s, not a WARN per
 // poll; it clears once the partition fetches again.
 func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 1)
 	var denied atomic.Bool
@@ -290,6 +296,7 @@ func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
 // catalog problem for /readyz and the metric, then the table is created
 // and every record lands. It used to stop the process.
 func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const n = 200
 	e.produce(n, 1)
@@ -330,6 +337,7 @@ func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
 // for /readyz and the metric, not only "waiting for a group assignment"
 // with a WARN per retry; it clears once the table loads.
 func TestUnloadableTableAtAssignmentIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const n = 200
 	e.produce(n, 1)
@@ -367,6 +375,7 @@ func (c *substrCounter) Write(b []byte) (int, error) {
 // still logged at most once per 30 s, as documented, not on every
 // failed flush.
 func TestChangingProblemReasonIsRateLimited(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	data := filepath.Join(e.dir, "warehouse", "music", "tracks", "data")
 	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {

@@ -55,6 +55,7 @@ func (e *testEnv) holdFetches() (release func()) {
 // it is handled as at assignment, with the offsets deleted named and the
 // on_gap policy applied while running, not only after a restart.
 func TestRetentionWhileRunning(t *testing.T) {
+	t.Parallel()
 	lost := table.TP{Topic: testTopic, Partition: 1}
 	setup := func(t *testing.T, onGap string, logs *logCount) (*testEnv, *running, table.Offsets, int64) {
 		e := newTestEnv(t, 2)

@@ -19,6 +19,7 @@ import (
 // snapshot whose ranges cover everything before it, and EO holds across
 // both tables throughout. The table health gauges show it.
 func TestIdleQuarantineAddsNoSnapshots(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	opts := withQuarantine(e.options())
 	opts.FlushMaxLatency = 150 * time.Millisecond

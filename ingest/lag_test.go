@@ -59,6 +59,7 @@ func waitLag(t *testing.T, r *running, reg *prometheus.Registry, partitions int,
 // idle_commit_interval does not make it climb; its own lag is reported
 // apart, by table.
 func TestLagIsTheDataTables(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(500, 1)
 	reg := prometheus.NewRegistry()
@@ -83,6 +84,7 @@ func TestLagIsTheDataTables(t *testing.T) {
 // A log that ends in a transaction's commit marker, or in an aborted
 // transaction, has nothing more to ingest: the lag is 0, not the markers.
 func TestLagZeroAfterTransactionMarkers(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	wire := produceOneWire(t, e)
 	txn := func(id string, commit bool, n int) {

@@ -32,6 +32,7 @@ func plainJSONEvents(t *testing.T) *schema.JSONRecords {
 // one partition's rows, iceberg-go prunes a filtered scan to the matching
 // files, late records sit in their own day, and EO holds.
 func TestPartitionedTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const n = 1200
 	e.produce(n, 9)
@@ -85,6 +86,7 @@ func TestPartitionedTable(t *testing.T) {
 // Thousands of partition values with a small budget: the open files stay
 // capped and the heap stays bounded. This asserts a heap peak, not time.
 func TestManyPartitionValuesStayBounded(t *testing.T) {
+	t.Parallel()
 	if !inOwnProcess(t) {
 		return
 	}
@@ -179,6 +181,7 @@ func inOwnProcess(t *testing.T) bool {
 // error naming partition_by, the term and the column, instead of sending
 // every record to quarantine as "schema".
 func TestPartitionByUnknownColumnHalts(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(40, 3)
 	opts := withQuarantine(e.options())

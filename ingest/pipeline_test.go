@@ -22,6 +22,7 @@ import (
 
 // Scenario a: N records in, exactly N rows out, each offset once.
 func TestIngestExactlyOnce(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 3)
 	const n = 5000
 	e.produce(n, 1)
@@ -41,6 +42,7 @@ func TestIngestExactlyOnce(t *testing.T) {
 
 // A second run resumes from the table's watermarks: nothing is re-ingested.
 func TestRestartResumesFromTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(1000, 1)
 	r := e.start(e.options())
@@ -65,6 +67,7 @@ func TestRestartResumesFromTable(t *testing.T) {
 // Each member has its own catalog connection, as separate instances would;
 // on PostgreSQL too, the catalog meant for several instances.
 func TestGroupMembersJoinAndLeave(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { groupMembersJoinAndLeave(t, newTestEnv(t, 6)) })
 	t.Run("postgres", func(t *testing.T) {
 		e := newTestEnv(t, 6)
@@ -115,6 +118,7 @@ func waitAbove(t *testing.T, e *testEnv, n int64) {
 // its partitions move to another member which commits them; when the
 // zombie wakes up its commit is fenced and nothing is duplicated.
 func TestZombieIsFenced(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(1000, 1)
 
@@ -192,6 +196,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, match map
 // separately, a request that failed before reaching the catalog). No
 // duplicate, no false failure.
 func TestAmbiguousCommit(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(3000, 1)
 	lossy := &tabletest.FaultyCatalog{Catalog: e.cat}
@@ -219,6 +224,7 @@ func TestAmbiguousCommit(t *testing.T) {
 // Undecodable records are passed over, counted, and accounted for by
 // verify: the watermark moves past them and EO still holds.
 func TestUndecodableRecordsArePassedOver(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 1)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
@@ -281,6 +287,7 @@ func produceOneWire(t *testing.T, e *testEnv) []byte {
 // Scenario f: aborted transactions and compaction leave offset holes; they
 // are no reason to halt, and verify raises no false alarm.
 func TestOffsetGapsFromTransactionsAndCompaction(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	wire := produceOneWire(t, e) // offset 0
 	const compacted = "tracks-compacted"
@@ -387,6 +394,7 @@ func noneHalted(t *testing.T, p *ingest.Pipeline) {
 // unconsumed data), or the topic was recreated (watermark above the log
 // end). The partition halts with a clear error; the others go on.
 func TestHaltOnDataLossAndRecreatedTopic(t *testing.T) {
+	t.Parallel()
 	t.Run("log start past watermark", func(t *testing.T) {
 		e := newTestEnv(t, 2)
 		e.produce(400, 1)
@@ -448,6 +456,7 @@ func TestHaltOnDataLossAndRecreatedTopic(t *testing.T) {
 // chunk) commits that batch at shutdown instead of dropping it: its
 // upload does not die with the stopped context.
 func TestShutdownCommitsBatchWithOpenFile(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	const n = 20_000
 	e.produce(n, 4)
@@ -485,6 +494,7 @@ func sumOf(o table.Offsets) (s int64) {
 // Two topics feeding one table share its batches and commits; each
 // topic's partitions keep their own watermarks, and EO holds for both.
 func TestTwoTopicsFeedOneTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const other = "tracks-backfill"
 	if err := e.cluster.Kafka().CreateTopic(other, 3, nil); err != nil {

@@ -140,6 +140,7 @@ func rejectsIn(rep *table.Report) (n int64) {
 // and a reason; the good records around it land in the table; EO holds
 // across both.
 func TestPoisonPillsGoToQuarantine(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(50, 1)
 	good := produceOneWire(t, e) // offset 50
@@ -226,6 +227,7 @@ func TestPoisonPillsGoToQuarantine(t *testing.T) {
 // dropped and re-read: the data table keeps its records once, the
 // quarantine table gets the rejects, and EO holds across both.
 func TestQuarantineCommitsAfterTheTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
 	e.produce(30, 1)
@@ -276,6 +278,7 @@ func TestQuarantineCommitsAfterTheTable(t *testing.T) {
 // out (lag grows, the stall counter says why), nothing lands in quarantine,
 // and ingestion catches up once the registry answers again.
 func TestRegistryOutageQuarantinesNothing(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(500, 1)
 	var outage atomic.Bool
@@ -320,6 +323,7 @@ func TestRegistryOutageQuarantinesNothing(t *testing.T) {
 // naming its origin, stage and error; the quarantine table still holds each
 // once. A DLQ topic that does not exist fails the start.
 func TestRejectsAlsoGoToTheDLQ(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	const dlq = "tracks.dlq"
 	e.produce(20, 1)
@@ -387,6 +391,7 @@ func TestRejectsAlsoGoToTheDLQ(t *testing.T) {
 // quarantine table, which owes nothing: the restart resumes from the data
 // table's watermarks rather than re-reading everything since its origin.
 func TestQuarantineAddedLaterResumesFromTheTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 1)
 	r := e.start(e.options())

@@ -20,6 +20,7 @@ import (
 // retry of every request: the registry client's retries (six a stall, a
 // stall every ~10 s) made some 20 lines a minute for as long as it lasted.
 func TestRegistryOutageWarnsOnce(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(50, 1)
 	var outage atomic.Bool

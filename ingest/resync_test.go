@@ -14,6 +14,7 @@ import (
 // of that poll must be re-seeked from the tables (a never-committed one
 // back to where it started), or those records are skipped for good.
 func TestFailedFlushMidPollLosesNothing(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 4)
 	const n = 4400
 	e.produce(n, 1) // all in the log before the start: the first polls span every partition

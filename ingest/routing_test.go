@@ -98,6 +98,7 @@ func (e *testEnv) loadTable(id icebergtable.Identifier) *icebergtable.Table {
 // records: the restart resumes from the origins, and each table takes only
 // what it lacks. Afterwards every offset is in exactly one table.
 func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
+	t.Parallel()
 	const n = 400
 	e := newTestEnv(t, 2)
 	// Undecodable records first: only the quarantine table covers them,
@@ -170,6 +171,7 @@ func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
 // With unrouted: drop, a record no route takes is passed over: counted,
 // listed in the anchor's bigfather.skipped, and in no table.
 func TestRoutingDropsUnrouted(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	e := newTestEnv(t, 1)
 	e.produce(n, 3)
@@ -199,6 +201,7 @@ func TestRoutingDropsUnrouted(t *testing.T) {
 // A header route: the record's "kind" header picks the table; the last
 // table, with no route, takes the rest.
 func TestRoutingByHeader(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	j, err := schema.NewJSONRecords(`{"type": "record", "name": "Event", "fields": [{"name": "id", "type": "long"}]}`)
 	if err != nil {
@@ -239,6 +242,7 @@ func TestRoutingByHeader(t *testing.T) {
 // A table fed by a topic pattern picks up a matching topic created while
 // the pipeline runs, and leaves others alone.
 func TestTopicPatternPicksUpNewTopics(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(40, 1)
 	opts := e.options()
@@ -279,6 +283,7 @@ func TestTopicPatternPicksUpNewTopics(t *testing.T) {
 // lack) does not take it; with no other route the record is unrouted, and
 // its quarantine message names the failing route.
 func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(20, 1)
 	opts := e.options()
@@ -310,6 +315,7 @@ func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
 // A stop signal that arrives while a flush commits its tables does not
 // cut the flush between two commits: every table of the route ends level.
 func TestStopDuringFlushCommitsEveryTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 4)
 	e.send(&kgo.Record{Value: []byte("not avro")})

@@ -95,6 +95,7 @@ func assertEventV1Columns(t *testing.T, cols map[string]bool) {
 // than its topic's ("<topic>-value" under the default strategy) is
 // rejected as foreign-schema, and the table's schema stays as it was.
 func TestForeignSubjectSchemaIsRejected(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	v1 := registerEvent(t, e, eventV1)
 	other := registerUnder(t, e, "other-value", eventOther)
@@ -124,6 +125,7 @@ func TestForeignSubjectSchemaIsRejected(t *testing.T) {
 // evolution happens only for a record that decodes and is kept, in the
 // commit that holds it.
 func TestQuarantinedRecordDoesNotEvolveTheTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	v1 := registerEvent(t, e, eventV1)
 	v2 := registerEvent(t, e, eventV2)
@@ -178,6 +180,7 @@ func (e *testEnv) waitWatermarksOf(id []string, want int64) {
 // subject (the registry gives the same id). Once the topic's subject has
 // the schema, its records are ingested, without a restart.
 func TestForeignVerdictIsReaskedOnceTheSubjectRegistersTheSchema(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	v1 := registerEvent(t, e, eventV1)
 	other := registerUnder(t, e, "other-value", eventOther)
