@@ -13,7 +13,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/eventually"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 // A registry outage is one rate-limited WARN, not also a WARN for every
@@ -34,7 +34,7 @@ func TestRegistryOutageWarnsOnce(t *testing.T) {
 	})
 	logs := &logCount{}
 	log := slog.New(logs.wrap(e.log.Handler()))
-	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: log})
+	reg, err := registry.NewRegistry(registry.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
