@@ -180,6 +180,7 @@ func TestCrashAtNamedPoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	const records = 4000
 	// The second hit of each point, so that commits exist before the crash.

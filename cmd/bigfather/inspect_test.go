@@ -107,6 +107,7 @@ func (e *inspectEnv) inspect(t *testing.T, args ...string) string {
 // integers past 2^53, and Iceberg's snapshot ids are 63-bit random numbers),
 // and --paths prints one local path per line, each an existing file.
 func TestInspectOutputIsUsableByReaders(t *testing.T) {
+	t.Parallel()
 	e := newInspectEnv(t, 300)
 	cat, err := table.OpenCatalog(context.Background(), catalogOptions(e.cfg))
 	if err != nil {
@@ -210,6 +211,7 @@ func duckdbScript(t *testing.T) string {
 // empty table's columns have exactly the types DuckDB reads from the
 // Parquet files, so a query that works on a full table works on an empty one.
 func TestQueryReadsLiveFilesAndEmptyTables(t *testing.T) {
+	t.Parallel()
 	script := duckdbScript(t)
 	e := newInspectEnv(t, 300)
 	query := func(sql string, args ...string) string {

@@ -83,6 +83,7 @@ func TestSecretsInURLsStayOutOfTheOutput(t *testing.T) {
 	}
 	// Each subtest is its own child (and Kafka); most of their time is
 	// the clients' retry backoff, so they wait in parallel.
+	t.Parallel()
 	t.Run("registry", func(t *testing.T) {
 		t.Parallel()
 		cluster, err := devkafka.Start(context.Background(), devkafka.Options{

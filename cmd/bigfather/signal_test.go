@@ -85,6 +85,7 @@ shutdown_timeout: %s
 // A SIGTERM while the group join hangs is logged at once and the process
 // exits within shutdown_timeout plus a little, whatever the broker does.
 func TestSignalStopIsBoundedByShutdownTimeout(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
@@ -109,6 +110,7 @@ func TestSignalStopIsBoundedByShutdownTimeout(t *testing.T) {
 
 // A second signal during a stop that hangs exits at once, non-zero.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}

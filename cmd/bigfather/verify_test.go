@@ -212,6 +212,7 @@ func (v verifyJSON) partition(t *testing.T, p int32) table.PartitionReport {
 // so a partition the pipeline never committed was not checked at all and
 // verify said OK while all of its records were missing.
 func TestVerifyChecksPartitionsNeverCommitted(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "earliest")
 	e.send(t, 0, 5)
 	e.send(t, 1, 5)
@@ -260,6 +261,7 @@ func (e *verifyEnv) partitionOf(t *testing.T, rep verifyJSON, p int32) table.Par
 // deleted range: fine where the table holds it, unverifiable where it
 // holds nothing, data loss where the watermark is below the log start.
 func TestVerifyStartsAtTheLogStart(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "earliest")
 	e.send(t, 0, 6)
 	e.send(t, 1, 6)
@@ -313,6 +315,7 @@ func TestVerifyStartsAtTheLogStart(t *testing.T) {
 // never committed is not knowable: verify says so instead of calling its
 // records missing or checking nothing in silence.
 func TestVerifyStartLatestNeverCommittedIsUnverified(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "latest")
 	e.send(t, 1, 3) // before the pipeline starts: not for it to ingest
 	// Records produced while it runs are ingested once it is assigned.
@@ -336,6 +339,7 @@ func TestVerifyStartLatestNeverCommittedIsUnverified(t *testing.T) {
 // With kafka.start a timestamp, a partition never committed is checked
 // from the first offset at or after that time.
 func TestVerifyStartTimestampChecksFromTheStartTime(t *testing.T) {
+	t.Parallel()
 	base := time.UnixMilli(1_700_000_000_000).UTC()
 	e := newVerifyEnv(t, base.Add(2*time.Second).Format(time.RFC3339))
 	for i := range 4 {
@@ -364,6 +368,7 @@ func TestVerifyStartTimestampChecksFromTheStartTime(t *testing.T) {
 // for: verify runs the table-only checks on them and says what it could
 // not check, instead of failing to read the topic.
 func TestVerifyTopicDeletedAfterIngestion(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "earliest")
 	e.send(t, 0, 3)
 	e.ingest(t, 3)
