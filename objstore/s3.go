@@ -34,6 +34,23 @@ const (
 	abortTimeout = 30 * time.Second
 )
 
+// FallbackRegion signs requests when neither the configuration nor the AWS
+// config chain names a region: S3-compatible servers ignore the region, but
+// SigV4 needs one.
+const FallbackRegion = "us-east-1"
+
+// DefaultRegion returns the region the AWS config chain names (AWS_REGION,
+// AWS_DEFAULT_REGION, the shared config file's profile), or FallbackRegion
+// when it names none or cannot be read; an unreadable shared config is
+// reported by NewS3, which reads the chain again.
+func DefaultRegion(ctx context.Context) string {
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil || awsCfg.Region == "" {
+		return FallbackRegion
+	}
+	return awsCfg.Region
+}
+
 // S3Config configures an S3 bucket. The zero value of every field except
 // Bucket is usable.
 type S3Config struct {
@@ -120,8 +137,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		return nil, fmt.Errorf("s3 bucket %s: load aws config: %w", cfg.Bucket, err)
 	}
 	if awsCfg.Region == "" {
-		// S3-compatible servers ignore the region but SigV4 needs one.
-		awsCfg.Region = "us-east-1"
+		awsCfg.Region = FallbackRegion
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {

@@ -188,7 +188,7 @@ func IOProps(o CatalogOptions) iceberg.Properties {
 	case s3.Region != "":
 		props[icebergio.S3Region] = s3.Region
 	case s3.Endpoint != "":
-		props[icebergio.S3Region] = "us-east-1"
+		props[icebergio.S3Region] = objstore.FallbackRegion
 	}
 	if s3.AccessKeyID != "" {
 		props[icebergio.S3AccessKeyID] = s3.AccessKeyID

@@ -16,10 +16,13 @@
 package config
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bigfather/bigfather/objstore"
 )
 
 // Catalog types accepted in catalog.type.
@@ -248,7 +251,9 @@ type Warehouse struct {
 type S3 struct {
 	// Endpoint overrides the AWS endpoint (MinIO, versitygw, ...).
 	Endpoint string `yaml:"endpoint"`
-	// Region defaults to "us-east-1".
+	// Region is the signing region. Default: the AWS config chain's
+	// (AWS_REGION, AWS_DEFAULT_REGION, the shared config's profile), else
+	// "us-east-1".
 	Region string `yaml:"region"`
 	// PathStyle addresses buckets as endpoint/bucket instead of
 	// bucket.endpoint, which most non-AWS servers need.
@@ -347,7 +352,7 @@ type Log struct {
 }
 
 // Default returns the configuration used for every key the file does not
-// set. It is not valid by itself: pipeline, kafka.brokers,
+// set. The S3 region is read from the AWS config chain, like the SDK's. It is not valid by itself: pipeline, kafka.brokers,
 // schema_registry.url and tables have no default. Defaults that depend on
 // other keys (kafka.group, catalog.sql.dsn) and the absolute warehouse path
 // are filled by Parse.
@@ -371,7 +376,7 @@ func Default() Config {
 		},
 		Warehouse: Warehouse{
 			URL: "file://./warehouse",
-			S3:  S3{Region: "us-east-1"},
+			S3:  S3{Region: objstore.DefaultRegion(context.Background())},
 		},
 		Quarantine: Quarantine{Enabled: true, Suffix: "__rejects"},
 		Routing:    Routing{Unrouted: "quarantine"},
