@@ -53,14 +53,6 @@ func newLogger(cfg config.Log, w io.Writer, scrub *redact.Scrubber) *slog.Logger
 	return slog.New(redact.Handler(h, scrub))
 }
 
-func s3Config(cfg *config.Config) objstore.S3Config {
-	s := cfg.Warehouse.S3
-	return objstore.S3Config{
-		Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle,
-		AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
-	}
-}
-
 func catalogOptions(cfg *config.Config) table.CatalogOptions {
 	return table.CatalogOptions{
 		Type:      cfg.Catalog.Type,
@@ -70,7 +62,7 @@ func catalogOptions(cfg *config.Config) table.CatalogOptions {
 		RESTURI:   cfg.Catalog.REST.URI,
 		RESTProps: cfg.Catalog.REST.Properties,
 		Warehouse: cfg.Warehouse.URL,
-		S3:        s3Config(cfg),
+		S3:        cfg.Warehouse.S3,
 	}
 }
 
@@ -78,7 +70,7 @@ func catalogOptions(cfg *config.Config) table.CatalogOptions {
 func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, error) {
 	e := &env{cfg: cfg, log: log}
 	var err error
-	if e.bucket, err = objstore.Open(ctx, cfg.Warehouse.URL, s3Config(cfg)); err != nil {
+	if e.bucket, err = cfg.Warehouse.Open(ctx); err != nil {
 		return nil, fmt.Errorf("warehouse: %w", err)
 	}
 	if e.cat, err = table.OpenCatalog(ctx, catalogOptions(cfg)); err != nil {
@@ -447,7 +439,7 @@ func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*en
 			Name: src.Name, Location: src.Location, Format: src.Format, Key: src.Key, Columns: cols, Refresh: src.Refresh,
 		}, enrich.Deps{
 			OpenBucket: func(ctx context.Context, url string) (objstore.Bucket, error) {
-				return objstore.Open(ctx, url, s3Config(e.cfg))
+				return objstore.Open(ctx, url, e.cfg.Warehouse.S3)
 			},
 			Catalog:    e.cat,
 			Logger:     e.log,

@@ -71,7 +71,7 @@ type Config struct {
 	// Catalog is the Iceberg catalog that commits table metadata.
 	Catalog Catalog `yaml:"catalog"`
 	// Warehouse is where data and metadata files are stored.
-	Warehouse Warehouse `yaml:"warehouse"`
+	Warehouse objstore.Config `yaml:"warehouse"`
 	// Tables routes topics to Iceberg tables. Required, at least one. A
 	// topic may feed several tables when each but the last has a route.
 	Tables []TableRoute `yaml:"tables"`
@@ -236,35 +236,6 @@ type RESTCatalog struct {
 	Properties map[string]string `yaml:"properties"`
 }
 
-// Warehouse configures file storage.
-type Warehouse struct {
-	// URL is file://path or s3://bucket/prefix. A relative file:// path is
-	// made absolute against the working directory when the config is
-	// loaded. Default "file://./warehouse".
-	URL string `yaml:"url"`
-	// S3 configures the client for s3:// URLs.
-	S3 S3 `yaml:"s3"`
-}
-
-// S3 configures the S3 client. Empty credentials mean the AWS SDK's default
-// chain (environment, shared files, instance role).
-type S3 struct {
-	// Endpoint overrides the AWS endpoint (MinIO, versitygw, ...).
-	Endpoint string `yaml:"endpoint"`
-	// Region is the signing region. Default: the AWS config chain's
-	// (AWS_REGION, AWS_DEFAULT_REGION, the shared config's profile), else
-	// "us-east-1".
-	Region string `yaml:"region"`
-	// PathStyle addresses buckets as endpoint/bucket instead of
-	// bucket.endpoint, which most non-AWS servers need.
-	PathStyle bool `yaml:"path_style"`
-	// AccessKeyID and SecretAccessKey are static credentials; both or
-	// neither. SessionToken needs them.
-	AccessKeyID     string `yaml:"access_key_id"`
-	SecretAccessKey string `yaml:"secret_access_key"`
-	SessionToken    string `yaml:"session_token"`
-}
-
 // Quarantine configures where records that cannot be ingested go.
 type Quarantine struct {
 	// Enabled sends every rejected record to its route's quarantine table,
@@ -374,10 +345,7 @@ func Default() Config {
 			Name: "bigfather",
 			SQL:  SQLCatalog{Driver: DriverSQLite},
 		},
-		Warehouse: Warehouse{
-			URL: "file://./warehouse",
-			S3:  S3{Region: objstore.DefaultRegion(context.Background())},
-		},
+		Warehouse:  objstore.DefaultConfig(context.Background()),
 		Quarantine: Quarantine{Enabled: true, Suffix: "__rejects"},
 		Routing:    Routing{Unrouted: "quarantine"},
 		Validation: Validation{MaxRecordBytes: 10 * MiB},
@@ -400,26 +368,6 @@ func Default() Config {
 		Metrics:         Metrics{Addr: "127.0.0.1:9464"},
 		Log:             Log{Level: "info", Format: "text"},
 	}
-}
-
-// LocalDir returns the directory of a file:// warehouse URL.
-func (w Warehouse) LocalDir() (string, bool) {
-	p, ok := strings.CutPrefix(w.URL, "file://")
-	if !ok {
-		return "", false
-	}
-	return filepath.FromSlash(p), true
-}
-
-// S3Location returns the bucket and key prefix (without slashes around it)
-// of an s3:// warehouse URL.
-func (w Warehouse) S3Location() (bucket, prefix string, ok bool) {
-	rest, ok := strings.CutPrefix(w.URL, "s3://")
-	if !ok {
-		return "", "", false
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	return bucket, strings.Trim(prefix, "/"), true
 }
 
 // SlogLevel returns Level as a slog level; an unknown level is info (Validate

@@ -202,6 +202,10 @@ func splitList(s string) []string {
 // fieldIndex returns the index of the field of struct t whose yaml tag is
 // name.
 func fieldIndex(t reflect.Type, name string) (int, bool) {
+	if name == "" {
+		// yamlName is "" for fields that are no key (yaml:"-").
+		return 0, false
+	}
 	for i := range t.NumField() {
 		if yamlName(t.Field(i)) == name {
 			return i, true

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/bigfather/bigfather/internal/field"
 )
 
 // ErrInvalid is wrapped by every error about the configuration's content:
@@ -56,6 +58,14 @@ type errorList []*Error
 
 func (l *errorList) add(line int, path, format string, args ...any) {
 	*l = append(*l, &Error{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// in adds the problems of a package section's Validate result under the
+// section's key path: a *field.Error names its key inside the section.
+func (l *errorList) in(path string, err error) {
+	for _, e := range field.Errors(err) {
+		l.add(0, field.Join(path, e.Path), "%s", e.Msg)
+	}
 }
 
 // err returns nil, the single error, or all of them joined.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bigfather/bigfather/objstore"
 )
 
 const minimal = `
@@ -124,9 +126,9 @@ func fullWant() Config {
 				"warehouse": "lake-wh", "s3.endpoint": "https://s3.internal",
 			}},
 		},
-		Warehouse: Warehouse{
+		Warehouse: objstore.Config{
 			URL: "s3://lake-bucket/staging/music",
-			S3: S3{Endpoint: "https://s3.internal", Region: "eu-west-1", PathStyle: true,
+			S3: objstore.S3Config{Endpoint: "https://s3.internal", Region: "eu-west-1", PathStyle: true,
 				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
 		},
 		Tables: []TableRoute{

@@ -2,13 +2,12 @@ package config
 
 import (
 	"math"
-	"net"
-	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bigfather/bigfather/internal/field"
 )
 
 var (
@@ -20,8 +19,6 @@ var (
 	tableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
 	// A rule's name becomes the reason of the rejects it causes.
 	ruleNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
-	// S3 bucket naming rules, simplified to the character set and length.
-	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 )
 
 // Validate checks c and returns every problem found, each an *Error naming
@@ -41,7 +38,7 @@ func (c *Config) validate() errorList {
 	}
 	c.Kafka.validate(&l, c.Pipeline != "")
 	c.SchemaRegistry.validate(&l)
-	c.Warehouse.validate(&l)
+	l.in("warehouse", c.Warehouse.Validate())
 	c.Catalog.validate(&l)
 	c.validateTables(&l)
 	c.validateEnrichment(&l)
@@ -64,7 +61,7 @@ func (c *Config) validate() errorList {
 		l.add(0, "shutdown_timeout", "must be > 0")
 	}
 	if c.Metrics.Addr != "" {
-		if msg := checkHostPort(c.Metrics.Addr); msg != "" {
+		if msg := field.HostPort(c.Metrics.Addr); msg != "" {
 			l.add(0, "metrics.addr", "%s (or \"\" to disable)", msg)
 		}
 	}
@@ -86,7 +83,7 @@ func (k *Kafka) validate(l *errorList, checkGroup bool) {
 		l.add(0, "kafka.brokers", "required: at least one host:port")
 	}
 	for i, b := range k.Brokers {
-		if msg := checkHostPort(b); msg != "" {
+		if msg := field.HostPort(b); msg != "" {
 			l.add(0, indexPath("kafka.brokers", i), "%s", msg)
 		}
 	}
@@ -162,7 +159,7 @@ func (t *TLS) validate(l *errorList, path string) {
 }
 
 func (r *Registry) validate(l *errorList) {
-	scheme, msg := checkHTTPURL(r.URL)
+	scheme, msg := field.HTTPURL(r.URL)
 	switch {
 	case r.URL == "":
 		l.add(0, "schema_registry.url", "required")
@@ -200,7 +197,7 @@ func (c *Catalog) validate(l *errorList) {
 	case CatalogREST:
 		if c.REST.URI == "" {
 			l.add(0, "catalog.rest.uri", "required for catalog.type rest")
-		} else if _, msg := checkHTTPURL(c.REST.URI); msg != "" {
+		} else if _, msg := field.HTTPURL(c.REST.URI); msg != "" {
 			l.add(0, "catalog.rest.uri", "%s", msg)
 		}
 	case CatalogObjectStore:
@@ -211,35 +208,6 @@ func (c *Catalog) validate(l *errorList) {
 	}
 	if c.Name == "" {
 		l.add(0, "catalog.name", "required")
-	}
-}
-
-func (w *Warehouse) validate(l *errorList) {
-	if dir, ok := w.LocalDir(); ok {
-		if dir == "" {
-			l.add(0, "warehouse.url", "file:// needs a path")
-		}
-	} else if bucket, _, ok := w.S3Location(); ok {
-		if !bucketRe.MatchString(bucket) {
-			l.add(0, "warehouse.url", "%q is not a valid S3 bucket name", bucket)
-		}
-		if w.S3.Region == "" {
-			l.add(0, "warehouse.s3.region", "required for an s3:// warehouse")
-		}
-	} else {
-		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", redactURL(w.URL))
-	}
-	s := w.S3
-	if s.Endpoint != "" {
-		if _, msg := checkHTTPURL(s.Endpoint); msg != "" {
-			l.add(0, "warehouse.s3.endpoint", "%s", msg)
-		}
-	}
-	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
-		l.add(0, "warehouse.s3.access_key_id", "access_key_id and secret_access_key go together: set both or neither")
-	}
-	if s.SessionToken != "" && s.AccessKeyID == "" {
-		l.add(0, "warehouse.s3.session_token", "needs access_key_id and secret_access_key")
 	}
 }
 
@@ -543,34 +511,3 @@ func (p *Parquet) validate(l *errorList) {
 	}
 }
 
-// checkHostPort returns "" when s is host:port with a numeric port.
-func checkHostPort(s string) string {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return strconv.Quote(s) + " is invalid: want host:port"
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return strconv.Quote(s) + " is invalid: want a numeric port"
-	}
-	if strings.ContainsAny(host, " /") {
-		return strconv.Quote(s) + " is invalid: want host:port"
-	}
-	return ""
-}
-
-// checkHTTPURL returns the scheme of an http or https URL with a host, or a
-// message saying what is wrong. The message never echoes the URL, which may
-// carry a password.
-func checkHTTPURL(s string) (scheme, msg string) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", "is not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", "want an http:// or https:// URL"
-	}
-	if u.Host == "" {
-		return "", "URL needs a host"
-	}
-	return u.Scheme, ""
-}
