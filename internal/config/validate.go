@@ -510,4 +510,3 @@ func (p *Parquet) validate(l *errorList) {
 		l.add(0, "parquet.page_size", "must be > 0 and at most parquet.row_group_size")
 	}
 }
-
