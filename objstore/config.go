@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/bigfather/bigfather/internal/field"
+	"github.com/bigfather/bigfather/internal/confkey"
 	"github.com/bigfather/bigfather/internal/redact"
 )
 
@@ -55,9 +55,9 @@ func (c Config) S3Location() (bucket, prefix string, ok bool) {
 var bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // Validate checks the section without contacting any server; every problem
-// is a *field.Error naming its key ("url", "s3.region", ...).
+// is a *confkey.Error naming its key ("url", "s3.region", ...).
 func (c Config) Validate() error {
-	var l field.List
+	var l confkey.List
 	if dir, ok := c.LocalDir(); ok {
 		if dir == "" {
 			l.Add("url", "file:// needs a path")
@@ -74,7 +74,7 @@ func (c Config) Validate() error {
 	}
 	s := c.S3
 	if s.Endpoint != "" {
-		if _, msg := field.HTTPURL(s.Endpoint); msg != "" {
+		if _, msg := confkey.HTTPURL(s.Endpoint); msg != "" {
 			l.Add("s3.endpoint", "%s", msg)
 		}
 	}

@@ -431,13 +431,7 @@ func chainSteps(t config.TableRoute, p string, lookups map[string]schema.Lookup)
 func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*enrich.Table, error) {
 	var out []*enrich.Table
 	for i, src := range e.cfg.Enrichment {
-		cols := make([]enrich.Column, len(src.Columns))
-		for j, c := range src.Columns {
-			cols[j] = enrich.Column{Name: c.Name, As: c.As, Type: c.Type}
-		}
-		t, err := enrich.Open(ctx, enrich.Source{
-			Name: src.Name, Location: src.Location, Format: src.Format, Key: src.Key, Columns: cols, Refresh: src.Refresh,
-		}, enrich.Deps{
+		t, err := enrich.Open(ctx, src, enrich.Deps{
 			OpenBucket: func(ctx context.Context, url string) (objstore.Bucket, error) {
 				return objstore.Open(ctx, url, e.cfg.Warehouse.S3)
 			},

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/objstore"
 )
 
@@ -78,8 +79,9 @@ type Config struct {
 	// Routing configures topics that feed several tables.
 	Routing Routing `yaml:"routing"`
 	// Enrichment lists the reference data enrich transform steps join
-	// records with. Default none.
-	Enrichment []Enrichment `yaml:"enrichment"`
+	// records with, held in memory and refreshed in the background.
+	// Default none.
+	Enrichment []enrich.Source `yaml:"enrichment"`
 	// Quarantine configures the rejects tables.
 	Quarantine Quarantine `yaml:"quarantine"`
 	// Validation configures the checks records must pass.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bigfather/bigfather/internal/field"
+	"github.com/bigfather/bigfather/internal/confkey"
 )
 
 // ErrInvalid is wrapped by every error about the configuration's content:
@@ -61,10 +61,10 @@ func (l *errorList) add(line int, path, format string, args ...any) {
 }
 
 // in adds the problems of a package section's Validate result under the
-// section's key path: a *field.Error names its key inside the section.
+// section's key path: a *confkey.Error names its key inside the section.
 func (l *errorList) in(path string, err error) {
-	for _, e := range field.Errors(err) {
-		l.add(0, field.Join(path, e.Path), "%s", e.Msg)
+	for _, e := range confkey.Errors(err) {
+		l.add(0, confkey.Join(path, e.Path), "%s", e.Msg)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/objstore"
 )
 
@@ -151,8 +152,8 @@ func fullWant() Config {
 			{Topic: "tracks", Topics: []string{}, TopicPatterns: []string{}, Route: Route{Values: []string{}, When: "value.kind == 'album'"},
 				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []Rule{}, PartitionBy: []string{}, Cleanse: []CleanseStep{}, Transforms: []Transform{}},
 		},
-		Enrichment: []Enrichment{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},
-			Columns: []EnrichColumn{{Name: "name", As: "artist_name", Type: "string"}, {Name: "followers", Type: "long"}}, Refresh: 5 * time.Minute}},
+		Enrichment: []enrich.Source{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},
+			Columns: []enrich.Column{{Name: "name", As: "artist_name", Type: "string"}, {Name: "followers", Type: "long"}}, Refresh: 5 * time.Minute}},
 		Routing:         Routing{Unrouted: "drop"},
 		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
 		Validation:      Validation{MaxRecordBytes: 4 * MiB},

@@ -2,7 +2,6 @@ package config
 
 import (
 	"strings"
-	"time"
 )
 
 // TableRoute sends every record of its topics to one table.
@@ -116,39 +115,6 @@ type Transform struct {
 	OnMiss string `yaml:"on_miss"`
 	// Defaults are the added columns' values for on_miss default.
 	Defaults map[string]Scalar `yaml:"defaults"`
-}
-
-// Enrichment is reference data enrich steps join records with, held in
-// memory and refreshed in the background.
-type Enrichment struct {
-	// Name is how enrich steps refer to it. Required, unique.
-	Name string `yaml:"name"`
-	// Location is a local path, a file:// or s3:// URL (s3 with the
-	// warehouse's S3 settings), or iceberg:namespace.table for a table in
-	// the catalog. Required.
-	Location string `yaml:"location"`
-	// Format is csv, jsonl, parquet or iceberg. Default: from the
-	// location's extension or prefix.
-	Format string `yaml:"format"`
-	// Key are the reference data's key columns. Required.
-	Key []string `yaml:"key"`
-	// Columns are the reference columns added to records. Required.
-	Columns []EnrichColumn `yaml:"columns"`
-	// Refresh is how often the data is reloaded (atomically: a lookup sees
-	// the old or the new data, never a mix); 0 loads it once. Default 0.
-	Refresh time.Duration `yaml:"refresh"`
-}
-
-// EnrichColumn is one reference column added to records.
-type EnrichColumn struct {
-	// Name is the column in the reference data. Required.
-	Name string `yaml:"name"`
-	// As is the added column's name. Default: Name.
-	As string `yaml:"as"`
-	// Type is string, int, long, float, double or boolean; required for
-	// CSV, where it defaults to string, and taken from typed formats when
-	// empty.
-	Type string `yaml:"type"`
 }
 
 // Route chooses a table's records by a field, a header or a CEL

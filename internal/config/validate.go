@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bigfather/bigfather/internal/field"
+	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/internal/confkey"
 )
 
 var (
@@ -61,7 +62,7 @@ func (c *Config) validate() errorList {
 		l.add(0, "shutdown_timeout", "must be > 0")
 	}
 	if c.Metrics.Addr != "" {
-		if msg := field.HostPort(c.Metrics.Addr); msg != "" {
+		if msg := confkey.HostPort(c.Metrics.Addr); msg != "" {
 			l.add(0, "metrics.addr", "%s (or \"\" to disable)", msg)
 		}
 	}
@@ -83,7 +84,7 @@ func (k *Kafka) validate(l *errorList, checkGroup bool) {
 		l.add(0, "kafka.brokers", "required: at least one host:port")
 	}
 	for i, b := range k.Brokers {
-		if msg := field.HostPort(b); msg != "" {
+		if msg := confkey.HostPort(b); msg != "" {
 			l.add(0, indexPath("kafka.brokers", i), "%s", msg)
 		}
 	}
@@ -159,7 +160,7 @@ func (t *TLS) validate(l *errorList, path string) {
 }
 
 func (r *Registry) validate(l *errorList) {
-	scheme, msg := field.HTTPURL(r.URL)
+	scheme, msg := confkey.HTTPURL(r.URL)
 	switch {
 	case r.URL == "":
 		l.add(0, "schema_registry.url", "required")
@@ -197,7 +198,7 @@ func (c *Catalog) validate(l *errorList) {
 	case CatalogREST:
 		if c.REST.URI == "" {
 			l.add(0, "catalog.rest.uri", "required for catalog.type rest")
-		} else if _, msg := field.HTTPURL(c.REST.URI); msg != "" {
+		} else if _, msg := confkey.HTTPURL(c.REST.URI); msg != "" {
 			l.add(0, "catalog.rest.uri", "%s", msg)
 		}
 	case CatalogObjectStore:
@@ -351,40 +352,24 @@ func (c *Config) validateTransform(l *errorList, p string, st Transform) {
 	switch {
 	case st.Op == "enrich" && st.Lookup == "":
 		l.add(0, p+".lookup", "required for op enrich: the name of an enrichment source")
-	case st.Op == "enrich" && !slices.ContainsFunc(c.Enrichment, func(e Enrichment) bool { return e.Name == st.Lookup }):
+	case st.Op == "enrich" && !slices.ContainsFunc(c.Enrichment, func(e enrich.Source) bool { return e.Name == st.Lookup }):
 		l.add(0, p+".lookup", "%q is not the name of an enrichment source", st.Lookup)
 	case st.Op != "enrich" && st.Lookup != "":
 		l.add(0, p+".lookup", "only for op enrich")
 	}
 }
 
+// validateEnrichment checks each source and that names are unique, which
+// enrich steps need to refer to one.
 func (c *Config) validateEnrichment(l *errorList) {
 	names := map[string]int{}
 	for i, e := range c.Enrichment {
 		p := indexPath("enrichment", i)
-		if e.Name == "" {
-			l.add(0, p+".name", "required: enrich steps refer to it")
-		} else if k, dup := names[e.Name]; dup {
+		l.in(p, e.Validate())
+		if k, dup := names[e.Name]; dup && e.Name != "" {
 			l.add(0, p+".name", "%q is already the name of enrichment[%d]", e.Name, k)
-		} else {
+		} else if !dup {
 			names[e.Name] = i
-		}
-		if e.Location == "" {
-			l.add(0, p+".location", "required: a path, file:// or s3:// URL, or iceberg:namespace.table")
-		}
-		if len(e.Key) == 0 {
-			l.add(0, p+".key", "required: the reference data's key columns")
-		}
-		if len(e.Columns) == 0 {
-			l.add(0, p+".columns", "required: the columns to add")
-		}
-		for j, col := range e.Columns {
-			if col.Name == "" {
-				l.add(0, indexPath(p+".columns", j)+".name", "required")
-			}
-		}
-		if e.Refresh < 0 {
-			l.add(0, p+".refresh", "must be >= 0")
 		}
 	}
 }

@@ -1,10 +1,10 @@
-// Package field lets a package's Config report each problem by the key it
+// Package confkey lets a package's Config report each problem by the key it
 // is about, relative to the package's own section of the config file
 // ("region", "sql.dsn", "columns[0].name"). internal/config, which knows
 // where the section sits in the file, prefixes the section's path and adds
 // the line; a package validating its Config in code gets errors that read
 // "sql.dsn: required for postgres".
-package field
+package confkey
 
 import (
 	"errors"
