@@ -55,14 +55,9 @@ func newLogger(cfg config.Log, w io.Writer, scrub *redact.Scrubber) *slog.Logger
 
 func catalogOptions(cfg *config.Config) table.CatalogOptions {
 	return table.CatalogOptions{
-		Type:      cfg.Catalog.Type,
-		Name:      cfg.Catalog.Name,
-		SQLDriver: cfg.Catalog.SQL.Driver,
-		SQLDSN:    cfg.Catalog.SQL.DSN,
-		RESTURI:   cfg.Catalog.REST.URI,
-		RESTProps: cfg.Catalog.REST.Properties,
-		Warehouse: cfg.Warehouse.URL,
-		S3:        cfg.Warehouse.S3,
+		CatalogConfig: cfg.Catalog,
+		Warehouse:     cfg.Warehouse.URL,
+		S3:            cfg.Warehouse.S3,
 	}
 }
 

@@ -24,19 +24,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/objstore"
-)
-
-// Catalog types accepted in catalog.type.
-const (
-	CatalogSQL         = "sql"
-	CatalogREST        = "rest"
-	CatalogObjectStore = "objectstore"
-)
-
-// SQL catalog drivers accepted in catalog.sql.driver.
-const (
-	DriverSQLite   = "sqlite"
-	DriverPostgres = "postgres"
+	"github.com/bigfather/bigfather/table"
 )
 
 // Value formats accepted in tables[].format.
@@ -70,7 +58,7 @@ type Config struct {
 	// schema ids refer to.
 	SchemaRegistry Registry `yaml:"schema_registry"`
 	// Catalog is the Iceberg catalog that commits table metadata.
-	Catalog Catalog `yaml:"catalog"`
+	Catalog table.CatalogConfig `yaml:"catalog"`
 	// Warehouse is where data and metadata files are stored.
 	Warehouse objstore.Config `yaml:"warehouse"`
 	// Tables routes topics to Iceberg tables. Required, at least one. A
@@ -207,37 +195,6 @@ const (
 	SubjectTopicRecordName = "topic_record_name"
 )
 
-// Catalog configures the Iceberg catalog.
-type Catalog struct {
-	// Type is sql, rest or objectstore. Default "sql". The hadoop catalog is
-	// rejected: iceberg-go's is not atomic on S3 (DESIGN §3 rule 10).
-	Type string `yaml:"type"`
-	// Name is the catalog's name. Default "bigfather".
-	Name string `yaml:"name"`
-	// SQL configures the sql catalog.
-	SQL SQLCatalog `yaml:"sql"`
-	// REST configures the rest catalog.
-	REST RESTCatalog `yaml:"rest"`
-}
-
-// SQLCatalog configures the SQL catalog.
-type SQLCatalog struct {
-	// Driver is sqlite or postgres. Default "sqlite".
-	Driver string `yaml:"driver"`
-	// DSN is the database. For sqlite it defaults to catalog.db in a file://
-	// warehouse directory; postgres requires it.
-	DSN string `yaml:"dsn"`
-}
-
-// RESTCatalog configures an Iceberg REST catalog.
-type RESTCatalog struct {
-	// URI is the catalog's base URL. Required for catalog.type rest.
-	URI string `yaml:"uri"`
-	// Properties are passed to the catalog unchanged (credential, token,
-	// warehouse, ...). Default empty.
-	Properties map[string]string `yaml:"properties"`
-}
-
 // Quarantine configures where records that cannot be ingested go.
 type Quarantine struct {
 	// Enabled sends every rejected record to its route's quarantine table,
@@ -342,15 +299,11 @@ func Default() Config {
 			RebalanceTimeout: 60 * time.Second,
 		},
 		SchemaRegistry: Registry{SubjectNameStrategy: SubjectTopicName},
-		Catalog: Catalog{
-			Type: CatalogSQL,
-			Name: "bigfather",
-			SQL:  SQLCatalog{Driver: DriverSQLite},
-		},
-		Warehouse:  objstore.DefaultConfig(context.Background()),
-		Quarantine: Quarantine{Enabled: true, Suffix: "__rejects"},
-		Routing:    Routing{Unrouted: "quarantine"},
-		Validation: Validation{MaxRecordBytes: 10 * MiB},
+		Catalog:        table.DefaultCatalogConfig(),
+		Warehouse:      objstore.DefaultConfig(context.Background()),
+		Quarantine:     Quarantine{Enabled: true, Suffix: "__rejects"},
+		Routing:        Routing{Unrouted: "quarantine"},
+		Validation:     Validation{MaxRecordBytes: 10 * MiB},
 		Flush: Flush{
 			MaxLatency:         10 * time.Second,
 			TargetFileSize:     128 * MiB,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -148,10 +147,8 @@ func (c *Config) fillDerived() error {
 			r.Rejects = r.Table + c.Quarantine.Suffix
 		}
 	}
-	if c.Catalog.Type == CatalogSQL && c.Catalog.SQL.Driver == DriverSQLite && c.Catalog.SQL.DSN == "" {
-		if dir, ok := c.Warehouse.LocalDir(); ok && dir != "" {
-			c.Catalog.SQL.DSN = filepath.Join(dir, "catalog.db")
-		}
+	if dir, ok := c.Warehouse.LocalDir(); ok {
+		c.Catalog = c.Catalog.WithWarehouse(dir)
 	}
 	return nil
 }

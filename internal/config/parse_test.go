@@ -15,6 +15,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/table"
 )
 
 const minimal = `
@@ -118,11 +119,11 @@ func fullWant() Config {
 			TLS:                 TLS{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
 			SubjectNameStrategy: SubjectTopicRecordName,
 		},
-		Catalog: Catalog{
-			Type: CatalogREST,
+		Catalog: table.CatalogConfig{
+			Type: table.CatalogREST,
 			Name: "lake",
-			SQL:  SQLCatalog{Driver: DriverPostgres, DSN: "postgres://bf:pg-secret@db.internal:5432/catalog?sslmode=require"},
-			REST: RESTCatalog{URI: "https://catalog.internal/api", Properties: map[string]string{
+			SQL:  table.SQLCatalogConfig{Driver: table.SQLDriverPostgres, DSN: "postgres://bf:pg-secret@db.internal:5432/catalog?sslmode=require"},
+			REST: table.RESTCatalogConfig{URI: "https://catalog.internal/api", Properties: map[string]string{
 				"credential": "client:rest-secret", "token": "rest-token",
 				"warehouse": "lake-wh", "s3.endpoint": "https://s3.internal",
 			}},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bigfather/bigfather/table"
 )
 
 func TestSetsOverrideFile(t *testing.T) {
@@ -48,7 +50,7 @@ catalog:
 		{"flush.max_latency", cfg.Flush.MaxLatency, 2 * time.Second},
 		{"kafka.brokers", strings.Join(cfg.Kafka.Brokers, "|"), "a:1|b:2"},
 		{"warehouse.url", cfg.Warehouse.URL, "s3://bucket/prefix"},
-		{"catalog.type", cfg.Catalog.Type, CatalogObjectStore},
+		{"catalog.type", cfg.Catalog.Type, table.CatalogObjectStore},
 		{"tables[0].topic kept from the file", cfg.Tables[0].Topic, "tracks"},
 		{"tables[0].table", cfg.Tables[0].Table, "music.tracks_v2"},
 		{"tables[1] appended", cfg.Tables[1], TableRoute{Topic: "plays", Table: "music.plays", Rejects: "music.plays__rejects", Format: "avro"}},

@@ -40,7 +40,7 @@ func (c *Config) validate() errorList {
 	c.Kafka.validate(&l, c.Pipeline != "")
 	c.SchemaRegistry.validate(&l)
 	l.in("warehouse", c.Warehouse.Validate())
-	c.Catalog.validate(&l)
+	l.in("catalog", c.Catalog.Validate())
 	c.validateTables(&l)
 	c.validateEnrichment(&l)
 	c.validateQuarantine(&l)
@@ -177,38 +177,6 @@ func (r *Registry) validate(l *errorList) {
 	case SubjectTopicName, SubjectRecordName, SubjectTopicRecordName:
 	default:
 		l.add(0, "schema_registry.subject_name_strategy", "%q is invalid: want topic_name, record_name or topic_record_name", r.SubjectNameStrategy)
-	}
-}
-
-func (c *Catalog) validate(l *errorList) {
-	switch c.Type {
-	case CatalogSQL:
-		switch c.SQL.Driver {
-		case DriverSQLite:
-			if c.SQL.DSN == "" {
-				l.add(0, "catalog.sql.dsn", "required for sqlite unless warehouse.url is file:// (then it defaults to catalog.db in the warehouse directory)")
-			}
-		case DriverPostgres:
-			if c.SQL.DSN == "" {
-				l.add(0, "catalog.sql.dsn", "required for postgres")
-			}
-		default:
-			l.add(0, "catalog.sql.driver", "%q is not supported: want sqlite or postgres", c.SQL.Driver)
-		}
-	case CatalogREST:
-		if c.REST.URI == "" {
-			l.add(0, "catalog.rest.uri", "required for catalog.type rest")
-		} else if _, msg := confkey.HTTPURL(c.REST.URI); msg != "" {
-			l.add(0, "catalog.rest.uri", "%s", msg)
-		}
-	case CatalogObjectStore:
-	case "hadoop":
-		l.add(0, "catalog.type", "%q is not supported: iceberg-go's hadoop catalog is not atomic on S3; use objectstore, sql or rest", c.Type)
-	default:
-		l.add(0, "catalog.type", "%q is not supported: want sql, rest or objectstore", c.Type)
-	}
-	if c.Name == "" {
-		l.add(0, "catalog.name", "required")
 	}
 }
 
