@@ -3,120 +3,32 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bigfather/bigfather/internal/bytesize"
 )
 
-// ByteSize is a number of bytes. In YAML it is a plain integer (bytes) or a
-// number with a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB,
-// TiB (powers of 1024), case-insensitive, optionally with a fraction and a
-// space: "128MiB", "64KB", "1.5 GiB".
-type ByteSize int64
+// ByteSize is a number of bytes, as internal/bytesize parses it: the type
+// of every size key.
+type ByteSize = bytesize.Size
 
 // Binary and decimal byte units.
 const (
-	KiB ByteSize = 1 << 10
-	MiB ByteSize = 1 << 20
-	GiB ByteSize = 1 << 30
-	TiB ByteSize = 1 << 40
+	KiB = bytesize.KiB
+	MiB = bytesize.MiB
+	GiB = bytesize.GiB
+	TiB = bytesize.TiB
 
-	KB ByteSize = 1e3
-	MB ByteSize = 1e6
-	GB ByteSize = 1e9
-	TB ByteSize = 1e12
+	KB = bytesize.KB
+	MB = bytesize.MB
+	GB = bytesize.GB
+	TB = bytesize.TB
 )
 
-// units lists binary before decimal, so that String, which picks the largest
-// unit that divides exactly, prefers binary when both give the same number.
-var units = []struct {
-	name string
-	size ByteSize
-}{
-	{"TiB", TiB}, {"GiB", GiB}, {"MiB", MiB}, {"KiB", KiB},
-	{"TB", TB}, {"GB", GB}, {"MB", MB}, {"KB", KB},
-	{"B", 1},
-}
-
-// ParseByteSize parses s as described on ByteSize.
-func ParseByteSize(s string) (ByteSize, error) {
-	t := strings.TrimSpace(s)
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.TrimSpace(t[i:])
-	}
-	if num == "" {
-		return 0, fmt.Errorf("invalid size %q: want a number of bytes or a size like \"128MiB\"", s)
-	}
-	mult := ByteSize(-1)
-	if unit == "" {
-		mult = 1
-	}
-	for _, u := range units {
-		if strings.EqualFold(unit, u.name) {
-			mult = u.size
-		}
-	}
-	if mult < 0 {
-		return 0, fmt.Errorf("invalid size %q: unknown unit %q (want B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)", s, unit)
-	}
-	if !strings.Contains(num, ".") {
-		n, err := strconv.ParseInt(num, 10, 64)
-		if err != nil || n > math.MaxInt64/int64(mult) {
-			return 0, fmt.Errorf("invalid size %q: out of range", s)
-		}
-		return ByteSize(n) * mult, nil
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid size %q: %q is not a number", s, num)
-	}
-	v := math.Round(f * float64(mult))
-	// 2^63 is exactly representable; anything at or above it overflows.
-	if v >= math.Ldexp(1, 63) {
-		return 0, fmt.Errorf("invalid size %q: out of range", s)
-	}
-	return ByteSize(v), nil
-}
-
-// String formats b with the largest unit that represents it exactly (the
-// shortest number), so that
-// ParseByteSize(b.String()) == b.
-func (b ByteSize) String() string {
-	if b == 0 {
-		return "0B"
-	}
-	if b < 0 {
-		return strconv.FormatInt(int64(b), 10) + "B"
-	}
-	best := units[len(units)-1]
-	for _, u := range units {
-		if b%u.size == 0 && u.size > best.size {
-			best = u
-		}
-	}
-	return strconv.FormatInt(int64(b/best.size), 10) + best.name
-}
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return errors.New("want a size like \"128MiB\" or a number of bytes")
-	}
-	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		return err
-	}
-	*b = v
-	return nil
-}
-
-// MarshalYAML implements yaml.Marshaler.
-func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+// ParseByteSize parses s as described on bytesize.Size.
+func ParseByteSize(s string) (ByteSize, error) { return bytesize.Parse(s) }
 
 // Kinds of StartPosition.
 const (
@@ -213,12 +125,3 @@ func (s *Scalar) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML implements yaml.Marshaler.
 func (s Scalar) MarshalYAML() (any, error) { return s.V, nil }
 
-// Set implements flag.Value: the same sizes as the config file.
-func (b *ByteSize) Set(s string) error {
-	v, err := ParseByteSize(s)
-	if err != nil {
-		return err
-	}
-	*b = v
-	return nil
-}
