@@ -124,4 +124,3 @@ func (s *Scalar) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML implements yaml.Marshaler.
 func (s Scalar) MarshalYAML() (any, error) { return s.V, nil }
-
