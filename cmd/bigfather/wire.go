@@ -103,7 +103,7 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 		IdleCommitInterval: cfg.Flush.IdleCommitInterval,
 		TargetFileSize:     int64(cfg.Flush.TargetFileSize),
 		FlushMaxRecords:    cfg.Flush.MaxRecords,
-		DataFile:           dataFileOptions(cfg.Parquet),
+		DataFile:           cfg.Parquet.DataFileOptions(),
 		MemoryBudget:       int64(cfg.MemoryBudget),
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 		KafkaOpts:          groupOpts(k),
@@ -442,14 +442,6 @@ func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*en
 	return out, nil
 }
 
-// dataFileOptions maps the parquet section onto the data file writer's
-// options.
-func dataFileOptions(p config.Parquet) table.DataFileOptions {
-	o := table.DefaultDataFileOptions()
-	o.Compression, o.ZstdLevel, o.DictionaryEnabled = p.Compression, p.ZstdLevel, p.Dictionary
-	o.RowGroupBytes, o.PageBytes = int64(p.RowGroupSize), int64(p.PageSize)
-	return o
-}
 
 // openToolEnv loads the config of a one-shot command (verify, inspect,
 // query) and opens its environment, logging at WARN to stderr. Errors may

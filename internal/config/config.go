@@ -77,7 +77,7 @@ type Config struct {
 	// Flush decides when buffered records become a Parquet file and a commit.
 	Flush Flush `yaml:"flush"`
 	// Parquet is how data files are encoded.
-	Parquet Parquet `yaml:"parquet"`
+	Parquet table.ParquetConfig `yaml:"parquet"`
 	// MemoryBudget bounds all record buffers together (column builders and
 	// unflushed row groups); reaching it flushes. Default 256MiB.
 	MemoryBudget ByteSize `yaml:"memory_budget"`
@@ -245,27 +245,6 @@ type Flush struct {
 	ParallelFiles int `yaml:"parallel_files"`
 }
 
-// Parquet configures the encoding of every data file the pipeline writes
-// (quarantine tables included).
-type Parquet struct {
-	// Compression is the codec of every column: zstd (default), snappy,
-	// gzip, brotli, lz4 (LZ4_RAW) or uncompressed.
-	Compression string `yaml:"compression"`
-	// ZstdLevel is the zstd level, 1-22. Default 1: the fastest encoder,
-	// for files a few percent larger than level 3's (bench/RESULTS.md).
-	ZstdLevel int `yaml:"zstd_level"`
-	// RowGroupSize is the target uncompressed size of a row group. Default
-	// 128MiB (Iceberg's write.parquet.row-group-size-bytes).
-	RowGroupSize ByteSize `yaml:"row_group_size"`
-	// PageSize is the target size of a data page before compression.
-	// Default 1MiB (write.parquet.page-size-bytes).
-	PageSize ByteSize `yaml:"page_size"`
-	// Dictionary turns dictionary encoding on; a column whose dictionary
-	// does not pay for itself still falls back to plain encoding. Default
-	// true.
-	Dictionary bool `yaml:"dictionary"`
-}
-
 // Metrics configures the HTTP endpoint.
 type Metrics struct {
 	// Addr serves /metrics, /healthz and /readyz; "" disables it.
@@ -311,13 +290,7 @@ func Default() Config {
 			IdleCommitInterval: time.Minute,
 			MaxOpenFiles:       64,
 		},
-		Parquet: Parquet{
-			Compression:  "zstd",
-			ZstdLevel:    1,
-			RowGroupSize: 128 * MiB,
-			PageSize:     256 * KiB,
-			Dictionary:   true,
-		},
+		Parquet:         table.DefaultParquetConfig(),
 		MemoryBudget:    256 * MiB,
 		ShutdownTimeout: 30 * time.Second,
 		Metrics:         Metrics{Addr: "127.0.0.1:9464"},

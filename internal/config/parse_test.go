@@ -159,7 +159,7 @@ func fullWant() Config {
 		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
 		Validation:      Validation{MaxRecordBytes: 4 * MiB},
 		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute, MaxOpenFiles: 32, ParallelFiles: 3},
-		Parquet:         Parquet{Compression: "snappy", ZstdLevel: 9, RowGroupSize: 64 * MiB, PageSize: 512 * KiB, Dictionary: false},
+		Parquet:         table.ParquetConfig{Compression: "snappy", ZstdLevel: 9, RowGroupSize: 64 * MiB, PageSize: 512 * KiB, Dictionary: false},
 		MemoryBudget:    2 * GiB,
 		MemoryLimit:     5 * GiB,
 		GCPercent:       300,

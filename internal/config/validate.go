@@ -45,7 +45,7 @@ func (c *Config) validate() errorList {
 	c.validateEnrichment(&l)
 	c.validateQuarantine(&l)
 	c.Flush.validate(&l)
-	c.Parquet.validate(&l)
+	l.in("parquet", c.Parquet.Validate())
 	if c.Validation.MaxRecordBytes <= 0 {
 		l.add(0, "validation.max_record_bytes", "must be > 0")
 	}
@@ -443,23 +443,5 @@ func (f *Flush) validate(l *errorList) {
 	}
 	if f.ParallelFiles < 0 {
 		l.add(0, "flush.parallel_files", "must be >= 0 (0: one per CPU)")
-	}
-}
-
-// ParquetCodecs are the values parquet.compression accepts.
-var ParquetCodecs = []string{"zstd", "snappy", "gzip", "brotli", "lz4", "uncompressed"}
-
-func (p *Parquet) validate(l *errorList) {
-	if !slices.Contains(ParquetCodecs, p.Compression) {
-		l.add(0, "parquet.compression", "%q is not a codec: want one of %s", p.Compression, strings.Join(ParquetCodecs, ", "))
-	}
-	if p.ZstdLevel < 1 || p.ZstdLevel > 22 {
-		l.add(0, "parquet.zstd_level", "%d is out of range: want 1-22", p.ZstdLevel)
-	}
-	if p.RowGroupSize <= 0 {
-		l.add(0, "parquet.row_group_size", "must be > 0")
-	}
-	if p.PageSize <= 0 || p.PageSize > p.RowGroupSize {
-		l.add(0, "parquet.page_size", "must be > 0 and at most parquet.row_group_size")
 	}
 }
