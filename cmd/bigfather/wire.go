@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,15 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
@@ -71,45 +64,20 @@ func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, er
 	if e.cat, err = table.OpenCatalog(ctx, catalogOptions(cfg)); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	kt, err := tlsConfig(cfg.Kafka.TLS)
-	if err != nil {
-		return nil, fmt.Errorf("kafka.tls: %w", err)
+	e.opts = ingest.Options{
+		Pipeline:        cfg.Pipeline,
+		DataFile:        cfg.Parquet.DataFileOptions(),
+		MemoryBudget:    int64(cfg.MemoryBudget),
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Catalog:         e.cat,
+		Warehouse:       e.bucket,
+		Logger:          log,
 	}
-	tables, jsonTopics, err := tableOptions(cfg)
-	if err != nil {
+	if err := e.opts.Apply(cfg.Kafka, cfg.Flush, cfg.Quarantine, cfg.Validation, cfg.Routing); err != nil {
 		return nil, err
 	}
-	k := cfg.Kafka
-	e.opts = ingest.Options{
-		Pipeline:           cfg.Pipeline,
-		Brokers:            k.Brokers,
-		Group:              k.Group,
-		ClientID:           k.ClientID,
-		TLS:                kt,
-		SASL:               saslMechanism(k.SASL),
-		StartKind:          k.Start.Kind,
-		StartAt:            k.Start.At,
-		OnGap:              k.OnGap,
-		FetchMaxBytes:      int32(min(int64(k.FetchMaxBytes), 1<<30)),
-		Tables:             tables,
-		JSON:               jsonTopics,
-		Unrouted:           cfg.Routing.Unrouted,
-		MetadataMaxAge:     k.MetadataMaxAge,
-		MaxOpenFiles:       cfg.Flush.MaxOpenFiles,
-		ParallelFiles:      cfg.Flush.ParallelFiles,
-		DLQTopic:           cfg.Quarantine.DLQTopic,
-		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
-		FlushMaxLatency:    cfg.Flush.MaxLatency,
-		IdleCommitInterval: cfg.Flush.IdleCommitInterval,
-		TargetFileSize:     int64(cfg.Flush.TargetFileSize),
-		FlushMaxRecords:    cfg.Flush.MaxRecords,
-		DataFile:           cfg.Parquet.DataFileOptions(),
-		MemoryBudget:       int64(cfg.MemoryBudget),
-		ShutdownTimeout:    cfg.ShutdownTimeout,
-		KafkaOpts:          groupOpts(k),
-		Catalog:            e.cat,
-		Warehouse:          e.bucket,
-		Logger:             log,
+	if e.opts.Tables, e.opts.JSON, err = tableOptions(cfg); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -148,7 +116,7 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 		}
 	}
 	r := e.cfg.SchemaRegistry
-	rt, err := tlsConfig(r.TLS)
+	rt, err := r.TLS.Load()
 	if err != nil {
 		return ingest.Options{}, nil, fmt.Errorf("schema_registry.tls: %w", err)
 	}
@@ -163,21 +131,6 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 	o.Registerer = reg
 	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
 	return o, lookups, nil
-}
-
-// groupOpts are the consumer group's timeouts and static membership. The
-// heartbeat stays at franz-go's 3s unless a shorter session needs a
-// third of it, so a member is not timed out between two heartbeats.
-func groupOpts(k config.Kafka) []kgo.Opt {
-	opts := []kgo.Opt{
-		kgo.SessionTimeout(k.SessionTimeout),
-		kgo.RebalanceTimeout(k.RebalanceTimeout),
-		kgo.HeartbeatInterval(min(3*time.Second, k.SessionTimeout/3)),
-	}
-	if k.InstanceID != "" {
-		opts = append(opts, kgo.InstanceID(k.InstanceID))
-	}
-	return opts
 }
 
 // checkPartitionBy refuses partition_by terms that name a column the
@@ -219,44 +172,6 @@ func (e *env) checkPartitionBy(ctx context.Context, t ingest.TableOptions) error
 	}
 	if _, err := table.ParsePartitionSpec(sch, t.PartitionBy); err != nil {
 		return fmt.Errorf("does not fit the declared value_schema of %s (after its transforms): %w", name, err)
-	}
-	return nil
-}
-
-func tlsConfig(t config.TLS) (*tls.Config, error) {
-	if !t.Enabled {
-		return nil, nil
-	}
-	c := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in by config
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificates", t.CAFile)
-		}
-		c.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file/key_file: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
-}
-
-func saslMechanism(s config.SASL) sasl.Mechanism {
-	switch s.Mechanism {
-	case config.SASLPlain:
-		return plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()
-	case config.SASLSCRAMSHA256:
-		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()
-	case config.SASLSCRAMSHA512:
-		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()
 	}
 	return nil
 }
@@ -441,7 +356,6 @@ func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*en
 	}
 	return out, nil
 }
-
 
 // openToolEnv loads the config of a one-shot command (verify, inspect,
 // query) and opens its environment, logging at WARN to stderr. Errors may

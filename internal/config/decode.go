@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bigfather/bigfather/ingest"
 )
 
 // decoder walks the YAML node tree and the Go type together. yaml.v3's own
@@ -251,7 +253,7 @@ func want(t reflect.Type) string {
 		return `want a duration like "10s" or "1m30s"`
 	case t == reflect.TypeFor[ByteSize]():
 		return `want a size like "128MiB" or a number of bytes`
-	case t == reflect.TypeFor[StartPosition]():
+	case t == reflect.TypeFor[ingest.StartPosition]():
 		return "want earliest, latest or an RFC 3339 timestamp"
 	}
 	switch t.Kind() {

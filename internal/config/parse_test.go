@@ -13,7 +13,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/internal/tlsconf"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/table"
 )
@@ -101,22 +103,22 @@ func TestMinimalGetsDefaults(t *testing.T) {
 func fullWant() Config {
 	return Config{
 		Pipeline: "music-staging",
-		Kafka: Kafka{
+		Kafka: ingest.KafkaConfig{
 			Brokers:        []string{"10.0.0.1:9092", "10.0.0.2:9093"},
 			Group:          "music-group",
 			ClientID:       "bf-music",
-			Start:          StartPosition{Kind: StartTimestamp, At: time.Date(2024, 3, 1, 12, 30, 0, 0, time.UTC)},
-			OnGap:          OnGapSkip,
+			Start:          ingest.StartPosition{Kind: ingest.StartTimestamp, At: time.Date(2024, 3, 1, 12, 30, 0, 0, time.UTC)},
+			OnGap:          ingest.OnGapSkip,
 			MetadataMaxAge: 45 * time.Second,
 			FetchMaxBytes:  24 * MiB,
 			SessionTimeout: 10 * time.Second, RebalanceTimeout: 20 * time.Second, InstanceID: "bf-host-1",
-			TLS: TLS{Enabled: true, CAFile: "/etc/bf/kafka-ca.pem", CertFile: "/etc/bf/kafka.crt",
+			TLS: tlsconf.Config{Enabled: true, CAFile: "/etc/bf/kafka-ca.pem", CertFile: "/etc/bf/kafka.crt",
 				KeyFile: "/etc/bf/kafka.key", ServerName: "kafka.internal", InsecureSkipVerify: true},
-			SASL: SASL{Mechanism: SASLSCRAMSHA512, Username: "music", Password: "kafka-secret"},
+			SASL: ingest.SASLConfig{Mechanism: ingest.SASLSCRAMSHA512, Username: "music", Password: "kafka-secret"},
 		},
 		SchemaRegistry: Registry{
 			URL: "https://registry.internal:8081", Username: "sr-user", Password: "sr-secret",
-			TLS:                 TLS{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
+			TLS:                 tlsconf.Config{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
 			SubjectNameStrategy: SubjectTopicRecordName,
 		},
 		Catalog: table.CatalogConfig{
@@ -155,10 +157,10 @@ func fullWant() Config {
 		},
 		Enrichment: []enrich.Source{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},
 			Columns: []enrich.Column{{Name: "name", As: "artist_name", Type: "string"}, {Name: "followers", Type: "long"}}, Refresh: 5 * time.Minute}},
-		Routing:         Routing{Unrouted: "drop"},
-		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
-		Validation:      Validation{MaxRecordBytes: 4 * MiB},
-		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute, MaxOpenFiles: 32, ParallelFiles: 3},
+		Routing:         ingest.RoutingConfig{Unrouted: "drop"},
+		Quarantine:      ingest.QuarantineConfig{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
+		Validation:      ingest.ValidationConfig{MaxRecordBytes: 4 * MiB},
+		Flush:           ingest.FlushConfig{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute, MaxOpenFiles: 32, ParallelFiles: 3},
 		Parquet:         table.ParquetConfig{Compression: "snappy", ZstdLevel: 9, RowGroupSize: 64 * MiB, PageSize: 512 * KiB, Dictionary: false},
 		MemoryBudget:    2 * GiB,
 		MemoryLimit:     5 * GiB,

@@ -1,20 +1,17 @@
 package config
 
 import (
-	"math"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/internal/confkey"
 )
 
 var (
 	pipelineRe = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
-	// Kafka's own rule for topic names.
-	topicRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 	// Namespace levels and the table name; hyphens are valid Iceberg
 	// identifiers, spaces and slashes would break paths.
 	tableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
@@ -37,18 +34,19 @@ func (c *Config) validate() errorList {
 	case !pipelineRe.MatchString(c.Pipeline) || len(c.Pipeline) > 200:
 		l.add(0, "pipeline", "%q is invalid: want 1-200 characters of [a-zA-Z0-9._-]", c.Pipeline)
 	}
-	c.Kafka.validate(&l, c.Pipeline != "")
+	l.in("kafka", c.Kafka.Validate())
+	if c.Pipeline != "" && c.Kafka.Group == "" {
+		l.add(0, "kafka.group", "required")
+	}
 	c.SchemaRegistry.validate(&l)
 	l.in("warehouse", c.Warehouse.Validate())
 	l.in("catalog", c.Catalog.Validate())
 	c.validateTables(&l)
 	c.validateEnrichment(&l)
 	c.validateQuarantine(&l)
-	c.Flush.validate(&l)
+	l.in("flush", c.Flush.Validate())
+	l.in("validation", c.Validation.Validate())
 	l.in("parquet", c.Parquet.Validate())
-	if c.Validation.MaxRecordBytes <= 0 {
-		l.add(0, "validation.max_record_bytes", "must be > 0")
-	}
 	if c.MemoryBudget <= 0 {
 		l.add(0, "memory_budget", "must be > 0")
 	}
@@ -79,86 +77,6 @@ func (c *Config) validate() errorList {
 	return l
 }
 
-func (k *Kafka) validate(l *errorList, checkGroup bool) {
-	if len(k.Brokers) == 0 {
-		l.add(0, "kafka.brokers", "required: at least one host:port")
-	}
-	for i, b := range k.Brokers {
-		if msg := confkey.HostPort(b); msg != "" {
-			l.add(0, indexPath("kafka.brokers", i), "%s", msg)
-		}
-	}
-	if checkGroup && k.Group == "" {
-		l.add(0, "kafka.group", "required")
-	}
-	if k.ClientID == "" {
-		l.add(0, "kafka.client_id", "required")
-	}
-	switch k.Start.Kind {
-	case StartEarliest, StartLatest:
-	case StartTimestamp:
-		if k.Start.At.IsZero() {
-			l.add(0, "kafka.start", "timestamp is missing")
-		}
-	default:
-		l.add(0, "kafka.start", "kind %q is invalid: want earliest, latest or an RFC 3339 timestamp", k.Start.Kind)
-	}
-	switch k.OnGap {
-	case OnGapHalt, OnGapSkip:
-	default:
-		l.add(0, "kafka.on_gap", "%q is invalid: want halt or skip", k.OnGap)
-	}
-	// The Kafka protocol carries fetch sizes as int32.
-	if k.MetadataMaxAge <= 0 {
-		l.add(0, "kafka.metadata_max_age", "must be > 0")
-	}
-	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
-		l.add(0, "kafka.fetch_max_bytes", "must be > 0 and < 2GiB, got %s", k.FetchMaxBytes)
-	}
-	for _, d := range []struct {
-		path string
-		v    time.Duration
-	}{{"kafka.session_timeout", k.SessionTimeout}, {"kafka.rebalance_timeout", k.RebalanceTimeout}} {
-		if d.v < time.Second || d.v > time.Hour {
-			l.add(0, d.path, "must be between 1s and 1h, got %s", d.v)
-		}
-	}
-	// Kafka checks group.instance.id like a topic name.
-	if k.InstanceID != "" && !topicRe.MatchString(k.InstanceID) {
-		l.add(0, "kafka.instance_id", "%q is invalid: want 1-249 characters of [a-zA-Z0-9._-]", k.InstanceID)
-	}
-	k.TLS.validate(l, "kafka.tls")
-	switch k.SASL.Mechanism {
-	case "":
-		if k.SASL.Username != "" || k.SASL.Password != "" {
-			l.add(0, "kafka.sasl.mechanism", "required when a username or password is set: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-		}
-	case SASLPlain, SASLSCRAMSHA256, SASLSCRAMSHA512:
-		if k.SASL.Username == "" {
-			l.add(0, "kafka.sasl.username", "required with mechanism %s", k.SASL.Mechanism)
-		}
-		if k.SASL.Password == "" {
-			l.add(0, "kafka.sasl.password", "required with mechanism %s", k.SASL.Mechanism)
-		}
-	default:
-		l.add(0, "kafka.sasl.mechanism", "%q is not supported: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASL.Mechanism)
-	}
-}
-
-func (t *TLS) validate(l *errorList, path string) {
-	if !t.Enabled {
-		// Refusing settings that would be ignored keeps a forgotten
-		// "enabled: true" from meaning plaintext.
-		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify {
-			l.add(0, path+".enabled", "must be true when other TLS settings are given")
-		}
-		return
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		l.add(0, path+".cert_file", "cert_file and key_file go together: set both or neither")
-	}
-}
-
 func (r *Registry) validate(l *errorList) {
 	scheme, msg := confkey.HTTPURL(r.URL)
 	switch {
@@ -172,7 +90,7 @@ func (r *Registry) validate(l *errorList) {
 	if r.Password != "" && r.Username == "" {
 		l.add(0, "schema_registry.username", "required when a password is set")
 	}
-	r.TLS.validate(l, "schema_registry.tls")
+	l.in("schema_registry.tls", r.TLS.Validate())
 	switch r.SubjectNameStrategy {
 	case SubjectTopicName, SubjectRecordName, SubjectTopicRecordName:
 	default:
@@ -191,7 +109,7 @@ func (c *Config) validateTables(l *errorList) {
 			l.add(0, p+".topic", "required (or topics)")
 		}
 		checkTopic := func(path, topic string) {
-			if !topicRe.MatchString(topic) {
+			if !ingest.ValidTopic(topic) {
 				l.add(0, path, "%q is not a valid Kafka topic name", topic)
 			} else if _, dup := first[topic]; !dup {
 				first[topic] = i
@@ -404,44 +322,18 @@ func (c *Config) validateSharedTopics(l *errorList) {
 	}
 }
 
+// validateQuarantine checks the quarantine and routing sections, and that
+// the DLQ topic is not read back as input.
 func (c *Config) validateQuarantine(l *errorList) {
+	l.in("routing", c.Routing.Validate())
+	l.in("quarantine", c.Quarantine.Validate())
 	q := c.Quarantine
-	if u := c.Routing.Unrouted; u != "quarantine" && u != "drop" {
-		l.add(0, "routing.unrouted", "%q is invalid: want quarantine or drop", u)
-	}
-	if q.Enabled && !strings.HasPrefix(q.Suffix, "_") && !strings.HasPrefix(q.Suffix, "-") {
-		l.add(0, "quarantine.suffix", "%q must start with _ or -, so that the quarantine table is named after its table", q.Suffix)
-	}
 	if q.DLQTopic == "" {
 		return
-	}
-	if !topicRe.MatchString(q.DLQTopic) {
-		l.add(0, "quarantine.dlq_topic", "%q is not a valid Kafka topic name", q.DLQTopic)
 	}
 	for i, r := range c.Tables {
 		if slices.Contains(r.AllTopics(), q.DLQTopic) {
 			l.add(0, "quarantine.dlq_topic", "%q is consumed by tables[%d]: rejects would be read back as input", q.DLQTopic, i)
 		}
-	}
-}
-
-func (f *Flush) validate(l *errorList) {
-	if f.MaxLatency <= 0 {
-		l.add(0, "flush.max_latency", "must be > 0")
-	}
-	if f.TargetFileSize <= 0 {
-		l.add(0, "flush.target_file_size", "must be > 0")
-	}
-	if f.MaxRecords <= 0 {
-		l.add(0, "flush.max_records", "must be > 0")
-	}
-	if f.IdleCommitInterval <= 0 {
-		l.add(0, "flush.idle_commit_interval", "must be > 0")
-	}
-	if f.MaxOpenFiles <= 0 {
-		l.add(0, "flush.max_open_files", "must be > 0")
-	}
-	if f.ParallelFiles < 0 {
-		l.add(0, "flush.parallel_files", "must be >= 0 (0: one per CPU)")
 	}
 }
