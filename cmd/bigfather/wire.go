@@ -250,15 +250,11 @@ func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*schema
 }
 
 // compileRules compiles a table's validation rules (nil: none).
-func compileRules(rules []config.Rule) (*schema.Rules, error) {
+func compileRules(rules []schema.Rule) (*schema.Rules, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
-	rs := make([]schema.Rule, len(rules))
-	for j, r := range rules {
-		rs[j] = schema.Rule{Name: r.Name, Expr: r.Expr}
-	}
-	return schema.CompileRules(rs)
+	return schema.CompileRules(rules)
 }
 
 // compileOne compiles expr as a one-rule set named name (nil when empty).

@@ -2,6 +2,8 @@ package config
 
 import (
 	"strings"
+
+	"github.com/bigfather/bigfather/schema"
 )
 
 // TableRoute sends every record of its topics to one table.
@@ -39,7 +41,7 @@ type TableRoute struct {
 	// key, topic, partition, offset, timestamp, headers), checked in order:
 	// a record failing one is rejected at the validate stage, tagged with
 	// the rule's name. Compiled at start; default none.
-	Rules []Rule `yaml:"rules"`
+	Rules []schema.Rule `yaml:"rules"`
 	// Filter is a CEL predicate over the record, like a rule's: a record for
 	// which it is false is dropped, neither in the table nor in quarantine
 	// (counted, and its offset listed in the commit's bigfather.skipped).
@@ -160,15 +162,6 @@ type CleanseStep struct {
 	// KeepLast is how many trailing characters a mask step keeps.
 	// Default 0.
 	KeepLast int `yaml:"keep_last"`
-}
-
-// Rule is one validation rule.
-type Rule struct {
-	// Name tags the rejects the rule causes. Required, unique per route.
-	Name string `yaml:"name"`
-	// Expr is a CEL expression that is true for a valid record, e.g.
-	// "value.duration_ms > 0". Required.
-	Expr string `yaml:"expr"`
 }
 
 // AllTopics returns Topic (when set) and Topics.
