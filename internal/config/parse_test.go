@@ -15,9 +15,9 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/ingest/rules"
 	"github.com/bigfather/bigfather/internal/tlsconf"
 	"github.com/bigfather/bigfather/objstore"
-	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -139,7 +139,7 @@ func fullWant() Config {
 		Tables: []TableRoute{
 			{Topic: "tracks", Topics: []string{"tracks.backfill"}, TopicPatterns: []string{`tracks\.region-[a-z]+`},
 				Route: Route{Field: "kind", Values: []string{"track"}}, Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
-				Rules: []schema.Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'",
+				Rules: []rules.Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'",
 				PartitionBy: []string{"day(released_at)", "bucket(16, isrc)"},
 				Cleanse:     []CleanseStep{{Op: "trim", Columns: []string{"title"}}, {Op: "hash", Columns: []string{"isrc"}, KeyEnv: "PII_KEY"}},
 				Transforms: []Transform{
@@ -151,10 +151,10 @@ func fullWant() Config {
 			{Topic: "plays.v2", Topics: []string{"plays.v1"}, TopicPatterns: []string{`plays\.v[0-9]+`}, Route: Route{Header: "type", Values: []string{"play"}},
 				Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
 				ValueSchema: `{"type": "record", "name": "Play", "fields": [{"name": "user_id", "type": "long"}]}`,
-				Rules:       []schema.Rule{{Name: "has_user", Expr: "has(value.user_id)"}}, PartitionBy: []string{"user_id"},
+				Rules:       []rules.Rule{{Name: "has_user", Expr: "has(value.user_id)"}}, PartitionBy: []string{"user_id"},
 				Cleanse: []CleanseStep{{Op: "mask", Columns: []string{"phone"}, KeepLast: 4}}, Transforms: []Transform{}},
 			{Topic: "tracks", Topics: []string{}, TopicPatterns: []string{}, Route: Route{Values: []string{}, When: "value.kind == 'album'"},
-				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []schema.Rule{}, PartitionBy: []string{}, Cleanse: []CleanseStep{}, Transforms: []Transform{}},
+				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []rules.Rule{}, PartitionBy: []string{}, Cleanse: []CleanseStep{}, Transforms: []Transform{}},
 		},
 		Enrichment: []enrich.Source{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},
 			Columns: []enrich.Column{{Name: "name", As: "artist_name", Type: "string"}, {Name: "followers", Type: "long"}}, Refresh: 5 * time.Minute}},

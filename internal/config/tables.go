@@ -3,7 +3,7 @@ package config
 import (
 	"strings"
 
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/ingest/rules"
 )
 
 // TableRoute sends every record of its topics to one table.
@@ -41,7 +41,7 @@ type TableRoute struct {
 	// key, topic, partition, offset, timestamp, headers), checked in order:
 	// a record failing one is rejected at the validate stage, tagged with
 	// the rule's name. Compiled at start; default none.
-	Rules []schema.Rule `yaml:"rules"`
+	Rules []rules.Rule `yaml:"rules"`
 	// Filter is a CEL predicate over the record, like a rule's: a record for
 	// which it is false is dropped, neither in the table nor in quarantine
 	// (counted, and its offset listed in the commit's bigfather.skipped).
