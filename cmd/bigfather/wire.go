@@ -118,19 +118,12 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 			return ingest.Options{}, nil, fmt.Errorf("config: tables[%d].partition_by: %w", i, err)
 		}
 	}
-	r := e.cfg.SchemaRegistry
-	rt, err := r.TLS.Load()
-	if err != nil {
-		return ingest.Options{}, nil, fmt.Errorf("schema_registry.tls: %w", err)
-	}
-	registry, err := registry.NewRegistry(registry.RegistryOptions{
-		URL: r.URL, Username: r.Username, Password: r.Password, TLS: rt, Logger: e.log,
-	})
+	registry, err := e.cfg.SchemaRegistry.Open(e.log)
 	if err != nil {
 		return ingest.Options{}, nil, fmt.Errorf("schema_registry: %w", err)
 	}
 	o.Registry = registry
-	o.SubjectNameStrategy = r.SubjectNameStrategy
+	o.SubjectNameStrategy = e.cfg.SchemaRegistry.SubjectNameStrategy
 	o.Registerer = reg
 	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
 	return o, lookups, nil

@@ -24,8 +24,8 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
-	"github.com/bigfather/bigfather/internal/tlsconf"
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -45,7 +45,7 @@ type Config struct {
 	Kafka ingest.KafkaConfig `yaml:"kafka"`
 	// SchemaRegistry is the Confluent-compatible registry the records'
 	// schema ids refer to.
-	SchemaRegistry Registry `yaml:"schema_registry"`
+	SchemaRegistry registry.Config `yaml:"schema_registry"`
 	// Catalog is the Iceberg catalog that commits table metadata.
 	Catalog table.CatalogConfig `yaml:"catalog"`
 	// Warehouse is where data and metadata files are stored.
@@ -87,32 +87,6 @@ type Config struct {
 	Log Log `yaml:"log"`
 }
 
-// Registry configures the schema registry client.
-type Registry struct {
-	// URL is the registry's base URL, http or https. Required.
-	URL string `yaml:"url"`
-	// Username and Password are HTTP basic auth; default none.
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
-	// TLS secures the connection for https URLs. Default disabled.
-	TLS tlsconf.Config `yaml:"tls"`
-	// SubjectNameStrategy is how the producers name the subject a
-	// topic's value schemas are registered under: topic_name ("<topic>-value",
-	// the default), record_name ("<record full name>") or
-	// topic_record_name ("<topic>-<record full name>"). A record whose
-	// schema id is not registered under its subject is rejected as
-	// foreign-schema.
-	SubjectNameStrategy string `yaml:"subject_name_strategy"`
-}
-
-// Subject name strategies accepted in schema_registry.subject_name_strategy
-// (the names of the schema package's constants).
-const (
-	SubjectTopicName       = "topic_name"
-	SubjectRecordName      = "record_name"
-	SubjectTopicRecordName = "topic_record_name"
-)
-
 // Metrics configures the HTTP endpoint.
 type Metrics struct {
 	// Addr serves /metrics, /healthz and /readyz; "" disables it.
@@ -136,7 +110,7 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Kafka:           ingest.DefaultKafkaConfig(),
-		SchemaRegistry:  Registry{SubjectNameStrategy: SubjectTopicName},
+		SchemaRegistry:  registry.DefaultConfig(),
 		Catalog:         table.DefaultCatalogConfig(),
 		Warehouse:       objstore.DefaultConfig(context.Background()),
 		Quarantine:      ingest.DefaultQuarantineConfig(),

@@ -18,6 +18,7 @@ import (
 	"github.com/bigfather/bigfather/ingest/rules"
 	"github.com/bigfather/bigfather/internal/tlsconf"
 	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -117,10 +118,10 @@ func fullWant() Config {
 				KeyFile: "/etc/bf/kafka.key", ServerName: "kafka.internal", InsecureSkipVerify: true},
 			SASL: ingest.SASLConfig{Mechanism: ingest.SASLSCRAMSHA512, Username: "music", Password: "kafka-secret"},
 		},
-		SchemaRegistry: Registry{
+		SchemaRegistry: registry.Config{
 			URL: "https://registry.internal:8081", Username: "sr-user", Password: "sr-secret",
 			TLS:                 tlsconf.Config{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
-			SubjectNameStrategy: SubjectTopicRecordName,
+			SubjectNameStrategy: registry.SubjectTopicRecordName,
 		},
 		Catalog: table.CatalogConfig{
 			Type: table.CatalogREST,

@@ -38,7 +38,7 @@ func (c *Config) validate() errorList {
 	if c.Pipeline != "" && c.Kafka.Group == "" {
 		l.add(0, "kafka.group", "required")
 	}
-	c.SchemaRegistry.validate(&l)
+	l.in("schema_registry", c.SchemaRegistry.Validate())
 	l.in("warehouse", c.Warehouse.Validate())
 	l.in("catalog", c.Catalog.Validate())
 	c.validateTables(&l)
@@ -75,27 +75,6 @@ func (c *Config) validate() errorList {
 		l.add(0, "log.format", "%q is invalid: want text or json", c.Log.Format)
 	}
 	return l
-}
-
-func (r *Registry) validate(l *errorList) {
-	scheme, msg := confkey.HTTPURL(r.URL)
-	switch {
-	case r.URL == "":
-		l.add(0, "schema_registry.url", "required")
-	case msg != "":
-		l.add(0, "schema_registry.url", "%s", msg)
-	case r.TLS.Enabled && scheme != "https":
-		l.add(0, "schema_registry.tls.enabled", "needs an https url")
-	}
-	if r.Password != "" && r.Username == "" {
-		l.add(0, "schema_registry.username", "required when a password is set")
-	}
-	l.in("schema_registry.tls", r.TLS.Validate())
-	switch r.SubjectNameStrategy {
-	case SubjectTopicName, SubjectRecordName, SubjectTopicRecordName:
-	default:
-		l.add(0, "schema_registry.subject_name_strategy", "%q is invalid: want topic_name, record_name or topic_record_name", r.SubjectNameStrategy)
-	}
 }
 
 func (c *Config) validateTables(l *errorList) {
