@@ -295,34 +295,26 @@ func chainSteps(t config.TableRoute, p string, lookups map[string]transform.Look
 	}
 	var out []transform.Transform
 	for j, st := range t.Transforms {
-		path := fmt.Sprintf("%s.transforms[%d]", p, j)
-		step := transform.Transform{
-			Op: st.Op, Name: st.Name, Columns: st.Columns, Renames: st.Renames, To: st.To, Value: st.Value.V, From: st.From,
-			Formats: st.Formats, Zone: st.Zone, KeepLast: st.KeepLast, Column: st.Column, Expr: st.Expr, Type: st.Type,
-			Separator: st.Separator, KeyColumns: st.KeyColumns, OnMiss: st.OnMiss,
+		if len(st.Defaults) == 0 {
+			// "defaults: {}" in the file sets nothing, as for every op.
+			st.Defaults = nil
 		}
-		if len(st.Defaults) > 0 {
-			step.Defaults = make(map[string]any, len(st.Defaults))
-			for k, v := range st.Defaults {
-				step.Defaults[k] = v.V
-			}
-		}
-		if st.Lookup != "" {
-			step.Lookup = lookups[st.Lookup]
+		if st.LookupName != "" {
+			st.Lookup = lookups[st.LookupName]
 		}
 		var err error
-		if step.Key, err = key(path, st.KeyEnv); err != nil {
+		if st.Key, err = key(fmt.Sprintf("%s.transforms[%d]", p, j), st.KeyEnv); err != nil {
 			return nil, err
 		}
-		out = append(out, step)
+		out = append(out, st)
 	}
-	for j, st := range t.Cleanse {
-		step := transform.Transform{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
+	for j, c := range t.Cleanse {
+		st := c.Step()
 		var err error
-		if step.Key, err = key(fmt.Sprintf("%s.cleanse[%d]", p, j), st.KeyEnv); err != nil {
+		if st.Key, err = key(fmt.Sprintf("%s.cleanse[%d]", p, j), st.KeyEnv); err != nil {
 			return nil, err
 		}
-		out = append(out, step)
+		out = append(out, st)
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/internal/tlsconf"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema/registry"
@@ -142,20 +143,20 @@ func fullWant() Config {
 				Route: Route{Field: "kind", Values: []string{"track"}}, Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
 				Rules: []rules.Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'",
 				PartitionBy: []string{"day(released_at)", "bucket(16, isrc)"},
-				Cleanse:     []CleanseStep{{Op: "trim", Columns: []string{"title"}}, {Op: "hash", Columns: []string{"isrc"}, KeyEnv: "PII_KEY"}},
-				Transforms: []Transform{
-					{Op: "enrich", Name: "artist", Columns: []string{}, Renames: map[string]string{}, Formats: []string{}, Lookup: "artists",
-						KeyColumns: []string{"artist_id"}, OnMiss: "default", Defaults: map[string]Scalar{"artist_name": {"unknown"}, "followers": {int64(0)}}},
-					{Op: "parse_timestamp", Columns: []string{"released"}, Renames: map[string]string{"a": "b"}, Value: Scalar{int64(7)},
-						Formats: []string{"rfc3339", "2006-01-02"}, Zone: "Europe/Paris", KeyColumns: []string{}, Defaults: map[string]Scalar{}},
+				Cleanse:     []transform.CleanseStep{{Op: "trim", Columns: []string{"title"}}, {Op: "hash", Columns: []string{"isrc"}, KeyEnv: "PII_KEY"}},
+				Transforms: []transform.Transform{
+					{Op: "enrich", Name: "artist", Columns: []string{}, Renames: map[string]string{}, Formats: []string{}, LookupName: "artists",
+						KeyColumns: []string{"artist_id"}, OnMiss: "default", Defaults: map[string]any{"artist_name": "unknown", "followers": int64(0)}},
+					{Op: "parse_timestamp", Columns: []string{"released"}, Renames: map[string]string{"a": "b"}, Value: int64(7),
+						Formats: []string{"rfc3339", "2006-01-02"}, Zone: "Europe/Paris", KeyColumns: []string{}, Defaults: map[string]any{}},
 				}},
 			{Topic: "plays.v2", Topics: []string{"plays.v1"}, TopicPatterns: []string{`plays\.v[0-9]+`}, Route: Route{Header: "type", Values: []string{"play"}},
 				Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
 				ValueSchema: `{"type": "record", "name": "Play", "fields": [{"name": "user_id", "type": "long"}]}`,
 				Rules:       []rules.Rule{{Name: "has_user", Expr: "has(value.user_id)"}}, PartitionBy: []string{"user_id"},
-				Cleanse: []CleanseStep{{Op: "mask", Columns: []string{"phone"}, KeepLast: 4}}, Transforms: []Transform{}},
+				Cleanse: []transform.CleanseStep{{Op: "mask", Columns: []string{"phone"}, KeepLast: 4}}, Transforms: []transform.Transform{}},
 			{Topic: "tracks", Topics: []string{}, TopicPatterns: []string{}, Route: Route{Values: []string{}, When: "value.kind == 'album'"},
-				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []rules.Rule{}, PartitionBy: []string{}, Cleanse: []CleanseStep{}, Transforms: []Transform{}},
+				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []rules.Rule{}, PartitionBy: []string{}, Cleanse: []transform.CleanseStep{}, Transforms: []transform.Transform{}},
 		},
 		Enrichment: []enrich.Source{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},
 			Columns: []enrich.Column{{Name: "name", As: "artist_name", Type: "string"}, {Name: "followers", Type: "long"}}, Refresh: 5 * time.Minute}},

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 )
 
 // TableRoute sends every record of its topics to one table.
@@ -55,68 +56,11 @@ type TableRoute struct {
 	// Cleanse steps run in order on top-level string columns, after the
 	// transforms (they are transform steps, kept as their own key).
 	// Default none.
-	Cleanse []CleanseStep `yaml:"cleanse"`
+	Cleanse []transform.CleanseStep `yaml:"cleanse"`
 	// Transforms is the table's transform chain, applied in order to every
 	// record routed here, after its rules and filter. The table is created
 	// from the chain's output. Default none.
-	Transforms []Transform `yaml:"transforms"`
-}
-
-// Transform is one step of a table's transform chain. Which keys apply
-// depends on op; a key that does not apply is an error at start.
-type Transform struct {
-	// Op is rename, drop, keep, cast, default, parse_timestamp, trim,
-	// lower, upper, empty_to_null, hash, mask, derive, flatten, filter or
-	// enrich. Required.
-	Op string `yaml:"op"`
-	// Name is the step's name in errors, and the quarantine reason of the
-	// records it rejects. Default: op.
-	Name string `yaml:"name"`
-	// Columns are the top-level columns the step applies to.
-	Columns []string `yaml:"columns"`
-	// Renames maps old column names to new ones (rename).
-	Renames map[string]string `yaml:"renames"`
-	// To is a cast's target type: string, int, long, float, double,
-	// boolean, timestamp or date.
-	To string `yaml:"to"`
-	// Value is a default step's value (typed as YAML types it: 5, 2.5,
-	// true, "text"; timestamps in RFC 3339, dates YYYY-MM-DD).
-	Value Scalar `yaml:"value"`
-	// From takes a default step's value from the record instead:
-	// kafka_timestamp, for timestamp columns.
-	From string `yaml:"from"`
-	// Formats are parse_timestamp's formats, tried in order: rfc3339,
-	// rfc3339nano, iso8601, unix_seconds, unix_millis, unix_micros, or Go
-	// layouts ("2006-01-02 15:04:05"). Default [rfc3339].
-	Formats []string `yaml:"formats"`
-	// Zone is the IANA zone of parsed times that carry no offset. Default UTC.
-	Zone string `yaml:"zone"`
-	// KeyEnv names the environment variable holding a hash step's
-	// HMAC-SHA256 key; the key never appears in the file or the logs.
-	KeyEnv string `yaml:"key_env"`
-	// KeepLast is how many trailing characters a mask step keeps.
-	KeepLast int `yaml:"keep_last"`
-	// Column is the column a derive step writes (replaced, or appended).
-	Column string `yaml:"column"`
-	// Expr is a derive step's CEL expression or a filter step's predicate,
-	// over the record as the previous steps left it.
-	Expr string `yaml:"expr"`
-	// Type is a derive step's result type: string, long, double, boolean,
-	// timestamp or date.
-	Type string `yaml:"type"`
-	// Separator joins parent and child names in flatten. Default "_".
-	Separator string `yaml:"separator"`
-	// Lookup names the enrichment source an enrich step joins with.
-	Lookup string `yaml:"lookup"`
-	// KeyColumns are the record's columns forming an enrich step's join
-	// key, in the order of the source's key.
-	KeyColumns []string `yaml:"key_columns"`
-	// OnMiss is what an enrich step does when no row matches: null (the
-	// added columns are null), default (defaults), or quarantine.
-	// Default null.
-	OnMiss string `yaml:"on_miss"`
-	// Defaults are the added columns' values for on_miss default.
-	Defaults map[string]Scalar `yaml:"defaults"`
+	Transforms []transform.Transform `yaml:"transforms"`
 }
 
 // Route chooses a table's records by a field, a header or a CEL
@@ -146,22 +90,6 @@ type Routing struct {
 	// passes over it (counted in bigfather_ingest_unrouted_records_total,
 	// listed in the commit's bigfather.skipped). Default quarantine.
 	Unrouted string `yaml:"unrouted"`
-}
-
-// CleanseStep is one cleansing operation on some string columns.
-type CleanseStep struct {
-	// Op is trim (strip and fold white space), lower, upper, empty_to_null
-	// (the columns must be optional), hash (hex HMAC-SHA256) or mask (keep
-	// the last keep_last characters). Required.
-	Op string `yaml:"op"`
-	// Columns are top-level string columns. Required.
-	Columns []string `yaml:"columns"`
-	// KeyEnv names the environment variable holding a hash step's key; the
-	// key itself never appears in the file or the logs. Required for hash.
-	KeyEnv string `yaml:"key_env"`
-	// KeepLast is how many trailing characters a mask step keeps.
-	// Default 0.
-	KeepLast int `yaml:"keep_last"`
 }
 
 // AllTopics returns Topic (when set) and Topics.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/internal/confkey"
 )
 
@@ -124,25 +125,7 @@ func (c *Config) validateTables(l *errorList) {
 			l.add(0, p+".value_schema", "only for format json: avro records carry their schema id")
 		}
 		for j, st := range r.Cleanse {
-			sp := indexPath(p+".cleanse", j)
-			switch st.Op {
-			case "trim", "lower", "upper", "empty_to_null", "mask":
-				if st.KeyEnv != "" {
-					l.add(0, sp+".key_env", "only for op hash")
-				}
-			case "hash":
-				if st.KeyEnv == "" {
-					l.add(0, sp+".key_env", "required for op hash: the environment variable holding the HMAC key")
-				}
-			default:
-				l.add(0, sp+".op", "%q is invalid: want trim, lower, upper, empty_to_null, hash or mask", st.Op)
-			}
-			if len(st.Columns) == 0 {
-				l.add(0, sp+".columns", "required: the string columns to cleanse")
-			}
-			if st.KeepLast < 0 || (st.KeepLast > 0 && st.Op != "mask") {
-				l.add(0, sp+".keep_last", "only for op mask, and >= 0")
-			}
+			l.in(indexPath(p+".cleanse", j), st.Validate())
 		}
 		for j, term := range r.PartitionBy {
 			if strings.TrimSpace(term) == "" {
@@ -197,30 +180,13 @@ func (c *Config) validateTables(l *errorList) {
 	}
 }
 
-// transformOps are the ops of a transform step.
-var transformOps = []string{"rename", "drop", "keep", "cast", "default", "parse_timestamp", "trim", "lower", "upper",
-	"empty_to_null", "hash", "mask", "derive", "flatten", "filter", "enrich"}
-
-// validateTransform checks what the config alone can tell of a step; the
-// rest (which keys an op takes, expressions, formats) is checked when the
-// chain is compiled at start, with the same path.
-func (c *Config) validateTransform(l *errorList, p string, st Transform) {
-	if !slices.Contains(transformOps, st.Op) {
-		l.add(0, p+".op", "%q is invalid: want one of %s", st.Op, strings.Join(transformOps, ", "))
-	}
-	switch {
-	case st.Op == "hash" && st.KeyEnv == "":
-		l.add(0, p+".key_env", "required for op hash: the environment variable holding the HMAC key")
-	case st.Op != "hash" && st.KeyEnv != "":
-		l.add(0, p+".key_env", "only for op hash")
-	}
-	switch {
-	case st.Op == "enrich" && st.Lookup == "":
-		l.add(0, p+".lookup", "required for op enrich: the name of an enrichment source")
-	case st.Op == "enrich" && !slices.ContainsFunc(c.Enrichment, func(e enrich.Source) bool { return e.Name == st.Lookup }):
-		l.add(0, p+".lookup", "%q is not the name of an enrichment source", st.Lookup)
-	case st.Op != "enrich" && st.Lookup != "":
-		l.add(0, p+".lookup", "only for op enrich")
+// validateTransform checks a step, and that an enrich step's lookup names
+// an enrichment source.
+func (c *Config) validateTransform(l *errorList, p string, st transform.Transform) {
+	l.in(p, st.Validate())
+	if st.Op == transform.OpEnrich && st.LookupName != "" &&
+		!slices.ContainsFunc(c.Enrichment, func(e enrich.Source) bool { return e.Name == st.LookupName }) {
+		l.add(0, p+".lookup", "%q is not the name of an enrichment source", st.LookupName)
 	}
 }
 
