@@ -225,7 +225,7 @@ func verifyGroups(cfg *config.Config, names []string) [][]string {
 	for i, t := range cfg.Tables {
 		idx[t.Table] = i
 	}
-	shares := func(a, b config.TableRoute) bool {
+	shares := func(a, b ingest.TableRoute) bool {
 		for _, topic := range a.AllTopics() {
 			if slices.Contains(b.AllTopics(), topic) {
 				return true

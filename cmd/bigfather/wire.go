@@ -263,7 +263,7 @@ func compileOne(name, expr string) (*rules.Rules, error) {
 
 // routeExpr is a route condition as a CEL predicate: a field or header
 // route compares the value's text with the listed values.
-func routeExpr(r config.Route) string {
+func routeExpr(r ingest.Route) string {
 	quoted := make([]string, len(r.Values))
 	for i, v := range r.Values {
 		quoted[i] = strconv.Quote(v)
@@ -282,7 +282,7 @@ func routeExpr(r config.Route) string {
 // chainSteps turns a table's transforms, then its cleanse steps, into
 // transform steps, reading hash keys from the environment (never from the
 // file, never logged) and binding enrich steps to their lookups.
-func chainSteps(t config.TableRoute, p string, lookups map[string]transform.Lookup) ([]transform.Transform, error) {
+func chainSteps(t ingest.TableRoute, p string, lookups map[string]transform.Lookup) ([]transform.Transform, error) {
 	key := func(path, env string) ([]byte, error) {
 		if env == "" {
 			return nil, nil

@@ -52,7 +52,7 @@ type Config struct {
 	Warehouse objstore.Config `yaml:"warehouse"`
 	// Tables routes topics to Iceberg tables. Required, at least one. A
 	// topic may feed several tables when each but the last has a route.
-	Tables []TableRoute `yaml:"tables"`
+	Tables []ingest.TableRoute `yaml:"tables"`
 	// Routing configures topics that feed several tables.
 	Routing ingest.RoutingConfig `yaml:"routing"`
 	// Enrichment lists the reference data enrich transform steps join

@@ -59,7 +59,7 @@ func TestMinimalGetsDefaults(t *testing.T) {
 	want.Kafka.Brokers = []string{"127.0.0.1:9092"}
 	want.Kafka.Group = "bigfather-p1"
 	want.SchemaRegistry.URL = "http://127.0.0.1:8081"
-	want.Tables = []TableRoute{{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks__rejects", Format: "avro"}}
+	want.Tables = []ingest.TableRoute{{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks__rejects", Format: "avro"}}
 	want.Warehouse.URL = "file://" + filepath.ToSlash(filepath.Join(wd, "warehouse"))
 	want.Catalog.SQL.DSN = filepath.Join(wd, "warehouse", "catalog.db")
 	if !reflect.DeepEqual(*got, want) {
@@ -138,9 +138,9 @@ func fullWant() Config {
 			S3: objstore.S3Config{Endpoint: "https://s3.internal", Region: "eu-west-1", PathStyle: true,
 				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
 		},
-		Tables: []TableRoute{
+		Tables: []ingest.TableRoute{
 			{Topic: "tracks", Topics: []string{"tracks.backfill"}, TopicPatterns: []string{`tracks\.region-[a-z]+`},
-				Route: Route{Field: "kind", Values: []string{"track"}}, Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
+				Route: ingest.Route{Field: "kind", Values: []string{"track"}}, Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
 				Rules: []rules.Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'",
 				PartitionBy: []string{"day(released_at)", "bucket(16, isrc)"},
 				Cleanse:     []transform.CleanseStep{{Op: "trim", Columns: []string{"title"}}, {Op: "hash", Columns: []string{"isrc"}, KeyEnv: "PII_KEY"}},
@@ -150,12 +150,12 @@ func fullWant() Config {
 					{Op: "parse_timestamp", Columns: []string{"released"}, Renames: map[string]string{"a": "b"}, Value: int64(7),
 						Formats: []string{"rfc3339", "2006-01-02"}, Zone: "Europe/Paris", KeyColumns: []string{}, Defaults: map[string]any{}},
 				}},
-			{Topic: "plays.v2", Topics: []string{"plays.v1"}, TopicPatterns: []string{`plays\.v[0-9]+`}, Route: Route{Header: "type", Values: []string{"play"}},
+			{Topic: "plays.v2", Topics: []string{"plays.v1"}, TopicPatterns: []string{`plays\.v[0-9]+`}, Route: ingest.Route{Header: "type", Values: []string{"play"}},
 				Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
 				ValueSchema: `{"type": "record", "name": "Play", "fields": [{"name": "user_id", "type": "long"}]}`,
 				Rules:       []rules.Rule{{Name: "has_user", Expr: "has(value.user_id)"}}, PartitionBy: []string{"user_id"},
 				Cleanse: []transform.CleanseStep{{Op: "mask", Columns: []string{"phone"}, KeepLast: 4}}, Transforms: []transform.Transform{}},
-			{Topic: "tracks", Topics: []string{}, TopicPatterns: []string{}, Route: Route{Values: []string{}, When: "value.kind == 'album'"},
+			{Topic: "tracks", Topics: []string{}, TopicPatterns: []string{}, Route: ingest.Route{Values: []string{}, When: "value.kind == 'album'"},
 				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []rules.Rule{}, PartitionBy: []string{}, Cleanse: []transform.CleanseStep{}, Transforms: []transform.Transform{}},
 		},
 		Enrichment: []enrich.Source{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -53,7 +54,7 @@ catalog:
 		{"catalog.type", cfg.Catalog.Type, table.CatalogObjectStore},
 		{"tables[0].topic kept from the file", cfg.Tables[0].Topic, "tracks"},
 		{"tables[0].table", cfg.Tables[0].Table, "music.tracks_v2"},
-		{"tables[1] appended", cfg.Tables[1], TableRoute{Topic: "plays", Table: "music.plays", Rejects: "music.plays__rejects", Format: "avro"}},
+		{"tables[1] appended", cfg.Tables[1], ingest.TableRoute{Topic: "plays", Table: "music.plays", Rejects: "music.plays__rejects", Format: "avro"}},
 		{"dotted map key", cfg.Catalog.REST.Properties["s3.endpoint"], "http://127.0.0.1:7070"},
 		{"map value overridden", cfg.Catalog.REST.Properties["warehouse"], "new"},
 		{"expanded set value", cfg.Kafka.SASL.Password, "from-env"},
@@ -81,7 +82,7 @@ func TestSetsWithoutFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(cfg.Tables[0], TableRoute{Topic: "t", Table: "ns.t", Rejects: "ns.t__rejects", Format: "avro"}) || cfg.Kafka.Brokers[0] != "127.0.0.1:9092" {
+	if !reflect.DeepEqual(cfg.Tables[0], ingest.TableRoute{Topic: "t", Table: "ns.t", Rejects: "ns.t__rejects", Format: "avro"}) || cfg.Kafka.Brokers[0] != "127.0.0.1:9092" {
 		t.Fatalf("got %+v", cfg)
 	}
 }

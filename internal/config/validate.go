@@ -106,7 +106,7 @@ func (c *Config) validateTables(l *errorList) {
 				l.add(0, indexPath(p+".topic_patterns", k), "%q is not a regular expression: %v", pat, err)
 			}
 		}
-		r.Route.validate(l, p+".route")
+		validateRoute(l, p+".route", r.Route)
 		for j, st := range r.Transforms {
 			c.validateTransform(l, indexPath(p+".transforms", j), st)
 		}
@@ -208,7 +208,7 @@ func (c *Config) validateEnrichment(l *errorList) {
 // fieldPathRe is a dotted path of Avro field names.
 var fieldPathRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
-func (r Route) validate(l *errorList, p string) {
+func validateRoute(l *errorList, p string, r ingest.Route) {
 	set := 0
 	for _, s := range []string{r.Field, r.Header, r.When} {
 		if s != "" {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -154,7 +155,7 @@ func TestValidateOnCodeBuiltConfig(t *testing.T) {
 	c.Kafka.Group = "g"
 	c.SchemaRegistry.URL = "http://127.0.0.1:8081"
 	c.Catalog.Type = table.CatalogObjectStore
-	c.Tables = []TableRoute{{Topic: "t", Table: "ns.t"}}
+	c.Tables = []ingest.TableRoute{{Topic: "t", Table: "ns.t"}}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("completed config: %v", err)
 	}
