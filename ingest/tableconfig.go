@@ -1,13 +1,24 @@
 package ingest
 
 import (
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/bigfather/bigfather/ingest/rules"
 	"github.com/bigfather/bigfather/ingest/transform"
+	"github.com/bigfather/bigfather/internal/confkey"
 )
 
-// TableRoute sends every record of its topics to one table.
+// Value formats accepted in TableRoute.Format.
+const (
+	FormatAvro = "avro"
+	FormatJSON = "json"
+)
+
+// TableRoute is one entry of the config file's tables: it sends the
+// records of its topics to one table.
 type TableRoute struct {
 	// Topic is the Kafka topic. Required unless Topics is set.
 	Topic string `yaml:"topic"`
@@ -82,16 +93,6 @@ type Route struct {
 // IsSet reports whether the route has a condition.
 func (r Route) IsSet() bool { return r.Field != "" || r.Header != "" || r.When != "" }
 
-// Routing configures topics that feed several tables.
-type Routing struct {
-	// Unrouted is what happens to a record no table's route takes:
-	// "quarantine" puts it in the quarantine table of the topic's first
-	// table that has one, with stage route and reason unrouted; "drop"
-	// passes over it (counted in bigfather_ingest_unrouted_records_total,
-	// listed in the commit's bigfather.skipped). Default quarantine.
-	Unrouted string `yaml:"unrouted"`
-}
-
 // AllTopics returns Topic (when set) and Topics.
 func (t TableRoute) AllTopics() []string {
 	if t.Topic == "" {
@@ -112,4 +113,127 @@ func splitTable(s string) ([]string, string) {
 		return nil, s
 	}
 	return strings.Split(s[:i], "."), s[i+1:]
+}
+
+var (
+	// Namespace levels and the table name; hyphens are valid Iceberg
+	// identifiers, spaces and slashes would break paths.
+	tableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
+	// A rule's name becomes the reason of the rejects it causes.
+	ruleNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+	// fieldPathRe is a dotted path of Avro field names.
+	fieldPathRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+)
+
+// Validate checks the entry, defaults filled (Format, Rejects), naming the
+// key of each problem. What takes several entries (a topic shared by
+// tables, a table used twice) or other sections (an enrich step's source)
+// is the caller's to check, and so are rule names used twice, whose error
+// names the first by its full path; expressions are checked when compiled.
+func (t TableRoute) Validate() error {
+	var l confkey.List
+	if len(t.AllTopics()) == 0 {
+		l.Add("topic", "required (or topics)")
+	}
+	if t.Topic != "" && !ValidTopic(t.Topic) {
+		l.Add("topic", "%q is not a valid Kafka topic name", t.Topic)
+	}
+	for k, topic := range t.Topics {
+		if !ValidTopic(topic) {
+			l.Add(confkey.Index("topics", k), "%q is not a valid Kafka topic name", topic)
+		}
+	}
+	for k, pat := range t.TopicPatterns {
+		if _, err := regexp.Compile(pat); err != nil {
+			l.Add(confkey.Index("topic_patterns", k), "%q is not a regular expression: %v", pat, err)
+		}
+	}
+	l.In("route", t.Route.Validate())
+	for j, st := range t.Transforms {
+		l.In(confkey.Index("transforms", j), st.Validate())
+	}
+	switch {
+	case t.Table == "":
+		l.Add("table", "required")
+	case !tableRe.MatchString(t.Table):
+		l.Add("table", "want namespace.table (letters, digits, _ and -), got %q", t.Table)
+	}
+	switch {
+	case t.Format != "" && t.Format != FormatAvro && t.Format != FormatJSON:
+		l.Add("format", "%q is invalid: want avro or json", t.Format)
+	case t.Format == FormatJSON && strings.TrimSpace(t.ValueSchema) == "":
+		l.Add("value_schema", "required for format json: the fields as an Avro record schema")
+	case t.Format != FormatJSON && t.ValueSchema != "":
+		l.Add("value_schema", "only for format json: avro records carry their schema id")
+	}
+	for j, st := range t.Cleanse {
+		l.In(confkey.Index("cleanse", j), st.Validate())
+	}
+	for j, term := range t.PartitionBy {
+		if strings.TrimSpace(term) == "" {
+			l.Add(confkey.Index("partition_by", j), "empty partition term")
+		}
+	}
+	for j, rule := range t.Rules {
+		rp := confkey.Index("rules", j)
+		switch {
+		case rule.Name == "":
+			l.Add(rp+".name", "required: rejects are tagged with it")
+		case !ruleNameRe.MatchString(rule.Name):
+			l.Add(rp+".name", "%q is invalid: want letters, digits, _ . and -", rule.Name)
+		}
+		if strings.TrimSpace(rule.Expr) == "" {
+			l.Add(rp+".expr", "required: a CEL expression that is true for a valid record")
+		}
+	}
+	switch {
+	case t.Rejects == "":
+	case !tableRe.MatchString(t.Rejects):
+		l.Add("rejects", "want namespace.table (letters, digits, _ and -), got %q", t.Rejects)
+	case t.Rejects == t.Table:
+		l.Add("rejects", "%q is the route's own table: the quarantine table must be another", t.Rejects)
+	}
+	return l.Err()
+}
+
+// Validate checks the route, naming the key of each problem.
+func (r Route) Validate() error {
+	var l confkey.List
+	set := 0
+	for _, s := range []string{r.Field, r.Header, r.When} {
+		if s != "" {
+			set++
+		}
+	}
+	switch {
+	case set > 1:
+		l.Add("", "set one of field, header and when")
+	case r.Field != "" && !fieldPathRe.MatchString(r.Field):
+		l.Add("field", "%q is not a field name or dotted path of field names", r.Field)
+	case (r.Field != "" || r.Header != "") && len(r.Values) == 0:
+		l.Add("values", "required with field or header: the values that send a record here")
+	case r.When != "" && strings.TrimSpace(r.When) == "":
+		l.Add("when", "empty expression")
+	case r.When != "" && len(r.Values) > 0, !r.IsSet() && len(r.Values) > 0:
+		l.Add("values", "only with field or header")
+	}
+	return l.Err()
+}
+
+// Expr is the route's condition as a CEL predicate: a field or header
+// route compares the value's text with the listed values.
+func (r Route) Expr() string {
+	quoted := make([]string, len(r.Values))
+	for i, v := range r.Values {
+		quoted[i] = strconv.Quote(v)
+	}
+	list := "[" + strings.Join(quoted, ", ") + "]"
+	switch {
+	case r.Field != "":
+		return fmt.Sprintf("has(value.%s) && string(value.%s) in %s", r.Field, r.Field, list)
+	case r.Header != "":
+		h := strconv.Quote(r.Header)
+		return fmt.Sprintf("%s in headers && string(headers[%s]) in %s", h, h, list)
+	}
+	return r.When
 }

@@ -228,10 +228,10 @@ func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*regist
 		if o.Filter, err = compileOne("filter", t.Filter); err != nil {
 			return nil, nil, fmt.Errorf("%s.filter: %w", p, err)
 		}
-		if o.Route, err = compileOne("route", routeExpr(t.Route)); err != nil {
+		if o.Route, err = compileOne("route", t.Route.Expr()); err != nil {
 			return nil, nil, fmt.Errorf("%s.route: %w", p, err)
 		}
-		if t.Format == config.FormatJSON {
+		if t.Format == ingest.FormatJSON {
 			j, err := registry.NewJSONRecords(t.ValueSchema)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s.value_schema: %w", p, err)
@@ -259,24 +259,6 @@ func compileOne(name, expr string) (*rules.Rules, error) {
 		return nil, nil
 	}
 	return rules.CompileRules([]rules.Rule{{Name: name, Expr: expr}})
-}
-
-// routeExpr is a route condition as a CEL predicate: a field or header
-// route compares the value's text with the listed values.
-func routeExpr(r ingest.Route) string {
-	quoted := make([]string, len(r.Values))
-	for i, v := range r.Values {
-		quoted[i] = strconv.Quote(v)
-	}
-	list := "[" + strings.Join(quoted, ", ") + "]"
-	switch {
-	case r.Field != "":
-		return fmt.Sprintf("has(value.%s) && string(value.%s) in %s", r.Field, r.Field, list)
-	case r.Header != "":
-		h := strconv.Quote(r.Header)
-		return fmt.Sprintf("%s in headers && string(headers[%s]) in %s", h, h, list)
-	}
-	return r.When
 }
 
 // chainSteps turns a table's transforms, then its cleanse steps, into

@@ -29,12 +29,6 @@ import (
 	"github.com/bigfather/bigfather/table"
 )
 
-// Value formats accepted in tables[].format.
-const (
-	FormatAvro = "avro"
-	FormatJSON = "json"
-)
-
 // Config is the whole configuration file of `bigfather run`.
 type Config struct {
 	// Pipeline is the stable pipeline id P of DESIGN §3: it names the

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bigfather/bigfather/ingest"
 )
 
 // Load reads the configuration file at path and parses it as Parse does.
@@ -139,7 +141,7 @@ func (c *Config) fillDerived() error {
 	for i := range c.Tables {
 		r := &c.Tables[i]
 		if r.Format == "" {
-			r.Format = FormatAvro
+			r.Format = ingest.FormatAvro
 		}
 		if !c.Quarantine.Enabled {
 			r.Rejects = ""

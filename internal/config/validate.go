@@ -3,22 +3,13 @@ package config
 import (
 	"regexp"
 	"slices"
-	"strings"
 
-	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
 	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/internal/confkey"
 )
 
-var (
-	pipelineRe = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
-	// Namespace levels and the table name; hyphens are valid Iceberg
-	// identifiers, spaces and slashes would break paths.
-	tableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
-	// A rule's name becomes the reason of the rejects it causes.
-	ruleNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
-)
+var pipelineRe = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
 // Validate checks c and returns every problem found, each an *Error naming
 // its key path and wrapping ErrInvalid, joined with errors.Join. Parse and
@@ -82,80 +73,19 @@ func (c *Config) validateTables(l *errorList) {
 	if len(c.Tables) == 0 {
 		l.add(0, "tables", "required: at least one topic to table route")
 	}
-	first := make(map[string]int, len(c.Tables))
 	for i, r := range c.Tables {
 		p := indexPath("tables", i)
-		if len(r.AllTopics()) == 0 {
-			l.add(0, p+".topic", "required (or topics)")
-		}
-		checkTopic := func(path, topic string) {
-			if !ingest.ValidTopic(topic) {
-				l.add(0, path, "%q is not a valid Kafka topic name", topic)
-			} else if _, dup := first[topic]; !dup {
-				first[topic] = i
-			}
-		}
-		if r.Topic != "" {
-			checkTopic(p+".topic", r.Topic)
-		}
-		for k, topic := range r.Topics {
-			checkTopic(indexPath(p+".topics", k), topic)
-		}
-		for k, pat := range r.TopicPatterns {
-			if _, err := regexp.Compile(pat); err != nil {
-				l.add(0, indexPath(p+".topic_patterns", k), "%q is not a regular expression: %v", pat, err)
-			}
-		}
-		validateRoute(l, p+".route", r.Route)
-		for j, st := range r.Transforms {
-			c.validateTransform(l, indexPath(p+".transforms", j), st)
-		}
-		switch {
-		case r.Table == "":
-			l.add(0, p+".table", "required")
-		case !tableRe.MatchString(r.Table):
-			l.add(0, p+".table", "want namespace.table (letters, digits, _ and -), got %q", r.Table)
-		}
-		switch {
-		case r.Format != "" && r.Format != FormatAvro && r.Format != FormatJSON:
-			l.add(0, p+".format", "%q is invalid: want avro or json", r.Format)
-		case r.Format == FormatJSON && strings.TrimSpace(r.ValueSchema) == "":
-			l.add(0, p+".value_schema", "required for format json: the fields as an Avro record schema")
-		case r.Format != FormatJSON && r.ValueSchema != "":
-			l.add(0, p+".value_schema", "only for format json: avro records carry their schema id")
-		}
-		for j, st := range r.Cleanse {
-			l.in(indexPath(p+".cleanse", j), st.Validate())
-		}
-		for j, term := range r.PartitionBy {
-			if strings.TrimSpace(term) == "" {
-				l.add(0, indexPath(p+".partition_by", j), "empty partition term")
-			}
-		}
+		l.in(p, r.Validate())
 		names := map[string]int{}
 		for j, rule := range r.Rules {
-			rp := indexPath(p+".rules", j)
-			switch {
-			case rule.Name == "":
-				l.add(0, rp+".name", "required: rejects are tagged with it")
-			case !ruleNameRe.MatchString(rule.Name):
-				l.add(0, rp+".name", "%q is invalid: want letters, digits, _ . and -", rule.Name)
-			default:
-				if k, dup := names[rule.Name]; dup {
-					l.add(0, rp+".name", "%q is already the name of %s.rules[%d]", rule.Name, p, k)
-				}
+			if k, dup := names[rule.Name]; dup && rule.Name != "" {
+				l.add(0, indexPath(p+".rules", j)+".name", "%q is already the name of %s.rules[%d]", rule.Name, p, k)
+			} else if !dup {
 				names[rule.Name] = j
 			}
-			if strings.TrimSpace(rule.Expr) == "" {
-				l.add(0, rp+".expr", "required: a CEL expression that is true for a valid record")
-			}
 		}
-		switch {
-		case r.Rejects == "":
-		case !tableRe.MatchString(r.Rejects):
-			l.add(0, p+".rejects", "want namespace.table (letters, digits, _ and -), got %q", r.Rejects)
-		case r.Rejects == r.Table:
-			l.add(0, p+".rejects", "%q is the route's own table: the quarantine table must be another", r.Rejects)
+		for j, st := range r.Transforms {
+			c.checkLookup(l, indexPath(p+".transforms", j), st)
 		}
 	}
 	c.validateSharedTopics(l)
@@ -180,10 +110,9 @@ func (c *Config) validateTables(l *errorList) {
 	}
 }
 
-// validateTransform checks a step, and that an enrich step's lookup names
-// an enrichment source.
-func (c *Config) validateTransform(l *errorList, p string, st transform.Transform) {
-	l.in(p, st.Validate())
+// checkLookup checks that an enrich step's lookup names an enrichment
+// source.
+func (c *Config) checkLookup(l *errorList, p string, st transform.Transform) {
 	if st.Op == transform.OpEnrich && st.LookupName != "" &&
 		!slices.ContainsFunc(c.Enrichment, func(e enrich.Source) bool { return e.Name == st.LookupName }) {
 		l.add(0, p+".lookup", "%q is not the name of an enrichment source", st.LookupName)
@@ -202,30 +131,6 @@ func (c *Config) validateEnrichment(l *errorList) {
 		} else if !dup {
 			names[e.Name] = i
 		}
-	}
-}
-
-// fieldPathRe is a dotted path of Avro field names.
-var fieldPathRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
-
-func validateRoute(l *errorList, p string, r ingest.Route) {
-	set := 0
-	for _, s := range []string{r.Field, r.Header, r.When} {
-		if s != "" {
-			set++
-		}
-	}
-	switch {
-	case set > 1:
-		l.add(0, p, "set one of field, header and when")
-	case r.Field != "" && !fieldPathRe.MatchString(r.Field):
-		l.add(0, p+".field", "%q is not a field name or dotted path of field names", r.Field)
-	case (r.Field != "" || r.Header != "") && len(r.Values) == 0:
-		l.add(0, p+".values", "required with field or header: the values that send a record here")
-	case r.When != "" && strings.TrimSpace(r.When) == "":
-		l.add(0, p+".when", "empty expression")
-	case r.When != "" && len(r.Values) > 0, !r.IsSet() && len(r.Values) > 0:
-		l.add(0, p+".values", "only with field or header")
 	}
 }
 
