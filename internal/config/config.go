@@ -1,4 +1,9 @@
-// Package config reads the configuration file of `bigfather run`.
+// Package config reads the configuration file of `bigfather run`. Each
+// section is the Config type of the package it configures (objstore.Config
+// for warehouse, table.CatalogConfig for catalog, ingest.KafkaConfig for
+// kafka, ...), with that package's defaults and Validate; this package
+// composes them, expands the environment, applies overrides, checks what
+// spans sections, and reports every problem with its key path and line.
 //
 // The file is YAML and is parsed strictly: an unknown key, a duplicate key or
 // a value of the wrong type is an error naming the key path and its line, so a
@@ -97,10 +102,11 @@ type Log struct {
 }
 
 // Default returns the configuration used for every key the file does not
-// set. The S3 region is read from the AWS config chain, like the SDK's. It is not valid by itself: pipeline, kafka.brokers,
-// schema_registry.url and tables have no default. Defaults that depend on
-// other keys (kafka.group, catalog.sql.dsn) and the absolute warehouse path
-// are filled by Parse.
+// set: each section's from the package that owns it (the S3 region is read
+// from the AWS config chain, like the SDK's). It is not valid by itself:
+// pipeline, kafka.brokers, schema_registry.url and tables have no default.
+// Defaults that depend on other keys (kafka.group, catalog.sql.dsn,
+// tables[].rejects) and the absolute warehouse path are filled by Parse.
 func Default() Config {
 	return Config{
 		Kafka:           ingest.DefaultKafkaConfig(),
