@@ -34,6 +34,18 @@ tables:
     table: music.tracks
 `
 
+// noAWSRegion keeps the machine's AWS setup out of the test, so the S3
+// region default is the documented fallback.
+func noAWSRegion(t *testing.T) {
+	t.Helper()
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+}
+
 // chdirTemp runs the test in a fresh working directory, so the relative
 // default warehouse resolves somewhere known.
 func chdirTemp(t *testing.T) string {
@@ -50,6 +62,7 @@ func chdirTemp(t *testing.T) string {
 
 func TestMinimalGetsDefaults(t *testing.T) {
 	wd := chdirTemp(t)
+	noAWSRegion(t)
 	got, err := Parse([]byte(minimal))
 	if err != nil {
 		t.Fatal(err)
