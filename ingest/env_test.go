@@ -20,6 +20,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema/registry"
@@ -260,22 +261,16 @@ func (e *testEnv) watermarksOf(id icebergtable.Identifier) table.Offsets {
 // generous: it only limits how long a broken pipeline can hang a test.
 func (e *testEnv) waitWatermarks(want int64) {
 	e.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	var sum int64
-	for time.Now().Before(deadline) {
-		sum = 0
-		for _, w := range e.watermarks() {
-			sum += w
-		}
-		if sum == want {
-			return
-		}
+	eventually.Within(e.t, 90*time.Second, func() error {
+		sum := sumOf(e.watermarks())
 		if sum > want {
 			e.t.Fatalf("watermarks sum to %d, beyond the %d offsets produced", sum, want)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	e.t.Fatalf("watermarks reached %d of %d", sum, want)
+		if sum != want {
+			return fmt.Errorf("watermarks reached %d of %d", sum, want)
+		}
+		return nil
+	})
 }
 
 // verify runs the EO/MONO check against Kafka and fails on any violation.

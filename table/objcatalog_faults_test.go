@@ -112,6 +112,7 @@ func commitAll(t *testing.T, f *fixture, n int) (reconciled int) {
 // a conflict (which reloads, sees the watermark moved, and fences a batch
 // that was committed).
 func TestObjectStoreCommitLostResponseSDKRetry(t *testing.T) {
+	t.Parallel()
 	f, proxy := newFaultyS3Fixture(t, []faultproxy.Rule{
 		{Name: "meta", Method: "PUT", Path: metadataPUTAfterV1, Drop: 1, Max: 1},
 	})
@@ -125,6 +126,7 @@ func TestObjectStoreCommitLostResponseSDKRetry(t *testing.T) {
 // PUT is applied or refused and its response lost, so the SDK gives up
 // with a connection error; the committer reconciles by commit id.
 func TestObjectStoreCommitEveryResponseLost(t *testing.T) {
+	t.Parallel()
 	f, proxy := newFaultyS3Fixture(t, []faultproxy.Rule{
 		{Name: "meta", Method: "PUT", Path: metadataPUTAfterV1, Drop: 1},
 	})
@@ -140,6 +142,7 @@ func TestObjectStoreCommitEveryResponseLost(t *testing.T) {
 // scale: 30 % of metadata PUTs applied and their responses lost, 5 % of
 // every request answered 503 before forwarding, and latency spikes.
 func TestObjectStoreCommitUnderFaults(t *testing.T) {
+	t.Parallel()
 	f, proxy := newFaultyS3Fixture(t, []faultproxy.Rule{
 		{Name: "meta", Method: "PUT", Path: metadataPUTAfterV1, Drop: 0.3, Fail: 0.05},
 		{Name: "other", Fail: 0.05, Delay: 0.05, DelayMin: 10e6, DelayMax: 100e6},
