@@ -68,7 +68,8 @@ func newTestEnv(t *testing.T, partitions int32) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, cluster: cluster, dir: dir, bucket: bucket, log: log, catOpts: table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + wh,
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(dir, "catalog.db")}},
+		Warehouse:     "file://" + wh,
 	}}
 	e.cat = e.openCatalog()
 	return e
@@ -83,7 +84,7 @@ func (e *testEnv) usePostgres() {
 	if dsn == "" {
 		e.t.Skip("set BIGFATHER_TEST_POSTGRES_DSN (.ci/run starts a PostgreSQL) to run this scenario on the multi-instance catalog")
 	}
-	e.catOpts.SQLDriver, e.catOpts.SQLDSN = "postgres", dsn
+	e.catOpts.SQL.Driver, e.catOpts.SQL.DSN = "postgres", dsn
 	e.catOpts.Name = fmt.Sprintf("ingest_%s_%d", strings.ReplaceAll(e.t.Name(), "/", "_"), time.Now().UnixNano())
 	e.cat = e.openCatalog()
 }

@@ -26,7 +26,9 @@ func newFaultyS3Fixture(t *testing.T, rules []faultproxy.Rule) (*fixture, *fault
 	ctx := t.Context()
 	s3cfg, proxy := objstoretest.FaultyS3(t, rules, "warehouse")
 	cat, err := table.OpenCatalog(ctx, table.CatalogOptions{
-		Type: "objectstore", Warehouse: "s3://warehouse/lake", S3: s3cfg,
+		CatalogConfig: table.CatalogConfig{Type: "objectstore"},
+		Warehouse:     "s3://warehouse/lake",
+		S3:            s3cfg,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -146,7 +146,8 @@ func (c *crashEnv) load(t *testing.T) *icebergtable.Table {
 func (c *crashEnv) loadID(t *testing.T, id icebergtable.Identifier) *icebergtable.Table {
 	t.Helper()
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(c.dir, "catalog.db"), Warehouse: "file://" + filepath.Join(c.dir, "wh"),
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(c.dir, "catalog.db")}},
+		Warehouse:     "file://" + filepath.Join(c.dir, "wh"),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -123,7 +123,8 @@ func (e *exampleEnv) command(t *testing.T, bin string, args ...string) (string, 
 func (e *exampleEnv) catalog(t *testing.T) catalog.Catalog {
 	t.Helper()
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(e.dir, "wh", "catalog.db"), Warehouse: "file://" + filepath.Join(e.dir, "wh"),
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(e.dir, "wh", "catalog.db")}},
+		Warehouse:     "file://" + filepath.Join(e.dir, "wh"),
 	})
 	if err != nil {
 		t.Fatal(err)

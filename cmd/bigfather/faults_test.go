@@ -81,7 +81,7 @@ log: {level: info}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	direct := table.CatalogOptions{Type: "objectstore", Warehouse: "s3://warehouse/wh", S3: s3cfg}
+	direct := table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "objectstore"}, Warehouse: "s3://warehouse/wh", S3: s3cfg}
 	direct.S3.Endpoint = proxy.Target().String()
 	cat, err := table.OpenCatalog(ctx, direct)
 	if err != nil {

@@ -154,7 +154,8 @@ func (e *verifyEnv) committed(t *testing.T) int64 {
 		return 0
 	}
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(e.dir, "wh", "catalog.db"), Warehouse: "file://" + filepath.Join(e.dir, "wh"),
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(e.dir, "wh", "catalog.db")}},
+		Warehouse:     "file://" + filepath.Join(e.dir, "wh"),
 	})
 	if err != nil {
 		t.Fatal(err)
