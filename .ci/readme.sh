@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# readme.sh runs the README's own shell blocks, as written, on a fresh short `bigfather dev`:
+# readme.sh runs the documentation's own shell blocks, as written, on a fresh short `bigfather dev`:
 # install, kcat, the quick start, querying and the rejects examples. A block is one marked in
-# README.md with an HTML comment on the line before its ```sh fence:
+# README.md or docs/*.md with an HTML comment on the line before its ```sh fence:
 #
 #   <!-- readme-test: NAME -->
 #
-# Each block runs with `bash -euo pipefail` and must exit 0; the checks below then read its
-# output. Only the addresses are changed: the README's 127.0.0.1:9092 and :8081 become free
-# ports, so a run never clashes with another dev on the machine. The install block runs in the
-# checkout with GOBIN pointing into a temp directory, so no installed bigfather is replaced.
+# NAME is unique across those files. Each block runs with `bash -euo pipefail` and must exit 0;
+# the blocks named below run in the order the checks need and the checks then read their
+# output; every other marked block runs after them, against the same dev, and must exit 0.
+# Only the addresses are changed: the docs' 127.0.0.1:9092 and :8081 become free ports, so a
+# run never clashes with another dev on the machine. The install block runs in the checkout
+# with GOBIN pointing into a temp directory, so no installed bigfather is replaced.
+#
+# Before anything starts, every relative link in README.md and docs/*.md must resolve
+# (.ci/doclinks.mjs) and every marker must be well formed; `bash .ci/readme.sh check` runs
+# only these two checks (a second, no Go build).
 #
 # Needs go, node, npm, kcat and jq (the last two installed from Debian's packages when missing).
 # README_KEEP=1 keeps the temp directory. Takes about a minute on 2 cores.
@@ -29,7 +35,7 @@ TOTAL=3000
 
 fail() {
   ci_log "FAILED: $*"
-  ci_tail "bigfather dev" "$TMP/dev.log" 30
+  [ ! -f "$TMP/dev.log" ] || ci_tail "bigfather dev" "$TMP/dev.log" 30
   exit 1
 }
 
@@ -48,8 +54,41 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# block NAME prints the README block marked NAME, its fence's indentation removed.
-block() {
+# doc_files lists the files whose marked blocks run, relative to the checkout.
+doc_files() {
+  (cd "$REPO" && for f in README.md docs/*.md; do [ -f "$f" ] && printf '%s\n' "$f"; done)
+}
+
+# marks prints "FILE NAME" for every block marker, in file order. A line that mentions
+# readme-test: but is not a well-formed marker fails, so a typo cannot silently skip a block.
+marks() {
+  local f
+  for f in $(doc_files); do
+    awk -v f="$f" '
+      /readme-test:/ {
+        if ($0 !~ /^[ \t]*<!-- readme-test: [A-Za-z0-9_-]+ -->[ \t]*$/) { printf "%s:%d: malformed marker: %s\n", f, NR, $0 > "/dev/stderr"; bad = 1; next }
+        sub(/^[ \t]*<!-- readme-test: /, ""); sub(/ -->[ \t]*$/, ""); print f, $0
+      }
+      END { exit bad }
+    ' "$REPO/$f" || return 1
+  done
+}
+
+# check_marks: every marker is well formed, names a block no other marker names, and stands
+# on the line before a ```sh fence.
+check_marks() {
+  local all dups f name
+  all=$(marks) || fail "a readme-test marker is malformed (above)"
+  dups=$(printf '%s\n' "$all" | awk '{print $2}' | sort | uniq -d)
+  [ -z "$dups" ] || fail "readme-test names marked more than once: $dups ($(printf '%s\n' "$all" | grep -wF -- "$dups" | tr '\n' ' '))"
+  while read -r f name; do
+    [ -n "$name" ] || continue
+    (cd "$REPO" && block_in "$name" "$f" >/dev/null) || fail "$f: <!-- readme-test: $name --> is not on the line before a \`\`\`sh fence"
+  done <<<"$all"
+}
+
+# block_in NAME FILE prints the block marked NAME in FILE, its fence's indentation removed.
+block_in() {
   awk -v name="$1" '
     $0 ~ "^[ \t]*<!-- readme-test: " name " -->[ \t]*$" { want = 1; next }
     want == 1 && /^[ \t]*```sh[ \t]*$/ { match($0, /^[ \t]*/); indent = RLENGTH; want = 2; found = 1; next }
@@ -57,27 +96,48 @@ block() {
     want == 2 && /^[ \t]*```[ \t]*$/ { exit 0 }
     want == 2 { print substr($0, indent + 1) }
     END { if (!found) exit 1 }
-  ' README.md
+  ' "$2"
 }
 
-# run NAME DIR: runs the README block NAME in DIR with the dev's ports; its output is in
+# block NAME prints the block marked NAME, from whichever doc file marks it.
+block() {
+  local f
+  f=$(marks | awk -v name="$1" '$2 == name { print $1; exit }')
+  [ -n "$f" ] && block_in "$1" "$f"
+}
+
+# run NAME DIR: runs the doc block NAME in DIR with the dev's ports; its output is in
 # $TMP/NAME.out (and on stdout).
+declare -A RAN=()
 run() {
   local name=$1 dir=$2 text
-  text=$(cd "$REPO" && block "$name") || fail "README.md has no block marked <!-- readme-test: $name --> before a \`\`\`sh fence"
-  [ -n "$text" ] || fail "README block $name is empty"
+  text=$(cd "$REPO" && block "$name") || fail "no block marked <!-- readme-test: $name --> before a \`\`\`sh fence in README.md or docs/*.md"
+  [ -n "$text" ] || fail "doc block $name is empty"
   text=$(printf '%s\n' "$text" | sed -e "s/127\.0\.0\.1:9092/127.0.0.1:$KPORT/g" -e "s/127\.0\.0\.1:8081/127.0.0.1:$RPORT/g")
-  printf -- '--- README block %s (in %s):\n%s\n---\n' "$name" "$dir" "$text"
+  printf -- '--- doc block %s (in %s):\n%s\n---\n' "$name" "$dir" "$text"
+  RAN[$name]=1
   (cd "$dir" && bash -euo pipefail -c "$text") >"$TMP/$name.out" || {
     cat "$TMP/$name.out"
-    fail "README block $name exited non-zero"
+    fail "doc block $name exited non-zero"
   }
   cat "$TMP/$name.out"
 }
 
+# run_the_rest DIR runs every marked block that has not run yet, in file order.
+run_the_rest() {
+  local m f name all
+  mapfile -t all < <(marks)
+  for m in "${all[@]}"; do
+    f=${m% *} name=${m#* }
+    [ -n "${RAN[$name]:-}" ] && continue
+    echo "--- $f marks $name, which has no check of its own: it must exit 0"
+    run "$name" "$1"
+  done
+}
+
 # want NAME REGEX: the output of block NAME has a line matching REGEX (grep -E).
 want() {
-  grep -Eq -- "$2" "$TMP/$1.out" || fail "README block $1: no line matches /$2/"
+  grep -Eq -- "$2" "$TMP/$1.out" || fail "doc block $1: no line matches /$2/"
 }
 
 # poll SECONDS WHAT CMD...: runs CMD until it succeeds.
@@ -105,6 +165,10 @@ rejected() {
     "SELECT count(*) AS n FROM music.tracks__rejects" | ci_json 'Number(j.n)') || return 1
   [ "$n" -ge 1 ]
 }
+
+node .ci/doclinks.mjs || fail "README.md or docs/*.md has a broken relative link (above)"
+check_marks
+[ "${1:-}" != check ] || { echo "doc links and block markers OK"; exit 0; }
 
 ci_ensure_kcat
 command -v jq >/dev/null 2>&1 || { echo "jq not found; installing the Debian package"; ci_apt_install jq; }
@@ -154,7 +218,7 @@ want kcat '^tracks/[0-9]+@[0-9]+ key [^ ]+: [0-9]+ bytes$'
 run quickstart "$WORK"
 want quickstart "^$TOTAL$"
 run query "$WORK"
-[ "$(wc -l <"$TMP/query.out")" -eq 11 ] || fail "README block query: want a header and 10 rows"
+[ "$(wc -l <"$TMP/query.out")" -eq 11 ] || fail "doc block query: want a header and 10 rows"
 run paths "$WORK"
 want paths "^$TOTAL	"
 snapshot=$(bigfather inspect --config warehouse/bigfather-dev.yaml --table music.tracks | sed -n 's/^  snapshot  \([0-9]*\),.*/\1/p')
@@ -162,10 +226,11 @@ snapshot=$(bigfather inspect --config warehouse/bigfather-dev.yaml --table music
 want paths "^$snapshot$" # jq printed the id whole, not rounded
 run rejects "$WORK"
 want rejects '^wire	1	[0-9]+	'
+run_the_rest "$WORK"
 
 kill -INT "$DEV_PID"
 rc=0
 wait "$DEV_PID" || rc=$?
 DEV_PID=""
 [ "$rc" -eq 0 ] || fail "bigfather dev exited $rc after Ctrl-C"
-echo "README commands OK"
+echo "doc commands OK: $(marks | awk '{print $2}' | tr '\n' ' ')"
