@@ -1,4 +1,5 @@
-// doclinks.mjs checks that every relative link in README.md and docs/*.md resolves: the file
+// doclinks.mjs checks that every relative link in README.md, docs/*.md and bench/RESULTS.md
+// (which the README links to) resolves: the file
 // or directory exists in the checkout and, for a #fragment, the target Markdown file has a
 // heading with that anchor (GitHub's rule: lower case, punctuation dropped, spaces to
 // hyphens, -1, -2, … for repeats) or an <a id/name> with it. Links with a scheme (https:,
@@ -18,6 +19,7 @@ function docFiles() {
       if (f.endsWith(".md")) files.push(path.join("docs", f));
     }
   }
+  if (fs.existsSync(path.join(repo, "bench", "RESULTS.md"))) files.push(path.join("bench", "RESULTS.md"));
   return files;
 }
 
