@@ -215,10 +215,13 @@ func (c *cmdFlags) parse(args []string) ([]string, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if len(pos) != c.help.args {
-		if c.help.argsHint != "" {
-			return nil, fmt.Errorf("%w: %s", errUsage, c.help.argsHint)
-		}
+	switch {
+	case len(pos) == c.help.args:
+	case c.help.argsHint != "":
+		return nil, fmt.Errorf("%w: %s", errUsage, c.help.argsHint)
+	case len(pos) < c.help.args:
+		return nil, fmt.Errorf("%w: %d arguments missing", errUsage, c.help.args-len(pos))
+	default:
 		return nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, pos[c.help.args:])
 	}
 	return pos, nil

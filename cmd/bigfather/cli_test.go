@@ -5,12 +5,14 @@ import (
 	"context"
 	"debug/buildinfo"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +249,45 @@ func TestVersionOfAStampedBuild(t *testing.T) {
 		"platform:  " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
 	if out.String() != want {
 		t.Fatalf("version:\n%s\nwant:\n%s", &out, want)
+	}
+}
+
+// TestParseInterleavesFlags pins how parse reads flags among arguments:
+// as the flag package would have read them before the first argument.
+func TestParseInterleavesFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		json    bool
+		gc      int
+		sets    []string
+		pos     []string
+		wantErr string
+	}{
+		{args: []string{"SQL", "--json"}, json: true, pos: []string{"SQL"}},
+		{args: []string{"--json=false", "SQL"}, pos: []string{"SQL"}},
+		{args: []string{"SQL", "--gc", "-1"}, gc: -1, pos: []string{"SQL"}},                // a flag's value may look like a flag
+		{args: []string{"--set", "--", "SQL"}, sets: []string{"--"}, pos: []string{"SQL"}}, // "--" as a value does not end the flags
+		{args: []string{"--json", "--", "--gc"}, json: true, pos: []string{"--gc"}},
+		{args: []string{"-", "-json"}, json: true, pos: []string{"-"}},
+		{args: []string{"SQL", "--nope", "x"}, wantErr: "flag provided but not defined: -nope"},
+		{args: []string{"SQL", "--gc"}, wantErr: "flag needs an argument: -gc"},
+		{args: []string{"--json"}, wantErr: "give the SQL"},
+	} {
+		fs := newFlags("query", io.Discard)
+		asJSON := fs.Bool("json", false, "")
+		gc := fs.Int("gc", 0, "")
+		var sets multiFlag
+		fs.Var(&sets, "set", "")
+		pos, err := fs.parse(tc.args)
+		if tc.wantErr != "" {
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parse %q: %v, want a usage error with %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || *asJSON != tc.json || *gc != tc.gc || !slices.Equal(sets, tc.sets) || !slices.Equal(pos, tc.pos) {
+			t.Errorf("parse %q: json %v, gc %d, sets %q, args %q, err %v; want %v, %d, %q, %q",
+				tc.args, *asJSON, *gc, sets, pos, err, tc.json, tc.gc, tc.sets, tc.pos)
+		}
 	}
 }
