@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/ingest/transform"
 )
 
 // The small and wide workloads are encoded by hand, field by field, rather
@@ -102,11 +102,11 @@ func enumName(field string) string {
 // Avro binary primitives (https://avro.apache.org/docs/1.11.1/specification/#binary-encoding).
 
 func appendString(dst []byte, s string) []byte {
-	return append(schema.AppendAvroLong(dst, int64(len(s))), s...)
+	return append(transform.AppendAvroLong(dst, int64(len(s))), s...)
 }
 
 func appendBytesAsString(dst, s []byte) []byte {
-	return append(schema.AppendAvroLong(dst, int64(len(s))), s...)
+	return append(transform.AppendAvroLong(dst, int64(len(s))), s...)
 }
 
 func appendDouble(dst []byte, v float64) []byte {

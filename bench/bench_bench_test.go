@@ -12,6 +12,8 @@ import (
 
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -67,7 +69,7 @@ func benchDecodeToParquet(b *testing.B, name string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dec, err := schema.NewDecoder(w, sch)
+	dec, err := decode.NewDecoder(w, sch)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func benchDecodeToParquet(b *testing.B, name string) {
 	b.SetBytes(wireBytes / distinct)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		_, payload, err := schema.SplitWire(records[i%distinct])
+		_, payload, err := registry.SplitWire(records[i%distinct])
 		if err != nil {
 			b.Fatal(err)
 		}

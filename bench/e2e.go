@@ -17,7 +17,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/memlimit"
 	"github.com/bigfather/bigfather/objstore"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -99,7 +99,7 @@ type e2eEnv struct {
 func runE2E(ctx context.Context, cfg *Config, env e2eEnv, prog *progress) (Stage, *E2E, error) {
 	st := Stage{Name: StageE2E, What: "ingest.Pipeline until the table's watermarks cover every produced offset"}
 	ld := env.ld
-	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: env.registryURL, Logger: cfg.Logger})
+	reg, err := registry.NewRegistry(registry.RegistryOptions{URL: env.registryURL, Logger: cfg.Logger})
 	if err != nil {
 		return st, nil, err
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/memlimit"
 	"github.com/bigfather/bigfather/internal/music"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -205,7 +205,7 @@ func runFreshness(ctx context.Context, cfg *Config, env freshEnv, prog *progress
 	if err != nil {
 		return nil, err
 	}
-	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: env.kenv.registryURL, Logger: cfg.Logger})
+	reg, err := registry.NewRegistry(registry.RegistryOptions{URL: env.kenv.registryURL, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func runFreshness(ctx context.Context, cfg *Config, env freshEnv, prog *progress
 
 // newBenchPipeline is the pipeline of the end-to-end and freshness phases:
 // one table fed by topic, with its quarantine table, as the daemon runs it.
-func newBenchPipeline(cfg *Config, brokers []string, wh *warehouse, reg *schema.Registry, prom prometheus.Registerer, pipeline, topic string,
+func newBenchPipeline(cfg *Config, brokers []string, wh *warehouse, reg *registry.Registry, prom prometheus.Registerer, pipeline, topic string,
 	dataID, rejID icebergtable.Identifier, flushLatency time.Duration, flushRecords int64) (*ingest.Pipeline, error) {
 	return ingest.New(ingest.Options{
 		Pipeline:        pipeline,

@@ -16,6 +16,8 @@ import (
 
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -124,10 +126,10 @@ type chunk struct {
 // pipeline's flush by flush.max_records), so that chunks and files end
 // where the pipeline's do.
 type rowDecoder struct {
-	reg       *schema.Registry
+	reg       *registry.Registry
 	batchRows int64 // 0: no batch limit
 	id        int32
-	dec       *schema.Decoder
+	dec       *decode.Decoder
 	sch       *iceberg.Schema
 	rb        *array.RecordBuilder
 	meta      schema.Meta
@@ -137,7 +139,7 @@ type rowDecoder struct {
 }
 
 func (d *rowDecoder) add(ctx context.Context, r *kgo.Record, now time.Time) error {
-	id, payload, err := schema.SplitWire(r.Value)
+	id, payload, err := registry.SplitWire(r.Value)
 	if err != nil {
 		return fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
@@ -181,7 +183,7 @@ func (d *rowDecoder) bind(ctx context.Context, id int32) error {
 	if err != nil {
 		return err
 	}
-	dec, err := schema.NewDecoder(ws.Avro, sch)
+	dec, err := decode.NewDecoder(ws.Avro, sch)
 	if err != nil {
 		return err
 	}
@@ -207,7 +209,7 @@ func (d *rowDecoder) release() {
 // decodeAll consumes the topic and decodes every record, handing each
 // chunk to emit (which owns its record batch). It returns the table schema
 // the rows were decoded into.
-func decodeAll(ctx context.Context, brokers []string, ld *loaded, reg *schema.Registry, batchRows int64, phase string, prog *progress,
+func decodeAll(ctx context.Context, brokers []string, ld *loaded, reg *registry.Registry, batchRows int64, phase string, prog *progress,
 	emit func(chunk)) (*iceberg.Schema, error) {
 	d := &rowDecoder{reg: reg, batchRows: batchRows, emit: emit}
 	defer d.release()
@@ -228,12 +230,12 @@ func decodeAll(ctx context.Context, brokers []string, ld *loaded, reg *schema.Re
 
 // runL1 fetches and decodes every record, releasing each chunk (at most
 // chunkRows rows) as soon as it is built.
-func runL1(ctx context.Context, brokers []string, ld *loaded, reg *schema.Registry, batchRows int64, prog *progress) (*iceberg.Schema, error) {
+func runL1(ctx context.Context, brokers []string, ld *loaded, reg *registry.Registry, batchRows int64, prog *progress) (*iceberg.Schema, error) {
 	return decodeAll(ctx, brokers, ld, reg, batchRows, "L1", prog, func(c chunk) { c.rec.Release() })
 }
 
 // predecode decodes every record and keeps the chunks, for L2.
-func predecode(ctx context.Context, brokers []string, ld *loaded, reg *schema.Registry, batchRows int64, prog *progress) ([]chunk, *iceberg.Schema, error) {
+func predecode(ctx context.Context, brokers []string, ld *loaded, reg *registry.Registry, batchRows int64, prog *progress) ([]chunk, *iceberg.Schema, error) {
 	var chunks []chunk
 	sch, err := decodeAll(ctx, brokers, ld, reg, batchRows, "prep", prog, func(c chunk) { chunks = append(chunks, c) })
 	if err != nil {
@@ -324,8 +326,8 @@ func runL3(ctx context.Context, b objstore.Bucket, prefix string, files [][]byte
 
 // runLimits measures L0 to L3 and appends them to rep.
 func runLimits(ctx context.Context, cfg *Config, kenv *kafkaEnv, wh *warehouse, ld *loaded, runID string, rep *Report, prog *progress) error {
-	newReg := func() (*schema.Registry, error) {
-		return schema.NewRegistry(schema.RegistryOptions{URL: kenv.registryURL, Logger: cfg.Logger})
+	newReg := func() (*registry.Registry, error) {
+		return registry.NewRegistry(registry.RegistryOptions{URL: kenv.registryURL, Logger: cfg.Logger})
 	}
 	check := func(name string, got int64) error {
 		if got != ld.records {

@@ -25,6 +25,8 @@ import (
 
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -32,7 +34,7 @@ import (
 // table.DataFileWriter wraps) with parquet-go/parquet-go on the same rows,
 // to choose the data-file encoder by measurement. The rows are generated,
 // decoded into Arrow record batches of chunkRows rows the way the pipeline
-// does it (schema.Decoder plus AppendMeta) and, where a variant needs it,
+// does it (decode.Decoder plus AppendMeta) and, where a variant needs it,
 // converted, all before the timer starts. One iteration encodes every row
 // into one Parquet file written to a counting io.Discard.
 //
@@ -197,7 +199,7 @@ func newPQLibData(tb testing.TB, name string, rows int, opts table.DataFileOptio
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dec, err := schema.NewDecoder(w, sch)
+	dec, err := decode.NewDecoder(w, sch)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func newPQLibData(tb testing.TB, name string, rows int, opts table.DataFileOptio
 			tb.Fatal(err)
 		}
 		d.inputBytes += int64(len(val) + len(key))
-		_, payload, err := schema.SplitWire(val)
+		_, payload, err := registry.SplitWire(val)
 		if err != nil {
 			tb.Fatal(err)
 		}

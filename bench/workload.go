@@ -16,8 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/internal/music"
-	"github.com/bigfather/bigfather/schema"
 )
 
 // Workload is a kind of record the harness loads into Kafka before timing
@@ -127,7 +127,7 @@ func (g *smallGen) next(val, key []byte) ([]byte, []byte, error) {
 	start := len(val)
 	val = appendUUID(val, r)
 	key = append(key, val[start+1:]...) // the uuid text, without its length
-	val = schema.AppendAvroLong(val, 1+int64(r.ExpFloat64()*200_000))
+	val = transform.AppendAvroLong(val, 1+int64(r.ExpFloat64()*200_000))
 	g.scratch = strconv.AppendInt(append(g.scratch[:0], "sess-"...), int64(r.Uint32()), 36)
 	val = appendBytesAsString(val, g.scratch)
 	ev := r.IntN(100)
@@ -144,7 +144,7 @@ func (g *smallGen) next(val, key []byte) ([]byte, []byte, error) {
 	case ev == 0:
 		typ = 5
 	}
-	val = schema.AppendAvroLong(val, int64(typ))
+	val = transform.AppendAvroLong(val, int64(typ))
 	s := append(g.scratch[:0], "https://shop.example.com/"...)
 	s = append(s, words[r.IntN(len(words))]...)
 	s = append(s, '/')
@@ -155,7 +155,7 @@ func (g *smallGen) next(val, key []byte) ([]byte, []byte, error) {
 	s = appendDigits(s, 100_000+int64(r.IntN(900_000)))
 	val = appendBytesAsString(val, s)
 	if r.IntN(100) < 60 {
-		val = schema.AppendAvroLong(val, 1)
+		val = transform.AppendAvroLong(val, 1)
 		s = append(s[:0], "https://"...)
 		s = append(s, words[r.IntN(len(words))]...)
 		s = append(s, ".example.org/search?q="...)
@@ -164,22 +164,22 @@ func (g *smallGen) next(val, key []byte) ([]byte, []byte, error) {
 		s = append(s, words[r.IntN(len(words))]...)
 		val = appendBytesAsString(val, s)
 	} else {
-		val = schema.AppendAvroLong(val, 0)
+		val = transform.AppendAvroLong(val, 0)
 	}
 	g.scratch = s
 	val = appendString(val, userAgents[r.IntN(len(userAgents))])
 	g.at += int64(r.IntN(15))
-	val = schema.AppendAvroLong(val, g.at)
-	val = schema.AppendAvroLong(val, int64(r.IntN(30_000)))
+	val = transform.AppendAvroLong(val, g.at)
+	val = transform.AppendAvroLong(val, int64(r.IntN(30_000)))
 	if r.IntN(100) < 90 {
-		val = appendString(schema.AppendAvroLong(val, 1), countryCodes[r.IntN(len(countryCodes))])
+		val = appendString(transform.AppendAvroLong(val, 1), countryCodes[r.IntN(len(countryCodes))])
 	} else {
-		val = schema.AppendAvroLong(val, 0)
+		val = transform.AppendAvroLong(val, 0)
 	}
 	if typ == 3 {
-		val = appendDouble(schema.AppendAvroLong(val, 1), float64(100+r.IntN(50_000))/100)
+		val = appendDouble(transform.AppendAvroLong(val, 1), float64(100+r.IntN(50_000))/100)
 	} else {
-		val = schema.AppendAvroLong(val, 0)
+		val = transform.AppendAvroLong(val, 0)
 	}
 	return val, key, nil
 }
@@ -220,7 +220,7 @@ func (g *wideGen) next(val, key []byte) ([]byte, []byte, error) {
 	for _, f := range wideFields {
 		switch f.kind {
 		case kindLong:
-			val = schema.AppendAvroLong(val, int64(r.ExpFloat64()*10_000))
+			val = transform.AppendAvroLong(val, int64(r.ExpFloat64()*10_000))
 		case kindDouble:
 			val = appendDouble(val, math.Round(r.NormFloat64()*1_000)/100)
 		case kindBool:
@@ -229,13 +229,13 @@ func (g *wideGen) next(val, key []byte) ([]byte, []byte, error) {
 			val, g.scratch = appendWords(val, r, 11+r.IntN(3), ' ', g.scratch)
 		case kindTimestampUs:
 			g.at += int64(r.IntN(2_000))
-			val = schema.AppendAvroLong(val, g.at)
+			val = transform.AppendAvroLong(val, g.at)
 		case kindNullString:
 			if r.IntN(2) == 0 {
-				val = schema.AppendAvroLong(val, 0)
+				val = transform.AppendAvroLong(val, 0)
 				continue
 			}
-			val = schema.AppendAvroLong(val, 1)
+			val = transform.AppendAvroLong(val, 1)
 			val, g.scratch = appendWords(val, r, 5+r.IntN(3), ' ', g.scratch)
 		}
 	}

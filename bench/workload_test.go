@@ -9,6 +9,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
 )
 
 // TestWorkloadEncoding checks every workload's records against its
@@ -38,7 +39,7 @@ func TestWorkloadEncoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dec, err := schema.NewDecoder(sch, ice)
+			dec, err := decode.NewDecoder(sch, ice)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +72,7 @@ func TestWorkloadEncoding(t *testing.T) {
 					t.Fatalf("record %d: re-encoded bytes differ:\n got %x\nwant %x", i, again, payload)
 				}
 				if err := dec.Decode(payload, rb); err != nil {
-					t.Fatalf("record %d: schema.Decoder: %v", i, err)
+					t.Fatalf("record %d: decode.Decoder: %v", i, err)
 				}
 				schema.AppendMeta(rb, &schema.Meta{Topic: "t", Key: key})
 			}

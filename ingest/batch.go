@@ -14,7 +14,11 @@ import (
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/google/uuid"
 
+	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -33,31 +37,31 @@ type tableState struct {
 
 	// decoders, incompatible and evaluators are by writer schema: the
 	// registry's, a json route's declared one, or a Protobuf message's.
-	decoders map[*schema.WriterSchema]*schema.Decoder
+	decoders map[*registry.WriterSchema]*decode.Decoder
 	// incompatible holds the writer schemas that cannot be written into
 	// the table, by id, with the reason; their records are rejected.
-	incompatible map[*schema.WriterSchema]error
+	incompatible map[*registry.WriterSchema]error
 	// evolutions are the schema changes writer schemas need, planned and
 	// not applied until a record of theirs decodes and is kept (schemas.go).
-	evolutions    map[*schema.WriterSchema]*evolution
+	evolutions    map[*registry.WriterSchema]*evolution
 	schemaChanges []string // evolution not yet committed, for the summary
 	// rules are the route's validation rules (nil: none), bound to each
 	// writer schema on first use.
-	rules      *schema.Rules
-	evaluators map[*schema.WriterSchema]*schema.RuleEvaluator
+	rules      *rules.Rules
+	evaluators map[*registry.WriterSchema]*rules.RuleEvaluator
 	// filter keeps a record when true (nil: keep all); one rule, named
 	// "filter", with its own bound evaluators.
-	filter      *schema.Rules
-	filterEvals map[*schema.WriterSchema]*schema.RuleEvaluator
+	filter      *rules.Rules
+	filterEvals map[*registry.WriterSchema]*rules.RuleEvaluator
 	// transforms is the table's transform chain (nil: none), bound to each
 	// writer schema on first use; the bound program stands for the chain's
 	// output schema wherever a writer schema is used (decoders, evolution).
-	transforms *schema.Transforms
-	programs   map[*schema.WriterSchema]*program
+	transforms *transform.Transforms
+	programs   map[*registry.WriterSchema]*program
 	// route takes the records of the table's topics that go to it (one
 	// rule, named "route"; nil: all), with its own bound evaluators.
-	route      *schema.Rules
-	routeEvals map[*schema.WriterSchema]*schema.RuleEvaluator
+	route      *rules.Rules
+	routeEvals map[*registry.WriterSchema]*rules.RuleEvaluator
 	wm         table.Offsets         // W[T][tp] for assigned partitions
 	wmHot      wmCached              // the last wm lookup (accepts)
 	origins    table.Offsets         // where each partition's first commit started
@@ -120,12 +124,12 @@ func newTableState(id icebergtable.Identifier) *tableState {
 	return &tableState{
 		id:           id,
 		name:         strings.Join(id, "."),
-		decoders:     make(map[*schema.WriterSchema]*schema.Decoder),
-		incompatible: make(map[*schema.WriterSchema]error),
-		evaluators:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
-		filterEvals:  make(map[*schema.WriterSchema]*schema.RuleEvaluator),
-		routeEvals:   make(map[*schema.WriterSchema]*schema.RuleEvaluator),
-		programs:     make(map[*schema.WriterSchema]*program),
+		decoders:     make(map[*registry.WriterSchema]*decode.Decoder),
+		incompatible: make(map[*registry.WriterSchema]error),
+		evaluators:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+		filterEvals:  make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+		routeEvals:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+		programs:     make(map[*registry.WriterSchema]*program),
 		wm:           table.Offsets{},
 		origins:      table.Offsets{},
 		gaps:         make(map[table.TP][2]int64),

@@ -22,7 +22,7 @@ import (
 	"github.com/bigfather/bigfather/internal/devkafka"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/objstore"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -105,7 +105,7 @@ func (e *testEnv) openCatalog() catalog.Catalog {
 // quick flushes.
 func (e *testEnv) options() ingest.Options {
 	e.t.Helper()
-	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: e.log})
+	reg, err := registry.NewRegistry(registry.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: e.log})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -9,8 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/bigfather/bigfather/ingest/rules"
 	"github.com/bigfather/bigfather/internal/music"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 // A plain-JSON topic with a declared schema: good records land typed in
@@ -18,7 +19,7 @@ import (
 // do not fit the declaration go to quarantine, rules apply, and EO holds.
 func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 	e := newTestEnv(t, 1)
-	j, err := schema.NewJSONRecords(`{"type": "record", "name": "Play", "fields": [
+	j, err := registry.NewJSONRecords(`{"type": "record", "name": "Play", "fields": [
 	  {"name": "user_id", "type": "long"},
 	  {"name": "track", "type": "string"},
 	  {"name": "ms", "type": "int"},
@@ -38,12 +39,12 @@ func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 		`{"user_id": 1, "track": "t", "ms": -5, "at": 0}`,  // fails the rule
 	)
 	e.sendValues(values...)
-	rules, err := schema.CompileRules([]schema.Rule{{Name: "non_negative_ms", Expr: "value.ms >= 0"}})
+	rules, err := rules.CompileRules([]rules.Rule{{Name: "non_negative_ms", Expr: "value.ms >= 0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := withQuarantine(e.options())
-	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
+	opts.JSON = map[string]*registry.JSONRecords{testTopic: j}
 	opts.Tables[0].Rules = rules
 	r := e.start(opts)
 	e.waitWatermarks(int64(len(values)))

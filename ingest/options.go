@@ -22,8 +22,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 
+	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/objstore"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -73,7 +75,7 @@ type Options struct {
 	// JSON maps a topic whose values are plain JSON (no registry, no wire
 	// header) to the converter of its declared schema; other topics carry
 	// Confluent-framed Avro.
-	JSON map[string]*schema.JSONRecords
+	JSON map[string]*registry.JSONRecords
 	// Unrouted is what happens to a record of a topic feeding several
 	// tables when no table's route condition takes it: UnroutedQuarantine
 	// (default) sends it to the route's quarantine table, UnroutedDrop
@@ -118,11 +120,11 @@ type Options struct {
 	MemoryBudget    int64
 	ShutdownTimeout time.Duration // default 30s
 
-	Catalog   catalog.Catalog  // required
-	Warehouse objstore.Bucket  // required: where data files go
-	Registry  *schema.Registry // required
+	Catalog   catalog.Catalog    // required
+	Warehouse objstore.Bucket    // required: where data files go
+	Registry  *registry.Registry // required
 	// SubjectNameStrategy names the registry subject a topic's record
-	// schemas must be registered under (schema.SubjectTopicName, the
+	// schemas must be registered under (registry.SubjectTopicName, the
 	// default, SubjectRecordName or SubjectTopicRecordName); a record
 	// whose schema id is not is rejected as foreign-schema.
 	SubjectNameStrategy string
@@ -167,22 +169,22 @@ type TableOptions struct {
 	// one rule named "route"; nil takes every record. A topic feeding
 	// several tables tries their routes in the order of Tables, and the
 	// first that is true takes the record.
-	Route *schema.Rules
+	Route *rules.Rules
 	// Rules are the table's validation rules (nil: none). A record failing
 	// one is rejected at the validate stage with the rule's name as the
 	// reason.
-	Rules *schema.Rules
+	Rules *rules.Rules
 	// Filter drops a record for which it is false (one rule named
 	// "filter"): counted, its offset consumed and listed in the commit's
 	// bigfather.skipped.
-	Filter *schema.Rules
+	Filter *rules.Rules
 	// Transforms is the table's transform chain (nil: none), applied to
 	// every record routed here after its rules and filter: the table is
 	// created from, evolved by and decoded with the chain's output schema.
 	// A record a step cannot transform is rejected at the transform stage
 	// with the step's name as the reason; one a filter step drops is
 	// passed over like a filtered record.
-	Transforms *schema.Transforms
+	Transforms *transform.Transforms
 	// PartitionBy is the partition spec terms ("day(released_at)",
 	// "bucket(16, isrc)", "genre"), applied when the table is created; an
 	// existing table keeps its own spec.
@@ -338,8 +340,8 @@ func (o *Options) validate() error {
 	if o.Registry == nil {
 		bad("schema_registry", "required")
 	}
-	if o.SubjectNameStrategy != "" && !slices.Contains(schema.SubjectStrategies, o.SubjectNameStrategy) {
-		bad("subject_name_strategy", fmt.Sprintf("%q is not one of %v", o.SubjectNameStrategy, schema.SubjectStrategies))
+	if o.SubjectNameStrategy != "" && !slices.Contains(registry.SubjectStrategies, o.SubjectNameStrategy) {
+		bad("subject_name_strategy", fmt.Sprintf("%q is not one of %v", o.SubjectNameStrategy, registry.SubjectStrategies))
 	}
 	return errors.Join(errs...)
 }

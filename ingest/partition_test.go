@@ -12,12 +12,12 @@ import (
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
-func plainJSONEvents(t *testing.T) *schema.JSONRecords {
+func plainJSONEvents(t *testing.T) *registry.JSONRecords {
 	t.Helper()
-	j, err := schema.NewJSONRecords(`{"type": "record", "name": "Play", "fields": [
+	j, err := registry.NewJSONRecords(`{"type": "record", "name": "Play", "fields": [
 	  {"name": "user_id", "type": "long"}, {"name": "track", "type": "string"}, {"name": "ms", "type": "int"},
 	  {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}}]}`)
 	if err != nil {
@@ -99,7 +99,7 @@ func TestManyPartitionValuesStayBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := withQuarantine(e.options())
-	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
+	opts.JSON = map[string]*registry.JSONRecords{testTopic: j}
 	opts.Tables[0].PartitionBy = []string{"user_id"} // 5,000 distinct values
 	opts.MaxOpenFiles = 16
 	opts.MemoryBudget = 8 << 20

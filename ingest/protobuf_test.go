@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/bigfather/bigfather/internal/music"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 // Protobuf records through the registry: the wire header's message index
@@ -81,7 +81,7 @@ message Play { int64 user_id = 1; string track = 2; optional string country = 3;
 // returns its first message, for building test records.
 func playDescriptor(t *testing.T, text string) protoreflect.MessageDescriptor {
 	t.Helper()
-	ps, err := schema.CompileProto(1, text)
+	ps, err := registry.CompileProto(1, text)
 	if err != nil {
 		t.Fatal(err)
 	}

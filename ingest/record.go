@@ -9,7 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -29,7 +32,7 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 			fmt.Errorf("record is %d bytes (key and value), above the limit of %d", n, p.opts.MaxRecordBytes))
 	}
 	var payload []byte
-	var ws *schema.WriterSchema
+	var ws *registry.WriterSchema
 	if rt.json != nil {
 		var err error
 		if p.jsonScratch, err = rt.json.Convert(p.jsonScratch[:0], r.Value); err != nil {
@@ -37,15 +40,15 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 		}
 		payload, ws = p.jsonScratch, rt.jsonWS
 	} else {
-		id, body, err := schema.SplitWire(r.Value)
+		id, body, err := registry.SplitWire(r.Value)
 		if err != nil {
 			return p.reject(ctx, &rc, schema.StageDecode, "wire", err)
 		}
 		rc.schemaID, rc.hasID = id, true
 		switch ws, err = p.writerSchema(ctx, int(id)); {
-		case errors.Is(err, schema.ErrUnknownSchema):
+		case errors.Is(err, registry.ErrUnknownSchema):
 			return p.reject(ctx, &rc, schema.StageDecode, "unknown-schema", err)
-		case errors.Is(err, schema.ErrUnsupportedSchema):
+		case errors.Is(err, registry.ErrUnsupportedSchema):
 			return p.reject(ctx, &rc, schema.StageDecode, "unsupported-schema", err)
 		case err != nil:
 			return err
@@ -59,7 +62,7 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 				p.jsonScratch, err = m.Convert(p.jsonScratch[:0], data)
 			}
 			switch {
-			case errors.Is(err, schema.ErrUnsupportedSchema):
+			case errors.Is(err, registry.ErrUnsupportedSchema):
 				return p.reject(ctx, &rc, schema.StageDecode, "unsupported-schema", err)
 			case err != nil:
 				return p.reject(ctx, &rc, schema.StageDecode, "malformed-protobuf", err)
@@ -107,7 +110,7 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 				return p.reject(ctx, &rc, schema.StageDecode, "malformed", err)
 			}
 			reason := "transform"
-			if te, ok := errors.AsType[*schema.TransformError](err); ok {
+			if te, ok := errors.AsType[*transform.TransformError](err); ok {
 				reason = te.Step
 			}
 			return p.reject(ctx, &rc, schema.StageTransform, reason, err)
@@ -226,7 +229,7 @@ func (rt *topicRoute) batchStart(tp table.TP, off int64) int64 {
 // choose returns the data table a record goes to: the first of the
 // route's tables whose route takes it. Nil means no route takes it; the
 // error is then the first route that failed on the record, if any.
-func (p *Pipeline) choose(rc *recordCtx, ws *schema.WriterSchema, payload []byte) (*tableState, error) {
+func (p *Pipeline) choose(rc *recordCtx, ws *registry.WriterSchema, payload []byte) (*tableState, error) {
 	var firstErr error
 	for _, ts := range rc.rt.tables {
 		if ts.route == nil {
@@ -253,7 +256,7 @@ func (p *Pipeline) choose(rc *recordCtx, ws *schema.WriterSchema, payload []byte
 // judge runs the table's rules and filter on a record. It returns the
 // stage and reason to reject the record with and an error, or the reason
 // "filter" and no error when the filter drops it.
-func (p *Pipeline) judge(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
+func (p *Pipeline) judge(ts *tableState, ws *registry.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
 	if ts.rules != nil {
 		if stage, reason, err := p.validate(ts, ws, payload, rc); err != nil {
 			return stage, reason, err
@@ -275,14 +278,14 @@ func (p *Pipeline) judge(ts *tableState, ws *schema.WriterSchema, payload []byte
 // the writer schema standing for the chain's output; err when the chain
 // does not fit the writer schema.
 type program struct {
-	prog *schema.TransformProgram
-	ws   *schema.WriterSchema
+	prog *transform.TransformProgram
+	ws   *registry.WriterSchema
 	err  error
 }
 
 // transform runs ts's chain on a record and returns it as the table takes
 // it; keep is false when a filter step drops it.
-func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (*schema.WriterSchema, []byte, bool, error) {
+func (p *Pipeline) transform(ts *tableState, ws *registry.WriterSchema, payload []byte, rc *recordCtx) (*registry.WriterSchema, []byte, bool, error) {
 	pg, ok := ts.programs[ws]
 	if !ok {
 		pg = &program{}
@@ -293,7 +296,7 @@ func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []
 			p.opts.Logger.Error("transform chain does not fit a writer schema: its records go to quarantine", "pipeline", p.opts.Pipeline,
 				"table", ts.name, "schema_id", ws.ID, "err", err)
 		} else {
-			pg.prog, pg.ws = prog, &schema.WriterSchema{ID: ws.ID, Avro: prog.Schema()}
+			pg.prog, pg.ws = prog, &registry.WriterSchema{ID: ws.ID, Avro: prog.Schema()}
 		}
 		ts.programs[ws] = pg
 	}
@@ -310,7 +313,7 @@ func (p *Pipeline) transform(ts *tableState, ws *schema.WriterSchema, payload []
 
 // validate runs the route's rules on a payload that passed Check. It
 // returns the stage and reason to reject the record with, or a nil error.
-func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
+func (p *Pipeline) validate(ts *tableState, ws *registry.WriterSchema, payload []byte, rc *recordCtx) (stage, reason string, err error) {
 	ev, err := p.evaluator(ts, ts.rules, ts.evaluators, ws, "validation rules")
 	if err != nil {
 		return schema.StageValidate, "rules", err
@@ -331,7 +334,7 @@ func (p *Pipeline) validate(ts *tableState, ws *schema.WriterSchema, payload []b
 // keep reports whether the route's filter keeps the record; an error
 // (the filter cannot read the schema, or fails at run time) is a
 // transform failure of the record.
-func (p *Pipeline) keep(ts *tableState, ws *schema.WriterSchema, payload []byte, rc *recordCtx) (bool, error) {
+func (p *Pipeline) keep(ts *tableState, ws *registry.WriterSchema, payload []byte, rc *recordCtx) (bool, error) {
 	ev, err := p.evaluator(ts, ts.filter, ts.filterEvals, ws, "filter")
 	if err != nil {
 		return false, err
@@ -374,8 +377,8 @@ func (rc *recordCtx) skip() {
 }
 
 // evaluator binds rules to a writer schema once per schema.
-func (p *Pipeline) evaluator(ts *tableState, rules *schema.Rules, cache map[*schema.WriterSchema]*schema.RuleEvaluator,
-	ws *schema.WriterSchema, what string) (*schema.RuleEvaluator, error) {
+func (p *Pipeline) evaluator(ts *tableState, rules *rules.Rules, cache map[*registry.WriterSchema]*rules.RuleEvaluator,
+	ws *registry.WriterSchema, what string) (*rules.RuleEvaluator, error) {
 	if ev, ok := cache[ws]; ok {
 		return ev, nil
 	}
@@ -394,7 +397,7 @@ func (p *Pipeline) evaluator(ts *tableState, rules *schema.Rules, cache map[*sch
 
 // eval runs ev on a record, with its metadata and headers in reused
 // scratch space.
-func (p *Pipeline) eval(ev *schema.RuleEvaluator, payload []byte, rc *recordCtx) (string, error) {
+func (p *Pipeline) eval(ev *rules.RuleEvaluator, payload []byte, rc *recordCtx) (string, error) {
 	meta, hdrs := p.scratchMeta(rc)
 	return ev.Eval(payload, meta, hdrs)
 }

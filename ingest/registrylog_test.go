@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bigfather/bigfather/ingest"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 // A registry outage is one rate-limited WARN, not also a WARN for every
@@ -31,7 +31,7 @@ func TestRegistryOutageWarnsOnce(t *testing.T) {
 	})
 	logs := &logCount{}
 	log := slog.New(logs.wrap(e.log.Handler()))
-	reg, err := schema.NewRegistry(schema.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: log})
+	reg, err := registry.NewRegistry(registry.RegistryOptions{URL: e.cluster.RegistryURL(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

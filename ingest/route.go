@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -46,8 +47,8 @@ type topicRoute struct {
 	all        []*tableState // every table of the route, in commit order
 	// json converts the topic's plain JSON records to Avro of jsonWS, the
 	// declared schema; nil for registry-framed records.
-	json   *schema.JSONRecords
-	jsonWS *schema.WriterSchema
+	json   *registry.JSONRecords
+	jsonWS *registry.WriterSchema
 }
 
 // routeOf returns topic's route, building it on first use; nil when no
@@ -87,7 +88,7 @@ func (p *Pipeline) routeOf(topic string) (*topicRoute, error) {
 	if j := p.opts.JSON[topic]; j != nil {
 		// The declared schema stands in for a registry schema; id 0 is
 		// one the registry never assigns.
-		rt.json, rt.jsonWS = j, &schema.WriterSchema{ID: 0, Avro: j.Schema()}
+		rt.json, rt.jsonWS = j, &registry.WriterSchema{ID: 0, Avro: j.Schema()}
 	}
 	p.routes[topic] = rt
 	return rt, nil

@@ -13,8 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/ingest/rules"
 	"github.com/bigfather/bigfather/internal/music"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 	"github.com/bigfather/bigfather/table/tabletest"
 )
@@ -26,9 +27,9 @@ var (
 	rockRej   = icebergtable.Identifier{"music", "rock__rejects"}
 )
 
-func mustRoute(t *testing.T, expr string) *schema.Rules {
+func mustRoute(t *testing.T, expr string) *rules.Rules {
 	t.Helper()
-	r, err := schema.CompileRules([]schema.Rule{{Name: "route", Expr: expr}})
+	r, err := rules.CompileRules([]rules.Rule{{Name: "route", Expr: expr}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestRoutingDropsUnrouted(t *testing.T) {
 // table, with no route, takes the rest.
 func TestRoutingByHeader(t *testing.T) {
 	e := newTestEnv(t, 1)
-	j, err := schema.NewJSONRecords(`{"type": "record", "name": "Event", "fields": [{"name": "id", "type": "long"}]}`)
+	j, err := registry.NewJSONRecords(`{"type": "record", "name": "Event", "fields": [{"name": "id", "type": "long"}]}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestRoutingByHeader(t *testing.T) {
 	e.send(recs...)
 	aID, bID, rej := icebergtable.Identifier{"music", "a"}, icebergtable.Identifier{"music", "b"}, icebergtable.Identifier{"music", "a__rejects"}
 	opts := e.options()
-	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
+	opts.JSON = map[string]*registry.JSONRecords{testTopic: j}
 	opts.Tables = []ingest.TableOptions{
 		{ID: aID, Topics: []string{testTopic}, Rejects: rej, Route: mustRoute(t, `"kind" in headers && string(headers["kind"]) == "a"`)},
 		{ID: bID, Topics: []string{testTopic}},

@@ -8,6 +8,7 @@ import (
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bigfather/bigfather/ingest/rules"
 	"github.com/bigfather/bigfather/schema"
 )
 
@@ -30,7 +31,7 @@ func TestValidationRulesQuarantineFailures(t *testing.T) {
 		t.Fatalf("%d of %d tracks are short: the rule would test nothing", short, n)
 	}
 
-	rules, err := schema.CompileRules([]schema.Rule{
+	rules, err := rules.CompileRules([]rules.Rule{
 		{Name: "isrc_format", Expr: `value.isrc.matches('^[A-Z]{2}[A-Z0-9]{3}[0-9]{7}$')`},
 		{Name: "at_least_3_minutes", Expr: "value.duration_ms >= 180000"},
 		{Name: "has_artist", Expr: "has(value.artist.name) && topic == 'tracks'"},
@@ -96,7 +97,7 @@ func TestFilterDropsRecords(t *testing.T) {
 	if dropped == 0 || errs == 0 {
 		t.Fatalf("%d dropped, %d errors: the filter would test nothing", dropped, errs)
 	}
-	filter, err := schema.CompileRules([]schema.Rule{{Name: "filter", Expr: "value.album.title != '' && value.genre != 'POP'"}})
+	filter, err := rules.CompileRules([]rules.Rule{{Name: "filter", Expr: "value.album.title != '' && value.genre != 'POP'"}})
 	if err != nil {
 		t.Fatal(err)
 	}

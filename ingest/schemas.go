@@ -14,16 +14,18 @@ import (
 
 	"github.com/bigfather/bigfather/internal/backoff"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
 // writerSchema fetches a writer schema, waiting out registry outages:
 // good records are never passed over because the registry is down.
-func (p *Pipeline) writerSchema(ctx context.Context, id int) (*schema.WriterSchema, error) {
+func (p *Pipeline) writerSchema(ctx context.Context, id int) (*registry.WriterSchema, error) {
 	wait := backoff.New(250*time.Millisecond, 10*time.Second)
 	for {
 		ws, err := p.opts.Registry.Get(ctx, id)
-		if err == nil || errors.Is(err, schema.ErrUnknownSchema) || errors.Is(err, schema.ErrUnsupportedSchema) {
+		if err == nil || errors.Is(err, registry.ErrUnknownSchema) || errors.Is(err, registry.ErrUnsupportedSchema) {
 			p.cond.clear(ProblemRegistry, "")
 			return ws, err
 		}
@@ -89,7 +91,7 @@ func (e *fatalError) Unwrap() error { return e.err }
 // the caller applies it (applyEvolution) only for a record that decoded
 // and is kept, so a record that goes to quarantine never changes the
 // table's schema.
-func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.WriterSchema) (*schema.Decoder, *evolution, error) {
+func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *registry.WriterSchema) (*decode.Decoder, *evolution, error) {
 	if ts.tbl == nil {
 		sch, err := schema.ToIceberg(ws.Avro)
 		if err != nil {
@@ -129,7 +131,7 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 		return nil, nil, err
 	}
 	if ev == nil {
-		d, err := schema.NewDecoder(ws.Avro, ts.sch)
+		d, err := decode.NewDecoder(ws.Avro, ts.sch)
 		if err != nil {
 			return nil, nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
 		}
@@ -137,7 +139,7 @@ func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *schema.Write
 		return d, nil, nil
 	}
 	if ts.evolutions == nil {
-		ts.evolutions = make(map[*schema.WriterSchema]*evolution)
+		ts.evolutions = make(map[*registry.WriterSchema]*evolution)
 	}
 	ts.evolutions[ws] = ev
 	return ev.dec, ev, nil
@@ -149,14 +151,14 @@ type evolution struct {
 	base    *iceberg.Schema // the table schema it evolves; stale once ts.sch moves
 	next    *iceberg.Schema
 	changes []schema.Change
-	dec     *schema.Decoder // the writer schema into next
+	dec     *decode.Decoder // the writer schema into next
 }
 
 // planEvolution decides what ts's schema must become to hold records of
 // writer schema ws; nil when it holds them as it is. An incompatible
 // writer schema is remembered, counted and logged once; its records are
 // rejected.
-func (p *Pipeline) planEvolution(ts *tableState, ws *schema.WriterSchema) (*evolution, error) {
+func (p *Pipeline) planEvolution(ts *tableState, ws *registry.WriterSchema) (*evolution, error) {
 	last := max(ts.tbl.Metadata().LastColumnID(), ts.sch.HighestFieldID())
 	next, changes, err := schema.Evolve(ts.sch, last, ws.Avro)
 	if err != nil {
@@ -174,7 +176,7 @@ func (p *Pipeline) planEvolution(ts *tableState, ws *schema.WriterSchema) (*evol
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	d, err := schema.NewDecoder(ws.Avro, next)
+	d, err := decode.NewDecoder(ws.Avro, next)
 	if err != nil {
 		return nil, fmt.Errorf("schema %d into the evolved %s: %w", ws.ID, ts.name, err)
 	}
@@ -187,7 +189,7 @@ func (p *Pipeline) planEvolution(ts *tableState, ws *schema.WriterSchema) (*evol
 // record); the batches open now, decoded under the old schema, are
 // committed first, so every commit's files share one schema. It returns
 // the decoder for ws into the evolved schema.
-func (p *Pipeline) applyEvolution(ctx context.Context, ts *tableState, ws *schema.WriterSchema, ev *evolution) (*schema.Decoder, error) {
+func (p *Pipeline) applyEvolution(ctx context.Context, ts *tableState, ws *registry.WriterSchema, ev *evolution) (*decode.Decoder, error) {
 	if err := p.flush(ctx, "schema"); err != nil {
 		return nil, err
 	}
@@ -199,7 +201,7 @@ func (p *Pipeline) applyEvolution(ctx context.Context, ts *tableState, ws *schem
 			return nil, err
 		}
 		if ev == nil {
-			d, err := schema.NewDecoder(ws.Avro, ts.sch)
+			d, err := decode.NewDecoder(ws.Avro, ts.sch)
 			if err != nil {
 				return nil, fmt.Errorf("schema %d into %s: %w", ws.ID, ts.name, err)
 			}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/bigfather/bigfather/internal/backoff"
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 // subjectKey and subjectVerdict cache subjectCheck's answers, so that a
@@ -18,7 +18,7 @@ import (
 // registry requests of a flood of foreign records to one a second.
 type subjectKey struct {
 	topic string
-	ws    *schema.WriterSchema
+	ws    *registry.WriterSchema
 }
 
 type subjectVerdict struct {
@@ -30,12 +30,12 @@ type subjectVerdict struct {
 const recheckRejected = time.Second
 
 // subjectCheck checks a record's writer schema against its topic's
-// subject under the configured strategy (schema.SubjectFor). It returns
+// subject under the configured strategy (registry.SubjectFor). It returns
 // the reason to reject the record with and why, or, with an empty
 // reason, an error that must stop the record (the context ended). A
 // registry outage is waited out, as writerSchema does: a good record is
 // never rejected because the registry is down.
-func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *schema.WriterSchema) (string, error) {
+func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *registry.WriterSchema) (string, error) {
 	key := subjectKey{topic, ws}
 	if v, ok := p.subjects[key]; ok && (v.reason == "" || time.Since(v.at) < recheckRejected) {
 		return v.reason, v.err
@@ -68,9 +68,9 @@ func verdictOf(err error) (v subjectVerdict, final bool) {
 	switch {
 	case err == nil:
 		return v, true
-	case errors.Is(err, schema.ErrForeignSchema):
+	case errors.Is(err, registry.ErrForeignSchema):
 		return subjectVerdict{reason: "foreign-schema", err: err}, true
-	case errors.Is(err, schema.ErrUnknownSchema):
+	case errors.Is(err, registry.ErrUnknownSchema):
 		return subjectVerdict{reason: "unknown-schema", err: err}, true
 	}
 	return subjectVerdict{err: err}, false

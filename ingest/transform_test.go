@@ -14,7 +14,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 )
 
 const contactsSchema = `{"type": "record", "name": "Contact", "fields": [
@@ -27,9 +29,9 @@ const contactsSchema = `{"type": "record", "name": "Contact", "fields": [
   {"name": "age", "type": "string"},
   {"name": "note", "type": ["null", "string"], "default": null}]}`
 
-func mustTransforms(t *testing.T, steps ...schema.Transform) *schema.Transforms {
+func mustTransforms(t *testing.T, steps ...transform.Transform) *transform.Transforms {
 	t.Helper()
-	tr, err := schema.CompileTransforms(steps)
+	tr, err := transform.CompileTransforms(steps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func mustTransforms(t *testing.T, steps ...schema.Transform) *schema.Transforms 
 // tables.
 func TestTransformChain(t *testing.T) {
 	e := newTestEnv(t, 1)
-	j, err := schema.NewJSONRecords(contactsSchema)
+	j, err := registry.NewJSONRecords(contactsSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,19 +58,19 @@ func TestTransformChain(t *testing.T) {
 	)
 	key := []byte("test-pii-key")
 	opts := withQuarantine(e.options())
-	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
+	opts.JSON = map[string]*registry.JSONRecords{testTopic: j}
 	opts.Tables[0].Transforms = mustTransforms(t,
-		schema.Transform{Op: schema.OpFilter, Name: "no_test_users", Expr: `value.name != "test user"`},
-		schema.Transform{Op: schema.OpRename, Renames: map[string]string{"name": "full_name"}},
-		schema.Transform{Op: schema.OpCast, Name: "age_is_a_number", Columns: []string{"age"}, To: "int"},
-		schema.Transform{Op: schema.OpParseTimestamp, Columns: []string{"signup"}, Formats: []string{"2006-01-02 15:04:05"}, Zone: "Europe/Paris"},
-		schema.Transform{Op: schema.OpTrim, Columns: []string{"full_name", "city"}},
-		schema.Transform{Op: schema.OpUpper, Columns: []string{"full_name"}},
-		schema.Transform{Op: schema.OpHash, Columns: []string{"email"}, Key: key},
-		schema.Transform{Op: schema.OpMask, Columns: []string{"phone"}, KeepLast: 4},
-		schema.Transform{Op: schema.OpEmptyToNull, Columns: []string{"city"}},
-		schema.Transform{Op: schema.OpDerive, Column: "name_len", Type: "long", Expr: `size(value.full_name)`},
-		schema.Transform{Op: schema.OpDrop, Columns: []string{"note"}},
+		transform.Transform{Op: transform.OpFilter, Name: "no_test_users", Expr: `value.name != "test user"`},
+		transform.Transform{Op: transform.OpRename, Renames: map[string]string{"name": "full_name"}},
+		transform.Transform{Op: transform.OpCast, Name: "age_is_a_number", Columns: []string{"age"}, To: "int"},
+		transform.Transform{Op: transform.OpParseTimestamp, Columns: []string{"signup"}, Formats: []string{"2006-01-02 15:04:05"}, Zone: "Europe/Paris"},
+		transform.Transform{Op: transform.OpTrim, Columns: []string{"full_name", "city"}},
+		transform.Transform{Op: transform.OpUpper, Columns: []string{"full_name"}},
+		transform.Transform{Op: transform.OpHash, Columns: []string{"email"}, Key: key},
+		transform.Transform{Op: transform.OpMask, Columns: []string{"phone"}, KeepLast: 4},
+		transform.Transform{Op: transform.OpEmptyToNull, Columns: []string{"city"}},
+		transform.Transform{Op: transform.OpDerive, Column: "name_len", Type: "long", Expr: `size(value.full_name)`},
+		transform.Transform{Op: transform.OpDrop, Columns: []string{"note"}},
 	)
 	r := e.start(opts)
 	e.waitWatermarks(4)
@@ -134,15 +136,15 @@ func TestTransformChain(t *testing.T) {
 // config error at start, naming the step and the column.
 func TestTransformChainMustFitDeclaredSchema(t *testing.T) {
 	e := newTestEnv(t, 1)
-	j, err := schema.NewJSONRecords(contactsSchema)
+	j, err := registry.NewJSONRecords(contactsSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts := e.options()
-	opts.JSON = map[string]*schema.JSONRecords{testTopic: j}
-	opts.Tables[0].Transforms = mustTransforms(t, schema.Transform{Op: schema.OpTrim, Columns: []string{"id"}})
+	opts.JSON = map[string]*registry.JSONRecords{testTopic: j}
+	opts.Tables[0].Transforms = mustTransforms(t, transform.Transform{Op: transform.OpTrim, Columns: []string{"id"}})
 	_, err = ingest.New(opts)
-	if !errors.Is(err, ingest.ErrConfig) || !errors.Is(err, schema.ErrTransform) || !strings.Contains(err.Error(), `"id"`) {
+	if !errors.Is(err, ingest.ErrConfig) || !errors.Is(err, transform.ErrTransform) || !strings.Contains(err.Error(), `"id"`) {
 		t.Fatalf("New: %v; want a config error naming the column", err)
 	}
 }

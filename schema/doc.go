@@ -1,18 +1,24 @@
-// Package schema turns Confluent-framed Avro records into Arrow columns that
-// match an Iceberg table schema.
+// Package schema is the shape of a Big Father table, as the rest of the
+// ingester sees it:
 //
-// It owns four pieces of the decode stage:
+//   - the Avro → Iceberg mapping with stable field ids (ToIceberg,
+//     IcebergType) and the name-and-alias binding of writer fields to table
+//     columns that the decoder and Evolve share (BindFields),
+//   - the Iceberg → Arrow mapping the writers use (ArrowSchema),
+//   - the Kafka metadata columns every table carries (Meta, AppendMeta,
+//     IsMetaColumn),
+//   - the quarantine (rejects) table: its columns, the stages that can
+//     reject a record, and how a reject is appended (RejectsSchema,
+//     AppendReject),
+//   - schema evolution: which writer-schema changes a table follows, and
+//     the table schema it evolves to (Evolve, Change, ErrIncompatible).
 //
-//   - the Confluent wire format (SplitWire),
-//   - a caching schema-registry client (Registry) built on franz-go's sr,
-//   - the Avro → Iceberg schema mapping with stable field IDs (ToIceberg) and
-//     the Iceberg → Arrow mapping the writers use (ArrowSchema),
-//   - a compiled, allocation-free Avro binary decoder (Decoder) that resolves
-//     the writer schema against the table schema by field name and appends
-//     each record straight into an array.RecordBuilder.
-//
-// The decoder is the hot path of ingestion. It never materialises a record
-// as Go values: a validating pass over the bytes proves the payload well
-// formed, then an appending pass writes the columns, so a malformed record
-// leaves every builder untouched.
+// It reads no payload. Decoding records into Arrow is schema/decode;
+// writer schemas, the wire format and the JSON Schema and Protobuf
+// converters are schema/registry; the validation rules and the transform
+// chain that judge and rewrite a record before it is decoded are
+// ingest/rules and ingest/transform. ErrMalformed, the error of a payload
+// that does not fit its schema, is defined here because the decoder, the
+// rules and the transforms all report it and the pipeline matches one
+// sentinel.
 package schema

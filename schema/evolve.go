@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/hamba/avro/v2"
+
+	"github.com/bigfather/bigfather/internal/avrobin"
 )
 
 // ErrIncompatible means a writer schema cannot be written into a table
@@ -96,7 +98,7 @@ func (c Change) String() string {
 // cannot be written without breaking the table.
 //
 // Writer fields bind to table columns as the decoder binds them (exact name,
-// then the writer field's aliases; see NewDecoder), so NewDecoder(w, next)
+// then the writer field's aliases; see decode.NewDecoder), so decode.NewDecoder(w, next)
 // succeeds whenever Evolve does. Then:
 //   - a writer field the table lacks, at any depth, becomes an optional
 //     column mapped as ToIceberg maps it (fields nested in it keep their
@@ -126,7 +128,7 @@ func Evolve(cur *iceberg.Schema, lastColumnID int, w avro.Schema) (*iceberg.Sche
 	if hi := cur.HighestFieldID(); lastColumnID < hi {
 		return nil, nil, fmt.Errorf("evolve: last-column-id %d is below the schema's highest field id %d", lastColumnID, hi)
 	}
-	rec, ok := deref(w).(*avro.RecordSchema)
+	rec, ok := avrobin.Deref(w).(*avro.RecordSchema)
 	if !ok {
 		return nil, nil, &IncompatibleError{Why: fmt.Sprintf("writer schema is %s, want a record", w.Type())}
 	}
@@ -157,20 +159,20 @@ func (e *evolver) nextID() int { e.last++; return e.last }
 // and tpath are the record's writer and table paths (they differ below a
 // field bound through an alias); top marks the table's top level.
 func (e *evolver) record(w *avro.RecordSchema, targets []iceberg.NestedField, wpath, tpath string, top bool) ([]iceberg.NestedField, bool, error) {
-	bound := bindFields(w, targets, top)
+	bound := BindFields(w, targets, top)
 	out := make([]iceberg.NestedField, len(targets))
 	copy(out, targets)
 	used := make([]bool, len(targets))
 	var added []iceberg.NestedField
 	changed := false
 	for i, f := range w.Fields() {
-		wp := joinPath(wpath, f.Name())
+		wp := avrobin.JoinPath(wpath, f.Name())
 		j := bound[i]
 		if j < 0 {
 			if top && IsMetaColumn(f.Name()) {
 				return nil, false, &IncompatibleError{Field: wp, Why: "collides with a metadata column"}
 			}
-			nf, err := e.add(f, wp, joinPath(tpath, f.Name()))
+			nf, err := e.add(f, wp, avrobin.JoinPath(tpath, f.Name()))
 			if err != nil {
 				return nil, false, err
 			}
@@ -180,7 +182,7 @@ func (e *evolver) record(w *avro.RecordSchema, targets []iceberg.NestedField, wp
 		}
 		used[j] = true
 		t := targets[j]
-		typ, required, ch, err := e.slot(f.Type(), t.ID, t.Type, t.Required, wp, joinPath(tpath, t.Name))
+		typ, required, ch, err := e.slot(f.Type(), t.ID, t.Type, t.Required, wp, avrobin.JoinPath(tpath, t.Name))
 		if err != nil {
 			return nil, false, err
 		}
@@ -195,8 +197,8 @@ func (e *evolver) record(w *avro.RecordSchema, targets []iceberg.NestedField, wp
 		}
 		// The writer no longer has the field: keep the column, written as
 		// null from now on.
-		tp := joinPath(tpath, t.Name)
-		if err := e.makeOptional(t.ID, t.Type, joinPath(wpath, t.Name), tp); err != nil {
+		tp := avrobin.JoinPath(tpath, t.Name)
+		if err := e.makeOptional(t.ID, t.Type, avrobin.JoinPath(wpath, t.Name), tp); err != nil {
 			return nil, false, err
 		}
 		out[j].Required = false
@@ -247,7 +249,7 @@ func (e *evolver) slot(w avro.Schema, id int, t iceberg.Type, required bool, wp,
 // nullableBranch returns the single non-null branch of w and whether w
 // admits null. The branch is nil when w is always null.
 func nullableBranch(w avro.Schema, wp string) (avro.Schema, bool, error) {
-	w = deref(w)
+	w = avrobin.Deref(w)
 	u, ok := w.(*avro.UnionSchema)
 	if !ok {
 		if w.Type() == avro.Null {
@@ -255,7 +257,7 @@ func nullableBranch(w avro.Schema, wp string) (avro.Schema, bool, error) {
 		}
 		return w, false, nil
 	}
-	inner, nullable, names := unionBranches(u)
+	inner, nullable, names := avrobin.UnionBranches(u)
 	if len(names) > 1 {
 		return nil, false, &IncompatibleError{Field: wp, Why: fmt.Sprintf("union of several non-null types [%s] is not supported", strings.Join(names, " "))}
 	}
@@ -360,7 +362,7 @@ func widen(wt, t iceberg.Type) (iceberg.Type, string) {
 }
 
 func kindError(wp string, w avro.Schema, t iceberg.Type) error {
-	return &IncompatibleError{Field: wp, Why: fmt.Sprintf("writer type %s cannot be written to a column of type %s", typeName(w), t)}
+	return &IncompatibleError{Field: wp, Why: fmt.Sprintf("writer type %s cannot be written to a column of type %s", avrobin.TypeName(w), t)}
 }
 
 // add maps writer field f, which the table lacks, to a new optional column

@@ -1,4 +1,4 @@
-package schema
+package schema_test
 
 import (
 	"errors"
@@ -9,6 +9,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
+
+	"github.com/bigfather/bigfather/internal/avrotest"
+	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
+	"github.com/bigfather/bigfather/schema/schematest"
 )
 
 // evolveBase is the writer schema the tables of the Evolve tests are made
@@ -53,7 +58,7 @@ func evolveWriter(mods map[string]string, extra ...string) string {
 
 func evolveTable(t *testing.T) *iceberg.Schema {
 	t.Helper()
-	sc, err := ToIceberg(mustParse(t, evolveWriter(nil)))
+	sc, err := schema.ToIceberg(avrotest.MustParse(t, evolveWriter(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +173,7 @@ func TestEvolveCompatible(t *testing.T) {
 			fields: map[string]string{"name": "2 string required", "nick": "30 string optional"}},
 		{name: "alias of a metadata column does not bind", writer: evolveWriter(nil, `{"name":"topic","aliases":["_kafka_topic"],"type":"string"}`),
 			want:   []string{"add-column topic (id 30): string"},
-			fields: map[string]string{"topic": "30 string optional", ColKafkaTopic: "24 string required"}},
+			fields: map[string]string{"topic": "30 string optional", schema.ColKafkaTopic: "24 string required"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,8 +182,8 @@ func TestEvolveCompatible(t *testing.T) {
 			if last == 0 {
 				last = evolveBaseLast
 			}
-			w := mustParse(t, tc.writer)
-			next, changes, err := Evolve(cur, last, w)
+			w := avrotest.MustParse(t, tc.writer)
+			next, changes, err := schema.Evolve(cur, last, w)
 			if err != nil {
 				t.Fatalf("Evolve: %v", err)
 			}
@@ -210,11 +215,11 @@ func TestEvolveCompatible(t *testing.T) {
 				}
 			}
 			checkEvolved(t, cur, last, next)
-			if _, err := NewDecoder(w, next); err != nil {
+			if _, err := decode.NewDecoder(w, next); err != nil {
 				t.Errorf("NewDecoder(writer, next): %v", err)
 			}
 			// Evolving again from next is a fixed point.
-			again, more, err := Evolve(next, max(last, next.HighestFieldID()), w)
+			again, more, err := schema.Evolve(next, max(last, next.HighestFieldID()), w)
 			if err != nil || len(more) > 0 || again != next {
 				t.Errorf("second Evolve = %v, %v; want no change", more, err)
 			}
@@ -258,9 +263,9 @@ func checkEvolved(t *testing.T, cur *iceberg.Schema, last int, next *iceberg.Sch
 		t.Errorf("highest field id %d, want %d", next.HighestFieldID(), last+len(fresh))
 	}
 	fields := next.Fields()
-	for i, name := range metaNames {
-		if f := fields[len(fields)-len(metaNames)+i]; f.Name != name {
-			t.Errorf("column %d = %s, want metadata column %s", len(fields)-len(metaNames)+i, f.Name, name)
+	for i, name := range schema.MetaNames {
+		if f := fields[len(fields)-len(schema.MetaNames)+i]; f.Name != name {
+			t.Errorf("column %d = %s, want metadata column %s", len(fields)-len(schema.MetaNames)+i, f.Name, name)
 		}
 	}
 }
@@ -322,17 +327,17 @@ func TestEvolveIncompatible(t *testing.T) {
 			if tc.table != nil {
 				table = tc.table
 			}
-			next, changes, err := Evolve(table(t), evolveBaseLast, mustParse(t, tc.writer))
+			next, changes, err := schema.Evolve(table(t), evolveBaseLast, avrotest.MustParse(t, tc.writer))
 			if err == nil {
 				t.Fatalf("Evolve succeeded with %v:\n%s", changes, next)
 			}
-			if !errors.Is(err, ErrIncompatible) {
+			if !errors.Is(err, schema.ErrIncompatible) {
 				t.Errorf("err = %v, want it to wrap ErrIncompatible", err)
 			}
 			if got := err.Error(); got != tc.want {
 				t.Errorf("err:\n got %s\nwant %s", got, tc.want)
 			}
-			ie, ok := errors.AsType[*IncompatibleError](err)
+			ie, ok := errors.AsType[*schema.IncompatibleError](err)
 			if !ok {
 				t.Fatalf("err is %T, want *IncompatibleError", err)
 			}
@@ -367,7 +372,7 @@ func TestWiden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s into %s", tc.writer, tc.table), func(t *testing.T) {
-			nt, why := widen(tc.writer, tc.table)
+			nt, why := schema.Widen(tc.writer, tc.table)
 			got := ""
 			switch {
 			case why != "":
@@ -383,11 +388,11 @@ func TestWiden(t *testing.T) {
 }
 
 func TestEvolveBadInput(t *testing.T) {
-	w := mustParse(t, evolveWriter(nil))
-	if _, _, err := Evolve(evolveTable(t), evolveBaseLast-1, w); err == nil || errors.Is(err, ErrIncompatible) {
+	w := avrotest.MustParse(t, evolveWriter(nil))
+	if _, _, err := schema.Evolve(evolveTable(t), evolveBaseLast-1, w); err == nil || errors.Is(err, schema.ErrIncompatible) {
 		t.Errorf("last-column-id below the schema: err = %v, want a non-compatibility error", err)
 	}
-	if _, _, err := Evolve(nil, 0, w); err == nil {
+	if _, _, err := schema.Evolve(nil, 0, w); err == nil {
 		t.Error("nil table schema: no error")
 	}
 }
@@ -396,37 +401,37 @@ func TestEvolveBadInput(t *testing.T) {
 // widened field, a new column, a removed required field) into the evolved
 // table and reads back every column.
 func TestEvolveThenDecode(t *testing.T) {
-	v1 := mustParse(t, `{"type":"record","name":"R","fields":[
+	v1 := avrotest.MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"id","type":"int"},{"name":"name","type":"string"},{"name":"gone","type":"string"}]}`)
-	cur, err := ToIceberg(v1)
+	cur, err := schema.ToIceberg(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2 := mustParse(t, `{"type":"record","name":"R","fields":[
+	v2 := avrotest.MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"ident","aliases":["id"],"type":"long"},{"name":"name","type":"string"},{"name":"email","type":["null","string"]}]}`)
-	next, _, err := Evolve(cur, cur.HighestFieldID(), v2)
+	next, _, err := schema.Evolve(cur, cur.HighestFieldID(), v2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDecoder(v2, next)
+	d, err := decode.NewDecoder(v2, next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBuilder(t, next)
+	b := schematest.NewBuilder(t, next)
 	type rec struct {
 		Ident int64   `avro:"ident"`
 		Name  string  `avro:"name"`
 		Email *string `avro:"email"`
 	}
-	if err := d.Decode(mustMarshal(t, v2, rec{Ident: 1 << 40, Name: "n", Email: ptr("e@x")}), b); err != nil {
+	if err := d.Decode(avrotest.MustMarshal(t, v2, rec{Ident: 1 << 40, Name: "n", Email: avrotest.Ptr("e@x")}), b); err != nil {
 		t.Fatal(err)
 	}
-	AppendMeta(b, &Meta{Topic: "t", Offset: 7})
+	schema.AppendMeta(b, &schema.Meta{Topic: "t", Offset: 7})
 	r := b.NewRecordBatch()
 	defer r.Release()
 	want := map[string]string{
 		"id": "1099511627776", "name": "n", "gone": array.NullValueStr, "email": "e@x",
-		ColKafkaTopic: "t", ColKafkaOffset: "7",
+		schema.ColKafkaTopic: "t", schema.ColKafkaOffset: "7",
 	}
 	for col, w := range want {
 		idx := r.Schema().FieldIndices(col)
@@ -446,7 +451,7 @@ func TestDecodeBindsAliases(t *testing.T) {
 	target := iceberg.NewSchema(0,
 		iceberg.NestedField{ID: 1, Name: "a", Type: iceberg.PrimitiveTypes.String},
 		iceberg.NestedField{ID: 2, Name: "b", Type: iceberg.PrimitiveTypes.String},
-		iceberg.NestedField{ID: 3, Name: ColKafkaTopic, Type: iceberg.PrimitiveTypes.String, Required: true},
+		iceberg.NestedField{ID: 3, Name: schema.ColKafkaTopic, Type: iceberg.PrimitiveTypes.String, Required: true},
 	)
 	cases := []struct {
 		name, writer string
@@ -463,16 +468,16 @@ func TestDecodeBindsAliases(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := mustParse(t, `{"type":"record","name":"R","fields":`+tc.writer+`}`)
-			d, err := NewDecoder(w, target)
+			w := avrotest.MustParse(t, `{"type":"record","name":"R","fields":`+tc.writer+`}`)
+			d, err := decode.NewDecoder(w, target)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := newBuilder(t, target)
-			if err := d.Decode(mustMarshal(t, w, tc.values), b); err != nil {
+			b := schematest.NewBuilder(t, target)
+			if err := d.Decode(avrotest.MustMarshal(t, w, tc.values), b); err != nil {
 				t.Fatal(err)
 			}
-			AppendMeta(b, &Meta{Topic: "topic"})
+			schema.AppendMeta(b, &schema.Meta{Topic: "topic"})
 			r := b.NewRecordBatch()
 			defer r.Release()
 			got := [2]string{r.Column(0).ValueStr(0), r.Column(1).ValueStr(0)}
@@ -480,7 +485,7 @@ func TestDecodeBindsAliases(t *testing.T) {
 				t.Errorf("a, b = %q, want %q", got, tc.want)
 			}
 			if got := r.Column(2).ValueStr(0); got != "topic" {
-				t.Errorf("%s = %q, want the metadata value", ColKafkaTopic, got)
+				t.Errorf("%s = %q, want the metadata value", schema.ColKafkaTopic, got)
 			}
 		})
 	}

@@ -2,10 +2,11 @@ package schema
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/apache/iceberg-go"
 	"github.com/hamba/avro/v2"
+
+	"github.com/bigfather/bigfather/internal/avrobin"
 )
 
 // Names of the metadata columns that every table carries after its data
@@ -47,7 +48,7 @@ func IsMetaColumn(name string) bool {
 // catalog applies on table creation): top-level columns get 1..n in order,
 // then nested fields are numbered struct by struct.
 func ToIceberg(s avro.Schema) (*iceberg.Schema, error) {
-	rec, ok := deref(s).(*avro.RecordSchema)
+	rec, ok := avrobin.Deref(s).(*avro.RecordSchema)
 	if !ok {
 		return nil, fmt.Errorf("avro to iceberg: top-level schema is %s, want a record", s.Type())
 	}
@@ -72,6 +73,14 @@ func ToIceberg(s avro.Schema) (*iceberg.Schema, error) {
 	return sc, nil
 }
 
+// IcebergType maps one Avro schema to its Iceberg type the way ToIceberg
+// maps a field. The decoder uses it to read a writer's primitive, fixed or
+// enum value as the table's column type; field ids are not assigned.
+func IcebergType(s avro.Schema, path string) (iceberg.Type, error) {
+	m := mapper{seen: map[string]bool{}}
+	return m.typeOf(s, path)
+}
+
 // mapper carries provisional IDs (unique, later renumbered) and the named
 // records on the current path, to reject recursive types that Iceberg
 // cannot represent.
@@ -92,7 +101,7 @@ func (m *mapper) recordFields(rec *avro.RecordSchema, path string) ([]iceberg.Ne
 
 	fields := make([]iceberg.NestedField, 0, len(rec.Fields()))
 	for _, f := range rec.Fields() {
-		fp := joinPath(path, f.Name())
+		fp := avrobin.JoinPath(path, f.Name())
 		typ, required, err := m.fieldType(f.Type(), fp)
 		if err != nil {
 			return nil, err
@@ -111,45 +120,12 @@ func (m *mapper) recordFields(rec *avro.RecordSchema, path string) ([]iceberg.Ne
 // fieldType maps a field, list element or map value type and reports
 // whether it is required (not a nullable union).
 func (m *mapper) fieldType(s avro.Schema, path string) (iceberg.Type, bool, error) {
-	inner, nullable, err := unwrapNullable(s, path)
+	inner, nullable, err := avrobin.UnwrapNullable(s, path)
 	if err != nil {
 		return nil, false, err
 	}
 	typ, err := m.typeOf(inner, path)
 	return typ, !nullable, err
-}
-
-// unionBranches returns the last non-null branch of u, whether u admits
-// null, and the names of all its non-null branches (more than one is what
-// Iceberg cannot hold).
-func unionBranches(u *avro.UnionSchema) (inner avro.Schema, nullable bool, names []string) {
-	for _, t := range u.Types() {
-		t = deref(t)
-		if t.Type() == avro.Null {
-			nullable = true
-			continue
-		}
-		inner = t
-		names = append(names, typeName(t))
-	}
-	return inner, nullable, names
-}
-
-// unwrapNullable returns the single non-null branch of a union and whether
-// the union admits null. A non-union schema is returned as is.
-func unwrapNullable(s avro.Schema, path string) (avro.Schema, bool, error) {
-	u, ok := deref(s).(*avro.UnionSchema)
-	if !ok {
-		return deref(s), false, nil
-	}
-	inner, nullable, names := unionBranches(u)
-	switch {
-	case len(names) > 1:
-		return nil, false, fmt.Errorf("field %q: union of several non-null types [%s] is not supported", path, strings.Join(names, " "))
-	case inner == nil:
-		return nil, false, fmt.Errorf("field %q: union of only null is not supported", path)
-	}
-	return inner, nullable, nil
 }
 
 func (m *mapper) typeOf(s avro.Schema, path string) (iceberg.Type, error) {
@@ -250,29 +226,44 @@ func decimalType(d *avro.DecimalLogicalSchema, path string) (iceberg.Type, error
 	return iceberg.DecimalTypeOf(d.Precision(), d.Scale()), nil
 }
 
-// deref follows named-type references to the schema they name.
-func deref(s avro.Schema) avro.Schema {
-	for {
-		r, ok := s.(*avro.RefSchema)
-		if !ok {
-			return s
+// BindFields pairs each field of writer record w with the table field it
+// writes to, as an index into targets or -1. An exact name match wins; a
+// writer field left unmatched then binds through its aliases, so a field
+// renamed on the writer side (the old name kept as an alias) keeps writing
+// its column. A table field is bound at most once, and at the table's top
+// level (top) the metadata columns are never bound to writer data, even if
+// a writer field has the name. Evolve binds the same way, so the schema it
+// plans is the one the decoder resolves against.
+func BindFields(w *avro.RecordSchema, targets []iceberg.NestedField, top bool) []int {
+	byName := make(map[string]int, len(targets))
+	for i, t := range targets {
+		if top && IsMetaColumn(t.Name) {
+			continue
 		}
-		s = r.Schema()
+		byName[t.Name] = i
 	}
+	fields := w.Fields()
+	bound := make([]int, len(fields))
+	used := make([]bool, len(targets))
+	for i, f := range fields {
+		bound[i] = -1
+		if j, ok := byName[f.Name()]; ok {
+			bound[i], used[j] = j, true
+		}
+	}
+	for i, f := range fields {
+		if bound[i] >= 0 {
+			continue
+		}
+		for _, a := range f.Aliases() {
+			if j, ok := byName[a]; ok && !used[j] {
+				bound[i], used[j] = j, true
+				break
+			}
+		}
+	}
+	return bound
 }
 
-// typeName names a schema in error messages: the full name of named types,
-// otherwise the Avro type.
-func typeName(s avro.Schema) string {
-	if n, ok := s.(avro.NamedSchema); ok {
-		return n.FullName()
-	}
-	return string(s.Type())
-}
-
-func joinPath(parent, name string) string {
-	if parent == "" {
-		return name
-	}
-	return parent + "." + name
-}
+// field compiles a writer value (possibly a nullable union) bound to a
+// table type.

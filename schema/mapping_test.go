@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/apache/iceberg-go"
+
+	"github.com/bigfather/bigfather/internal/avrotest"
 )
 
 func TestToIcebergTypes(t *testing.T) {
@@ -41,7 +43,7 @@ func TestToIcebergTypes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.avro, func(t *testing.T) {
-			w := mustParse(t, `{"type":"record","name":"R","fields":[{"name":"f","type":`+tc.avro+`,"doc":"the f"}]}`)
+			w := avrotest.MustParse(t, `{"type":"record","name":"R","fields":[{"name":"f","type":`+tc.avro+`,"doc":"the f"}]}`)
 			sc, err := ToIceberg(w)
 			if err != nil {
 				t.Fatal(err)
@@ -67,7 +69,7 @@ func TestToIcebergTypes(t *testing.T) {
 }
 
 func TestToIcebergListElements(t *testing.T) {
-	w := mustParse(t, `{"type":"record","name":"R","fields":[
+	w := avrotest.MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"req","type":{"type":"array","items":"int"}},
 		{"name":"opt","type":{"type":"array","items":["null","int"]}},
 		{"name":"m","type":{"type":"map","values":["null","string"]}}]}`)
@@ -93,7 +95,7 @@ func TestToIcebergListElements(t *testing.T) {
 // assignment (the one its catalogs apply on table creation), so the schema
 // ToIceberg returns is the schema a new table gets.
 func TestToIcebergFieldIDs(t *testing.T) {
-	w := mustParse(t, `{"type":"record","name":"R","fields":[
+	w := avrotest.MustParse(t, `{"type":"record","name":"R","fields":[
 		{"name":"a","type":"int"},
 		{"name":"b","type":"string"},
 		{"name":"s","type":{"type":"record","name":"S","fields":[{"name":"c","type":"int"},{"name":"l","type":{"type":"array","items":"int"}}]}},
@@ -152,7 +154,7 @@ func TestToIcebergErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ToIceberg(mustParse(t, tc.schema))
+			_, err := ToIceberg(avrotest.MustParse(t, tc.schema))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}
@@ -161,7 +163,7 @@ func TestToIcebergErrors(t *testing.T) {
 }
 
 func TestArrowSchemaTypes(t *testing.T) {
-	w := mustParse(t, richSchema)
+	w := avrotest.MustParse(t, avrotest.RichSchema)
 	sc, err := ToIceberg(w)
 	if err != nil {
 		t.Fatal(err)

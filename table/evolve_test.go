@@ -19,6 +19,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/decode"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -85,7 +86,7 @@ func newEvolveTable(t *testing.T, text string) (catalog.Catalog, *icebergtable.T
 // tbl written with sch; row i gets Kafka offset first+i.
 func writeEvolveFile(t *testing.T, tbl *icebergtable.Table, sch *iceberg.Schema, w avro.Schema, name string, first int64, rows []any) iceberg.DataFile {
 	t.Helper()
-	d, err := schema.NewDecoder(w, sch)
+	d, err := decode.NewDecoder(w, sch)
 	if err != nil {
 		t.Fatalf("NewDecoder: %v", err)
 	}
@@ -401,7 +402,7 @@ func TestStageSchemaReplaysEvolve(t *testing.T) {
 			if want := max(last, next.HighestFieldID()); got.Metadata().LastColumnID() != want {
 				t.Errorf("last-column-id %d, want %d", got.Metadata().LastColumnID(), want)
 			}
-			if _, err := schema.NewDecoder(w, got.Schema()); err != nil {
+			if _, err := decode.NewDecoder(w, got.Schema()); err != nil {
 				t.Errorf("NewDecoder on the committed schema: %v", err)
 			}
 		})

@@ -26,10 +26,13 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -136,7 +139,7 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 	if err != nil {
 		return ingest.Options{}, nil, err
 	}
-	byName := map[string]schema.Lookup{}
+	byName := map[string]transform.Lookup{}
 	for i, l := range lookups {
 		byName[e.cfg.Enrichment[i].Name] = l
 	}
@@ -151,7 +154,7 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 		if len(steps) == 0 {
 			continue
 		}
-		if o.Tables[i].Transforms, err = schema.CompileTransforms(steps); err != nil {
+		if o.Tables[i].Transforms, err = transform.CompileTransforms(steps); err != nil {
 			return ingest.Options{}, nil, fmt.Errorf("%s.transforms: %w", p, err)
 		}
 	}
@@ -165,7 +168,7 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 	if err != nil {
 		return ingest.Options{}, nil, fmt.Errorf("schema_registry.tls: %w", err)
 	}
-	registry, err := schema.NewRegistry(schema.RegistryOptions{
+	registry, err := registry.NewRegistry(registry.RegistryOptions{
 		URL: r.URL, Username: r.Username, Password: r.Password, TLS: rt, Logger: e.log,
 	})
 	if err != nil {
@@ -209,7 +212,7 @@ func (e *env) checkPartitionBy(ctx context.Context, t ingest.TableOptions) error
 		}
 		return nil
 	}
-	var declared *schema.JSONRecords
+	var declared *registry.JSONRecords
 	for _, topic := range t.Topics {
 		if declared = e.opts.JSON[topic]; declared != nil {
 			break
@@ -301,9 +304,9 @@ func crashHook(spec string, log *slog.Logger) func(string) {
 // tableOptions builds the pipeline's tables from the config, compiling
 // every expression, so that one that does not compile stops the start,
 // naming the table entry, the rule and the position in its expression.
-func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*schema.JSONRecords, error) {
+func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*registry.JSONRecords, error) {
 	var out []ingest.TableOptions
-	jsonTopics := map[string]*schema.JSONRecords{}
+	jsonTopics := map[string]*registry.JSONRecords{}
 	for i, t := range cfg.Tables {
 		p := fmt.Sprintf("config: tables[%d]", i)
 		ns, name := t.Split()
@@ -334,7 +337,7 @@ func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*schema
 			return nil, nil, fmt.Errorf("%s.route: %w", p, err)
 		}
 		if t.Format == config.FormatJSON {
-			j, err := schema.NewJSONRecords(t.ValueSchema)
+			j, err := registry.NewJSONRecords(t.ValueSchema)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s.value_schema: %w", p, err)
 			}
@@ -348,23 +351,23 @@ func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*schema
 }
 
 // compileRules compiles a table's validation rules (nil: none).
-func compileRules(rules []config.Rule) (*schema.Rules, error) {
-	if len(rules) == 0 {
+func compileRules(specs []config.Rule) (*rules.Rules, error) {
+	if len(specs) == 0 {
 		return nil, nil
 	}
-	rs := make([]schema.Rule, len(rules))
-	for j, r := range rules {
-		rs[j] = schema.Rule{Name: r.Name, Expr: r.Expr}
+	rs := make([]rules.Rule, len(specs))
+	for j, r := range specs {
+		rs[j] = rules.Rule{Name: r.Name, Expr: r.Expr}
 	}
-	return schema.CompileRules(rs)
+	return rules.CompileRules(rs)
 }
 
 // compileOne compiles expr as a one-rule set named name (nil when empty).
-func compileOne(name, expr string) (*schema.Rules, error) {
+func compileOne(name, expr string) (*rules.Rules, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, nil
 	}
-	return schema.CompileRules([]schema.Rule{{Name: name, Expr: expr}})
+	return rules.CompileRules([]rules.Rule{{Name: name, Expr: expr}})
 }
 
 // routeExpr is a route condition as a CEL predicate: a field or header
@@ -388,7 +391,7 @@ func routeExpr(r config.Route) string {
 // chainSteps turns a table's transforms, then its cleanse steps, into
 // transform steps, reading hash keys from the environment (never from the
 // file, never logged) and binding enrich steps to their lookups.
-func chainSteps(t config.TableRoute, p string, lookups map[string]schema.Lookup) ([]schema.Transform, error) {
+func chainSteps(t config.TableRoute, p string, lookups map[string]transform.Lookup) ([]transform.Transform, error) {
 	key := func(path, env string) ([]byte, error) {
 		if env == "" {
 			return nil, nil
@@ -399,10 +402,10 @@ func chainSteps(t config.TableRoute, p string, lookups map[string]schema.Lookup)
 		}
 		return []byte(k), nil
 	}
-	var out []schema.Transform
+	var out []transform.Transform
 	for j, st := range t.Transforms {
 		path := fmt.Sprintf("%s.transforms[%d]", p, j)
-		step := schema.Transform{
+		step := transform.Transform{
 			Op: st.Op, Name: st.Name, Columns: st.Columns, Renames: st.Renames, To: st.To, Value: st.Value.V, From: st.From,
 			Formats: st.Formats, Zone: st.Zone, KeepLast: st.KeepLast, Column: st.Column, Expr: st.Expr, Type: st.Type,
 			Separator: st.Separator, KeyColumns: st.KeyColumns, OnMiss: st.OnMiss,
@@ -423,7 +426,7 @@ func chainSteps(t config.TableRoute, p string, lookups map[string]schema.Lookup)
 		out = append(out, step)
 	}
 	for j, st := range t.Cleanse {
-		step := schema.Transform{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
+		step := transform.Transform{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
 		var err error
 		if step.Key, err = key(fmt.Sprintf("%s.cleanse[%d]", p, j), st.KeyEnv); err != nil {
 			return nil, err

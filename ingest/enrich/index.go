@@ -11,7 +11,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
-	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/ingest/transform"
 )
 
 // index is one immutable load of the reference data. All keys share one
@@ -49,36 +49,30 @@ func mapBytes(hint int) int64 {
 // builder accumulates rows: each row appends its key parts, then one
 // encoded value per added column, then ends.
 type builder struct {
-	keys  []byte
-	kEnds []int // end of each indexed row's key in keys
+	key   transform.LookupKeyBuilder // key.Key: every row's key, end to end
+	kEnds []int                      // end of each indexed row's key in key.Key
 	vals  []byte
 	vEnds []int // end of each indexed row's fields in vals
 
 	rowK, rowV int // where the current row started
-	parts      int // key parts of the current row so far
 	nullKey    bool
 	nullKeys   int64
 }
 
-func (b *builder) keySep() {
-	if b.parts > 0 {
-		b.keys = append(b.keys, 0)
-	}
-	b.parts++
-}
-
-func (b *builder) keyString(s string) { b.keySep(); b.keys = append(b.keys, s...) }
-func (b *builder) keyBytes(s []byte)  { b.keySep(); b.keys = append(b.keys, s...) }
-func (b *builder) keyInt(v int64)     { b.keySep(); b.keys = strconv.AppendInt(b.keys, v, 10) }
-func (b *builder) keyUint(v uint64)   { b.keySep(); b.keys = strconv.AppendUint(b.keys, v, 10) }
-func (b *builder) keyBool(v bool)     { b.keySep(); b.keys = strconv.AppendBool(b.keys, v) }
-func (b *builder) keyNull()           { b.parts++; b.nullKey = true }
+// The key parts of a row, in the format an enrich step looks up
+// (transform.LookupKeyBuilder).
+func (b *builder) keyString(s string) { b.key.String(s) }
+func (b *builder) keyBytes(s []byte)  { b.key.Text(s) }
+func (b *builder) keyInt(v int64)     { b.key.Int(v) }
+func (b *builder) keyUint(v uint64)   { b.key.Uint(v) }
+func (b *builder) keyBool(v bool)     { b.key.Bool(v) }
+func (b *builder) keyNull()           { b.key.Null(); b.nullKey = true }
 
 // Avro binary of a ["null", T] union: the branch index as a zig-zag long
 // (0 → 0x00, 1 → 0x02), then the value.
 
 func (b *builder) null()        { b.vals = append(b.vals, 0) }
-func (b *builder) long(v int64) { b.vals = schema.AppendAvroLong(append(b.vals, 2), v) }
+func (b *builder) long(v int64) { b.vals = transform.AppendAvroLong(append(b.vals, 2), v) }
 func (b *builder) float(v float32) {
 	b.vals = binary.LittleEndian.AppendUint32(append(b.vals, 2), math.Float32bits(v))
 }
@@ -95,23 +89,24 @@ func (b *builder) boolean(v bool) {
 }
 
 func (b *builder) str(s string) {
-	b.vals = append(schema.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
+	b.vals = append(transform.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
 }
 
 func (b *builder) strBytes(s []byte) {
-	b.vals = append(schema.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
+	b.vals = append(transform.AppendAvroLong(append(b.vals, 2), int64(len(s))), s...)
 }
 
 // endRow indexes the current row, or drops it if a key column was null.
 func (b *builder) endRow() {
 	if b.nullKey {
-		b.keys, b.vals = b.keys[:b.rowK], b.vals[:b.rowV]
+		b.key.Key, b.vals = b.key.Key[:b.rowK], b.vals[:b.rowV]
 		b.nullKeys++
 	} else {
-		b.kEnds = append(b.kEnds, len(b.keys))
+		b.kEnds = append(b.kEnds, len(b.key.Key))
 		b.vEnds = append(b.vEnds, len(b.vals))
 	}
-	b.rowK, b.rowV, b.parts, b.nullKey = len(b.keys), len(b.vals), 0, false
+	b.key.Reset(b.key.Key)
+	b.rowK, b.rowV, b.nullKey = len(b.key.Key), len(b.vals), false
 }
 
 // finish builds the index. Later rows win over earlier ones with the same
@@ -120,7 +115,7 @@ func (b *builder) finish(types []colType, version string) (*index, error) {
 	if len(b.vals) > math.MaxUint32 {
 		return nil, fmt.Errorf("encoded reference data is %d bytes, above the 4 GiB an index holds", len(b.vals))
 	}
-	all := string(b.keys) // one allocation; every map key is a substring of it
+	all := string(b.key.Key) // one allocation; every map key is a substring of it
 	idx := &index{
 		m:        make(map[string]span, len(b.kEnds)),
 		vals:     bytes.Clone(b.vals), // drop append's spare capacity
