@@ -195,7 +195,9 @@ func openWarehouse(ctx context.Context, cfg *Config) (*warehouse, error) {
 		return nil, fmt.Errorf("warehouse: %w", err)
 	}
 	wh.cat, err = table.OpenCatalog(ctx, table.CatalogOptions{
-		Type: table.CatalogSQL, SQLDriver: table.SQLDriverSQLite, SQLDSN: dsn, Warehouse: wh.url, S3: cfg.S3,
+		CatalogConfig: table.CatalogConfig{Type: table.CatalogSQL, SQL: table.SQLCatalogConfig{Driver: table.SQLDriverSQLite, DSN: dsn}},
+		Warehouse:     wh.url,
+		S3:            cfg.S3,
 	})
 	if err != nil {
 		closeAll()

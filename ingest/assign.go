@@ -144,7 +144,7 @@ func (p *Pipeline) Halted() map[table.TP]error {
 func (p *Pipeline) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.flush(ctx, "revoke"); err != nil && !errors.Is(err, errResynced) {
+	if err := p.flush(ctx, flushRevoke); err != nil && !errors.Is(err, errResynced) {
 		p.opts.Logger.Error("flush on revoke", "pipeline", p.opts.Pipeline, "err", err)
 	}
 	p.forget(revoked)

@@ -26,65 +26,85 @@ import (
 // handed to the Parquet writer as one record batch.
 const chunkRows = 8192
 
-// tableState is one target table: its committed watermarks for the
-// partitions this worker owns, its decoders, and the open batch.
+// tableState is one target table, in parts by lifetime: its fixed
+// config, the bindings of its writer schemas (dropped when its schema
+// moves), its committed watermarks (reloaded on every assignment), and
+// the live table with the open batch (replaced by every commit).
 type tableState struct {
-	id   icebergtable.Identifier
-	name string
-	tbl  *icebergtable.Table // nil until the table exists
-	sch  *iceberg.Schema
-	arr  *arrow.Schema
+	tableConfig
+	bindings
+	watermarks
 
-	// decoders, incompatible and evaluators are by writer schema: the
-	// registry's, a json route's declared one, or a Protobuf message's.
-	decoders map[*registry.WriterSchema]*decode.Decoder
-	// incompatible holds the writer schemas that cannot be written into
-	// the table, by id, with the reason; their records are rejected.
-	incompatible map[*registry.WriterSchema]error
-	// evolutions are the schema changes writer schemas need, planned and
-	// not applied until a record of theirs decodes and is kept (schemas.go).
-	evolutions    map[*registry.WriterSchema]*evolution
-	schemaChanges []string // evolution not yet committed, for the summary
-	// rules are the route's validation rules (nil: none), bound to each
-	// writer schema on first use.
-	rules      *rules.Rules
-	evaluators map[*registry.WriterSchema]*rules.RuleEvaluator
-	// filter keeps a record when true (nil: keep all); one rule, named
-	// "filter", with its own bound evaluators.
-	filter      *rules.Rules
-	filterEvals map[*registry.WriterSchema]*rules.RuleEvaluator
-	// transforms is the table's transform chain (nil: none), bound to each
-	// writer schema on first use; the bound program stands for the chain's
-	// output schema wherever a writer schema is used (decoders, evolution).
-	transforms *transform.Transforms
-	programs   map[*registry.WriterSchema]*program
-	// route takes the records of the table's topics that go to it (one
-	// rule, named "route"; nil: all), with its own bound evaluators.
-	route      *rules.Rules
-	routeEvals map[*registry.WriterSchema]*rules.RuleEvaluator
-	wm         table.Offsets         // W[T][tp] for assigned partitions
-	wmHot      wmCached              // the last wm lookup (accepts)
-	origins    table.Offsets         // where each partition's first commit started
-	gaps       map[table.TP][2]int64 // on_gap=skip jumps not yet committed
-	b          *batch
-
-	// rejects is the quarantine table of a data table's route, nil when
-	// the route has none; isRejects marks the quarantine table itself.
+	tbl *icebergtable.Table // nil until the table exists
+	sch *iceberg.Schema
+	arr *arrow.Schema
 	// part splits rows by the table's partition spec; nil when unpartitioned.
 	part *table.Partitioner
-	// partitionBy is the configured spec terms, used when the table is
-	// created.
-	partitionBy []string
-
-	rejects    *tableState
-	isRejects  bool
-	lastCommit time.Time
 	// health exports the table's growth after every load and commit; set
 	// with its route (routeOf), before the table is first loaded.
 	health *table.HealthMetrics
+
+	b             *batch
+	schemaChanges []string // evolution not yet committed, for the summary
+}
+
+// tableConfig is what the config says of a table; set by New, never
+// changed.
+type tableConfig struct {
+	id   icebergtable.Identifier
+	name string
+	// rules are the route's validation rules (nil: none).
+	rules *rules.Rules
+	// filter keeps a record when true (nil: keep all); one rule, named
+	// "filter".
+	filter *rules.Rules
+	// transforms is the table's transform chain (nil: none).
+	transforms *transform.Transforms
+	// route takes the records of the table's topics that go to it (one
+	// rule, named "route"; nil: all).
+	route *rules.Rules
+	// partitionBy is the configured spec terms, used when the table is
+	// created.
+	partitionBy []string
+	// rejects is the quarantine table of a data table's route, nil when
+	// the route has none; isRejects marks the quarantine table itself.
+	rejects   *tableState
+	isRejects bool
+}
+
+// bindings are the table's config bound to each writer schema, on first
+// use: the registry's, a json route's declared one, or a Protobuf
+// message's. Decoders, incompatible and evolutions depend on the table's
+// schema too, and are dropped when it moves.
+type bindings struct {
+	decoders map[*registry.WriterSchema]*decode.Decoder
+	// incompatible holds the writer schemas that cannot be written into
+	// the table, with the reason; their records are rejected.
+	incompatible map[*registry.WriterSchema]error
+	// evolutions are the schema changes writer schemas need, planned and
+	// not applied until a record of theirs decodes and is kept (schemas.go).
+	evolutions  map[*registry.WriterSchema]*evolution
+	evaluators  map[*registry.WriterSchema]*rules.RuleEvaluator // of rules
+	filterEvals map[*registry.WriterSchema]*rules.RuleEvaluator // of filter
+	routeEvals  map[*registry.WriterSchema]*rules.RuleEvaluator // of route
+	// programs are the transform chain bound; a bound program stands for
+	// the chain's output schema wherever a writer schema is used
+	// (decoders, evolution).
+	programs map[*registry.WriterSchema]*program
+}
+
+// watermarks are the table's committed offsets for the partitions this
+// worker owns: loaded on assignment (adopt), advanced by its commits. The
+// route's ledger reads them (ledger.go).
+type watermarks struct {
+	wm      table.Offsets         // W[T][tp] for assigned partitions
+	wmHot   wmCached              // the last wm lookup (accepts)
+	origins table.Offsets         // where each partition's first commit started
+	gaps    map[table.TP][2]int64 // on_gap=skip jumps not yet committed
 	// fresh marks a quarantine table this process created and has not
 	// committed to since (route.go, rule 3).
-	fresh bool
+	fresh      bool
+	lastCommit time.Time
 }
 
 // batch is everything one commit to one table will carry.
@@ -122,17 +142,20 @@ type openFile struct {
 
 func newTableState(id icebergtable.Identifier) *tableState {
 	return &tableState{
-		id:           id,
-		name:         strings.Join(id, "."),
-		decoders:     make(map[*registry.WriterSchema]*decode.Decoder),
-		incompatible: make(map[*registry.WriterSchema]error),
-		evaluators:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
-		filterEvals:  make(map[*registry.WriterSchema]*rules.RuleEvaluator),
-		routeEvals:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
-		programs:     make(map[*registry.WriterSchema]*program),
-		wm:           table.Offsets{},
-		origins:      table.Offsets{},
-		gaps:         make(map[table.TP][2]int64),
+		tableConfig: tableConfig{id: id, name: strings.Join(id, ".")},
+		bindings: bindings{
+			decoders:     make(map[*registry.WriterSchema]*decode.Decoder),
+			incompatible: make(map[*registry.WriterSchema]error),
+			evaluators:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+			filterEvals:  make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+			routeEvals:   make(map[*registry.WriterSchema]*rules.RuleEvaluator),
+			programs:     make(map[*registry.WriterSchema]*program),
+		},
+		watermarks: watermarks{
+			wm:      table.Offsets{},
+			origins: table.Offsets{},
+			gaps:    make(map[table.TP][2]int64),
+		},
 	}
 }
 
@@ -224,7 +247,7 @@ func (ts *tableState) open(now time.Time) *batch {
 
 // accepts reports whether offset off of tp is not yet in the table: it
 // is at or above the table's watermark, or the table has none.
-func (ts *tableState) accepts(tp table.TP, off int64) bool {
+func (ts *watermarks) accepts(tp table.TP, off int64) bool {
 	c := &ts.wmHot
 	if !c.valid || c.tp != tp {
 		c.w, c.has = ts.wm[tp]
@@ -244,7 +267,7 @@ type wmCached struct {
 }
 
 // wmChanged drops the cached watermark after wm changed.
-func (ts *tableState) wmChanged() { ts.wmHot.valid = false }
+func (ts *watermarks) wmChanged() { ts.wmHot.valid = false }
 
 // hotRange is the range of the partition a batch last covered, kept out
 // of the map while records of that partition keep coming.
@@ -260,37 +283,6 @@ func (b *batch) consumed() table.Ranges {
 		b.ranges[b.hot.tp] = b.hot.rg
 	}
 	return b.ranges
-}
-
-// cover records that offset off of tp was consumed into ts's batch,
-// starting the batch if needed. A table with no watermark for tp starts
-// its range where rt's open batches start (batchStart): a table of a route created in the
-// middle of a batch was not the verdict of any record before it, so its
-// range, and the origin its first commit records, start where the
-// route's batch does (route.go, rule 3). A range a skip policy jumped over
-// is recorded with the partition's first offset in the batch.
-func (ts *tableState) cover(rt *topicRoute, tp table.TP, off int64, now time.Time) *batch {
-	b := ts.open(now)
-	if b.hot.ok && b.hot.tp == tp {
-		b.hot.rg[1] = off + 1
-		return b
-	}
-	rg, ok := b.consumed()[tp]
-	if !ok {
-		rg[0] = rt.batchStart(tp, off)
-		if w, had := ts.wm[tp]; had {
-			b.expect[tp] = w
-			rg[0] = w // gaps below off (markers, compaction) are covered too
-		}
-		if gap, ok := ts.gaps[tp]; ok {
-			b.gaps[tp] = gap
-			delete(ts.gaps, tp)
-		}
-	}
-	rg[1] = off + 1
-	b.ranges[tp] = rg
-	b.hot = hotRange{tp: tp, rg: rg, ok: true}
-	return b
 }
 
 // hasContent reports whether the batch holds anything a commit must

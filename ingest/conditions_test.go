@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/table/tabletest"
 )
@@ -27,44 +30,42 @@ import (
 // reason holds want, and the problem gauge says so; it returns the reason.
 func waitProblem(t *testing.T, r *running, reg *prometheus.Registry, kind, want string, within time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		for _, pr := range r.p.Problems() {
-			if pr.Kind == kind && strings.Contains(pr.Reason, want) && gaugeValues(t, reg, "bigfather_ingest_problem", "kind")[kind] >= 1 {
-				return pr.Reason
+	var reason string
+	eventually.Within(t, within, func() error {
+		problems := r.p.Problems()
+		gauge := gaugeValues(t, reg, "bigfather_ingest_problem", "kind")
+		for _, pr := range problems {
+			if pr.Kind == kind && strings.Contains(pr.Reason, want) && gauge[kind] >= 1 {
+				reason = pr.Reason
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s problem saying %q; problems: %v, gauge: %v", kind, want, r.p.Problems(),
-				gaugeValues(t, reg, "bigfather_ingest_problem", "kind"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("no %s problem saying %q; problems: %v, gauge: %v", kind, want, problems, gauge)
+	})
+	return reason
 }
 
 // waitNoProblem polls until no problem of kind is reported, gauge included.
 func waitNoProblem(t *testing.T, r *running, reg *prometheus.Registry, kind string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	eventually.Within(t, within, func() error {
+		problems := r.p.Problems()
 		found := gaugeValues(t, reg, "bigfather_ingest_problem", "kind")[kind] != 0
-		for _, pr := range r.p.Problems() {
+		for _, pr := range problems {
 			found = found || pr.Kind == kind
 		}
-		if !found {
-			return
+		if found {
+			return fmt.Errorf("the %s problem did not clear: %v", kind, problems)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the %s problem did not clear: %v", kind, r.p.Problems())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // A registry outage is a problem named as such (the WARN line, the gauge,
 // Problems for /readyz), and the lag keeps counting new records while the
 // pipeline waits; it clears when the registry answers.
 func TestRegistryOutageIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(500, 1) // registers the schema: id 1
 	var outage atomic.Bool
@@ -93,13 +94,12 @@ func TestRegistryOutageIsVisible(t *testing.T) {
 		recs[i] = &kgo.Record{Value: music.AppendWire(nil, 1, payload)}
 	}
 	e.send(recs...)
-	deadline := time.Now().Add(30 * time.Second)
-	for r.p.Stats().Lag != 800 {
-		if time.Now().After(deadline) {
-			t.Fatalf("lag %d while waiting for the registry, want 800 (every record produced)", r.p.Stats().Lag)
+	eventually.Within(t, 30*time.Second, func() error {
+		if r.p.Stats().Lag != 800 {
+			return fmt.Errorf("lag %d while waiting for the registry, want 800 (every record produced)", r.p.Stats().Lag)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	stalls := counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil)
 	if n := logs.count("schema registry unavailable, ingestion paused"); n != 1 || stalls < 2 {
 		t.Fatalf("%d log lines for %v registry stalls, want 1 (rate-limited) for at least 2", n, stalls)
@@ -116,6 +116,7 @@ func TestRegistryOutageIsVisible(t *testing.T) {
 // A topic the tables name that does not exist is a problem until it is
 // created.
 func TestMissingTopicIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	reg := prometheus.NewRegistry()
 	opts := e.options()
@@ -135,6 +136,7 @@ func TestMissingTopicIsVisible(t *testing.T) {
 // A broker that accepts connections and never answers is a problem that
 // says so.
 func TestSilentBrokerIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -182,6 +184,7 @@ func TestSilentBrokerIsVisible(t *testing.T) {
 
 // A broker that refuses the SASL login is a problem that says so.
 func TestSASLFailureIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	k, err := kfake.NewCluster(kfake.Ports(0), kfake.EnableSASL(), kfake.Superuser("PLAIN", "bigfather", "right"), kfake.SeedTopics(1, testTopic))
 	if err != nil {
@@ -201,6 +204,7 @@ func TestSASLFailureIsVisible(t *testing.T) {
 // A warehouse the data files cannot be written to is a problem that says
 // so, rather than only batches dropped and partitions lost.
 func TestUnwritableWarehouseIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	// A file where the table's data directory goes: no data file can be
 	// written, while the catalog still writes the table's metadata.
@@ -231,6 +235,7 @@ func TestUnwritableWarehouseIsVisible(t *testing.T) {
 // is one problem per partition, logged at most every 30 s, not a WARN per
 // poll; it clears once the partition fetches again.
 func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 1)
 	var denied atomic.Bool
@@ -269,10 +274,13 @@ func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
 	r := e.start(opts)
 	waitProblem(t, r, reg, ingest.ProblemFetch, "TOPIC_AUTHORIZATION_FAILED", 20*time.Second)
 	before := answered.Load()
-	deadline := time.Now().Add(10 * time.Second)
-	for answered.Load() < before+5 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	// Not Within: too few polls is the failure the check below describes.
+	_ = eventually.Wait(10*time.Second, func() error {
+		if n := answered.Load(); n < before+5 {
+			return fmt.Errorf("%d denied fetches", n)
+		}
+		return nil
+	})
 	if n, polls := logs.count("fetching a partition fails"), answered.Load(); n != 1 || polls < 5 {
 		t.Fatalf("%d log lines for %d denied fetches, want 1 (rate-limited) for at least 5", n, polls)
 	}
@@ -288,6 +296,7 @@ func TestRepeatedFetchErrorIsOneProblem(t *testing.T) {
 // catalog problem for /readyz and the metric, then the table is created
 // and every record lands. It used to stop the process.
 func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const n = 200
 	e.produce(n, 1)
@@ -302,15 +311,15 @@ func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
 		t.Fatalf("the pipeline stopped on a transient catalog failure at table creation: %v", err)
 	}
 	waitProblem(t, r, reg, ingest.ProblemCatalog, "cannot create or load table music.tracks", 20*time.Second)
-	deadline := time.Now().Add(60 * time.Second)
-	for sumOf(e.watermarks()) < n {
-		if done, err := r.exited(100 * time.Millisecond); done {
-			t.Fatalf("the pipeline stopped on a transient catalog failure at table creation: %v", err)
+	eventually.Within(t, 60*time.Second, func() error {
+		if sum := sumOf(e.watermarks()); sum < n {
+			if done, err := r.exited(time.Millisecond); done {
+				t.Fatalf("the pipeline stopped on a transient catalog failure at table creation: %v", err)
+			}
+			return fmt.Errorf("watermarks reached %d of %d", sum, n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("watermarks reached %d of %d", sumOf(e.watermarks()), n)
-		}
-	}
+		return nil
+	})
 	waitNoProblem(t, r, reg, ingest.ProblemCatalog, 10*time.Second)
 	if faulty.FailCreate.Load() >= 0 {
 		t.Fatalf("only %d of the 6 armed create failures happened", 6-faulty.FailCreate.Load()-1)
@@ -328,6 +337,7 @@ func TestCatalogOutageAtTableCreationIsWaitedOut(t *testing.T) {
 // for /readyz and the metric, not only "waiting for a group assignment"
 // with a WARN per retry; it clears once the table loads.
 func TestUnloadableTableAtAssignmentIsVisible(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const n = 200
 	e.produce(n, 1)
@@ -365,6 +375,7 @@ func (c *substrCounter) Write(b []byte) (int, error) {
 // still logged at most once per 30 s, as documented, not on every
 // failed flush.
 func TestChangingProblemReasonIsRateLimited(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	data := filepath.Join(e.dir, "warehouse", "music", "tracks", "data")
 	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
@@ -383,10 +394,13 @@ func TestChangingProblemReasonIsRateLimited(t *testing.T) {
 	waitProblem(t, r, reg, ingest.ProblemWarehouse, "cannot write data files to the warehouse", 30*time.Second)
 	first := r.p.Problems()[0].Reason
 	// Backoff 250ms doubling: several more failed flushes within 6 s.
-	deadline := time.Now().Add(20 * time.Second)
-	for r.p.Problems()[0].Reason == first && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	// Not Within: an unchanged reason is the failure the check below names.
+	_ = eventually.Wait(20*time.Second, func() error {
+		if r.p.Problems()[0].Reason == first {
+			return errors.New("the reason has not changed")
+		}
+		return nil
+	})
 	if r.p.Problems()[0].Reason == first {
 		t.Fatal("the problem's reason never changed: the test proves nothing")
 	}

@@ -62,6 +62,7 @@ func (e *testEnv) deleteRecords(topic string, partition int32, offset int64) {
 // log bounds, and where a never-committed partition starts for each
 // kafka.start.
 func TestVerifyPartitionsListsTheSubscription(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	for topic, n := range map[string]int32{"logs.a": 3, "logs.b": 1, "other": 1} {
 		if err := e.cluster.Kafka().CreateTopic(topic, n, nil); err != nil {
@@ -126,6 +127,7 @@ func TestVerifyPartitionsListsTheSubscription(t *testing.T) {
 // retention: Delivered says where the log starts, and Verify reports the
 // range below it instead of failing with out of range.
 func TestVerifyWithoutPartitionListStartsAtTheLogStart(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(5, 1)
 	r := e.start(e.options())
@@ -157,6 +159,7 @@ func TestVerifyWithoutPartitionListStartsAtTheLogStart(t *testing.T) {
 // longer says it was a marker: it is counted unverifiable, not missing,
 // and the rows below the log start are not unexpected.
 func TestVerifyCountsDeletedMarkersUnverifiable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	wire := produceOneWire(t, e) // offset 0
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.TransactionalID("v1"), kgo.DefaultProduceTopic(testTopic))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/objstore"
 	"github.com/bigfather/bigfather/schema/registry"
@@ -67,7 +68,8 @@ func newTestEnv(t *testing.T, partitions int32) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, cluster: cluster, dir: dir, bucket: bucket, log: log, catOpts: table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + wh,
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(dir, "catalog.db")}},
+		Warehouse:     "file://" + wh,
 	}}
 	e.cat = e.openCatalog()
 	return e
@@ -82,7 +84,7 @@ func (e *testEnv) usePostgres() {
 	if dsn == "" {
 		e.t.Skip("set BIGFATHER_TEST_POSTGRES_DSN (.ci/run starts a PostgreSQL) to run this scenario on the multi-instance catalog")
 	}
-	e.catOpts.SQLDriver, e.catOpts.SQLDSN = "postgres", dsn
+	e.catOpts.SQL.Driver, e.catOpts.SQL.DSN = "postgres", dsn
 	e.catOpts.Name = fmt.Sprintf("ingest_%s_%d", strings.ReplaceAll(e.t.Name(), "/", "_"), time.Now().UnixNano())
 	e.cat = e.openCatalog()
 }
@@ -259,22 +261,16 @@ func (e *testEnv) watermarksOf(id icebergtable.Identifier) table.Offsets {
 // generous: it only limits how long a broken pipeline can hang a test.
 func (e *testEnv) waitWatermarks(want int64) {
 	e.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	var sum int64
-	for time.Now().Before(deadline) {
-		sum = 0
-		for _, w := range e.watermarks() {
-			sum += w
-		}
-		if sum == want {
-			return
-		}
+	eventually.Within(e.t, 90*time.Second, func() error {
+		sum := sumOf(e.watermarks())
 		if sum > want {
 			e.t.Fatalf("watermarks sum to %d, beyond the %d offsets produced", sum, want)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	e.t.Fatalf("watermarks reached %d of %d", sum, want)
+		if sum != want {
+			return fmt.Errorf("watermarks reached %d of %d", sum, want)
+		}
+		return nil
+	})
 }
 
 // verify runs the EO/MONO check against Kafka and fails on any violation.

@@ -60,6 +60,7 @@ func registerEvent(t *testing.T, e *testEnv, text string) writerVersion {
 // incompatible schema's records go to quarantine with the reason, and EO
 // holds across the table and its quarantine.
 func TestSchemaEvolutionUnderARunningPipeline(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	v1 := registerEvent(t, e, eventV1)
 	v2 := registerEvent(t, e, eventV2)

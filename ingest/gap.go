@@ -90,7 +90,7 @@ func (p *Pipeline) outOfRange(ctx context.Context, tps []table.TP) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	if err := p.flush(ctx, "gap"); err != nil {
+	if err := p.flush(ctx, flushGap); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(topics))

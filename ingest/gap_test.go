@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -41,13 +42,12 @@ func (e *testEnv) holdFetches() (release func()) {
 		resp.ThrottleMillis = 50
 		return resp, nil, true
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for seen.Load() < 2 {
-		if time.Now().After(deadline) {
-			e.t.Fatal("no fetch reached the broker while held")
+	eventually.Within(e.t, 20*time.Second, func() error {
+		if n := seen.Load(); n < 2 {
+			return fmt.Errorf("%d fetches reached the broker while held, want 2", n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	return func() { held.Store(false) }
 }
 
@@ -55,6 +55,7 @@ func (e *testEnv) holdFetches() (release func()) {
 // it is handled as at assignment, with the offsets deleted named and the
 // on_gap policy applied while running, not only after a restart.
 func TestRetentionWhileRunning(t *testing.T) {
+	t.Parallel()
 	lost := table.TP{Topic: testTopic, Partition: 1}
 	setup := func(t *testing.T, onGap string, logs *logCount) (*testEnv, *running, table.Offsets, int64) {
 		e := newTestEnv(t, 2)
@@ -98,13 +99,12 @@ func TestRetentionWhileRunning(t *testing.T) {
 			t.Fatalf("problems %v do not name the halt", r.p.Problems())
 		}
 		other := table.TP{Topic: testTopic, Partition: 0}
-		deadline := time.Now().Add(30 * time.Second)
-		for e.watermarks()[other] <= wm[other] {
-			if time.Now().After(deadline) {
-				t.Fatal("healthy partition made no progress")
+		eventually.Within(t, 30*time.Second, func() error {
+			if got := e.watermarks()[other]; got <= wm[other] {
+				return fmt.Errorf("healthy partition made no progress: watermark %d", got)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 		// Halted, the partition is paused: no fetch retries, no log flood.
 		time.Sleep(time.Second)
 		if n := logs.count("partition halted"); n != 1 {
@@ -123,7 +123,7 @@ func TestRetentionWhileRunning(t *testing.T) {
 	t.Run("skip", func(t *testing.T) {
 		e, r, wm, start := setup(t, ingest.OnGapSkip, nil)
 		e.waitWatermarks(800)
-		waitHalted(t, r.p, 0, time.Second)
+		noneHalted(t, r.p)
 		if err := r.stop(); err != nil {
 			t.Fatal(err)
 		}

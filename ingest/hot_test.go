@@ -18,7 +18,7 @@ import (
 func TestCoverInterleavedPartitions(t *testing.T) {
 	ts := newTableState(icebergtable.Identifier{"db", "t"})
 	ts.arr = arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
-	rt := &topicRoute{topic: "orders", all: []*tableState{ts}}
+	rt := &topicRoute{topic: "orders", ledger: ledger{all: []*tableState{ts}, anchor: ts}}
 	p0 := table.TP{Topic: "orders", Partition: 0}
 	p1 := table.TP{Topic: "orders", Partition: 1}
 	p2 := table.TP{Topic: "orders", Partition: 2}
@@ -28,14 +28,14 @@ func TestCoverInterleavedPartitions(t *testing.T) {
 		tp  table.TP
 		off int64
 	}{{p0, 10}, {p0, 11}, {p1, 5}, {p0, 12}, {p1, 6}, {p1, 7}, {p2, 41}, {p0, 13}} {
-		ts.cover(rt, c.tp, c.off, now)
+		rt.cover(ts, c.tp, c.off, now)
 	}
 	want := table.Ranges{p0: {10, 14}, p1: {5, 8}, p2: {40, 42}}
 	if got := ts.b.consumed(); !maps.Equal(got, want) {
 		t.Fatalf("ranges %v, want %v", got, want)
 	}
 	// The hot partition's range is complete without another cover.
-	ts.cover(rt, p0, 14, now)
+	rt.cover(ts, p0, 14, now)
 	if got := ts.b.consumed()[p0]; got != [2]int64{10, 15} {
 		t.Fatalf("hot range %v, want [10 15]", got)
 	}

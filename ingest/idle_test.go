@@ -2,12 +2,14 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -17,6 +19,7 @@ import (
 // snapshot whose ranges cover everything before it, and EO holds across
 // both tables throughout. The table health gauges show it.
 func TestIdleQuarantineAddsNoSnapshots(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	opts := withQuarantine(e.options())
 	opts.FlushMaxLatency = 150 * time.Millisecond
@@ -32,20 +35,12 @@ func TestIdleQuarantineAddsNoSnapshots(t *testing.T) {
 	}
 	ctx := context.Background()
 	// The quarantine table catches up on the idle interval.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var sum int64
-		for _, w := range e.watermarksOf(testRejects) {
-			sum += w
+	eventually.Within(t, 30*time.Second, func() error {
+		if sum := sumOf(e.watermarksOf(testRejects)); sum != produced {
+			return fmt.Errorf("quarantine watermarks sum to %d, want %d", sum, produced)
 		}
-		if sum == produced {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("quarantine watermarks sum to %d, want %d", sum, produced)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	rej, err := e.cat.LoadTable(ctx, testRejects)
 	if err != nil {
 		t.Fatal(err)
@@ -75,13 +70,12 @@ func TestIdleQuarantineAddsNoSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	produced++
-	deadline = time.Now().Add(30 * time.Second)
-	for len(e.readRejects()) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the reject never reached the quarantine table")
+	eventually.Within(t, 30*time.Second, func() error {
+		if n := len(e.readRejects()); n != 1 {
+			return fmt.Errorf("%d rejects in the quarantine table, want 1", n)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

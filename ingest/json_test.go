@@ -18,6 +18,7 @@ import (
 // the table (created from the declaration), records that are not JSON or
 // do not fit the declaration go to quarantine, rules apply, and EO holds.
 func TestPlainJSONWithDeclaredSchema(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	j, err := registry.NewJSONRecords(`{"type": "record", "name": "Play", "fields": [
 	  {"name": "user_id", "type": "long"},
@@ -94,6 +95,7 @@ func TestPlainJSONWithDeclaredSchema(t *testing.T) {
 // record whose schema cannot be translated goes to quarantine instead of
 // stalling the pipeline as if the registry were down.
 func TestJSONSchemaThroughTheRegistry(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	rcl, err := sr.NewClient(sr.URLs(e.cluster.RegistryURL()))
 	if err != nil {

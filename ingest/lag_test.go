@@ -2,11 +2,14 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bigfather/bigfather/internal/eventually"
 )
 
 // gaugeValues returns the gauge family name in reg by the value of label.
@@ -38,27 +41,25 @@ func gaugeValues(t *testing.T, reg *prometheus.Registry, name, label string) map
 // Stats total agrees.
 func waitLag(t *testing.T, r *running, reg *prometheus.Registry, partitions int, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually.Within(t, 20*time.Second, func() error {
 		lag := gaugeValues(t, reg, "bigfather_ingest_lag_records", "partition")
-		ok := len(lag) == partitions && r.p.Stats().Lag == int64(want)*int64(partitions)
+		stats := r.p.Stats().Lag
+		ok := len(lag) == partitions && stats == int64(want)*int64(partitions)
 		for _, v := range lag {
 			ok = ok && v == want
 		}
-		if ok {
-			return
+		if !ok {
+			return fmt.Errorf("lag by partition %v (stats %d), want %v each", lag, stats, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lag by partition %v (stats %d), want %v each", lag, r.p.Stats().Lag, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // The lag is the data's: a quarantine table that commits only every
 // idle_commit_interval does not make it climb; its own lag is reported
 // apart, by table.
 func TestLagIsTheDataTables(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(500, 1)
 	reg := prometheus.NewRegistry()
@@ -83,6 +84,7 @@ func TestLagIsTheDataTables(t *testing.T) {
 // A log that ends in a transaction's commit marker, or in an aborted
 // transaction, has nothing more to ingest: the lag is 0, not the markers.
 func TestLagZeroAfterTransactionMarkers(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	wire := produceOneWire(t, e)
 	txn := func(id string, commit bool, n int) {

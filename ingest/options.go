@@ -201,53 +201,56 @@ const (
 var ErrConfig = errors.New("invalid ingest options")
 
 func (o *Options) setDefaults() {
+	// The config file's defaults (config.go), so that a pipeline built in
+	// code behaves like one built from an empty section.
+	k, f, v, r := DefaultKafkaConfig(), DefaultFlushConfig(), DefaultValidationConfig(), DefaultRoutingConfig()
 	if o.Group == "" {
 		o.Group = "bigfather-" + o.Pipeline
 	}
 	if o.ClientID == "" {
-		o.ClientID = "bigfather"
+		o.ClientID = k.ClientID
 	}
 	if o.StartKind == "" {
-		o.StartKind = StartEarliest
+		o.StartKind = k.Start.Kind
 	}
 	if o.OnGap == "" {
-		o.OnGap = OnGapHalt
+		o.OnGap = k.OnGap
 	}
 	if o.FetchMaxBytes <= 0 {
-		o.FetchMaxBytes = 16 << 20
+		o.FetchMaxBytes = int32(k.FetchMaxBytes)
 	}
 	if o.FlushMaxLatency <= 0 {
-		o.FlushMaxLatency = 10 * time.Second
+		o.FlushMaxLatency = f.MaxLatency
 	}
 	if o.TargetFileSize <= 0 {
-		o.TargetFileSize = 128 << 20
+		o.TargetFileSize = int64(f.TargetFileSize)
 	}
 	if o.FlushMaxRecords <= 0 {
-		o.FlushMaxRecords = 1_000_000
+		o.FlushMaxRecords = f.MaxRecords
 	}
 	if o.IdleCommitInterval <= 0 {
-		o.IdleCommitInterval = time.Minute
+		o.IdleCommitInterval = f.IdleCommitInterval
 	}
 	if o.Unrouted == "" {
-		o.Unrouted = UnroutedQuarantine
+		o.Unrouted = r.Unrouted
 	}
 	if o.MetadataMaxAge <= 0 {
-		o.MetadataMaxAge = 30 * time.Second
+		o.MetadataMaxAge = k.MetadataMaxAge
 	}
 	if o.MaxOpenFiles <= 0 {
-		o.MaxOpenFiles = 64
+		o.MaxOpenFiles = f.MaxOpenFiles
 	}
 	if o.ParallelFiles <= 0 {
 		o.ParallelFiles = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxRecordBytes <= 0 {
-		o.MaxRecordBytes = 10 << 20
+		o.MaxRecordBytes = int(v.MaxRecordBytes)
 	}
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = DefaultMemoryBudget
 	}
 	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 30 * time.Second
+		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if o.DataFile == (table.DataFileOptions{}) {
 		o.DataFile = table.DefaultDataFileOptions()
@@ -392,6 +395,9 @@ func matchesAny(res []*regexp.Regexp, topic string) bool {
 
 // DefaultMemoryBudget is Options.MemoryBudget's default: 256 MiB.
 const DefaultMemoryBudget = 256 << 20
+
+// DefaultShutdownTimeout is Options.ShutdownTimeout's default.
+const DefaultShutdownTimeout = 30 * time.Second
 
 // SoftMemoryLimit is the Go runtime's soft memory limit
 // (runtime/debug.SetMemoryLimit) that suits a process whose pipeline

@@ -20,7 +20,6 @@ import (
 	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/bigfather/bigfather/internal/backoff"
-	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -57,9 +56,9 @@ type Pipeline struct {
 	dlqBytes int64
 	// uploadCtx is the context data file uploads run under (see Run).
 	uploadCtx context.Context
-	// Scratch space reused for every record the rules judge.
-	hdrScratch   []schema.Header
-	metaScratch  schema.Meta
+	// Scratch space reused for every record: the record as the verdict
+	// sees it (viewOf), and its payload converted and transformed.
+	view         recordView
 	jsonScratch  []byte // the Avro encoding of the JSON or Protobuf record at hand
 	xformScratch []byte // the record at hand after its table's transform chain
 	// firstSeen is the first offset fetched per partition since it was
@@ -274,7 +273,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer cancel()
 	defer context.AfterFunc(sctx, cancelUploads)()
 	p.mu.Lock()
-	if ferr := p.flush(sctx, "shutdown"); errors.Is(ferr, errResynced) {
+	if ferr := p.flush(sctx, flushShutdown); errors.Is(ferr, errResynced) {
 		p.opts.Logger.Warn("in-flight batch dropped at shutdown; the next owner resumes from the table", "pipeline", p.opts.Pipeline)
 	} else if ferr != nil {
 		p.opts.Logger.Error("final flush", "pipeline", p.opts.Pipeline, "err", ferr)
@@ -400,7 +399,7 @@ func (p *Pipeline) process(ctx context.Context, fetches kgo.Fetches) error {
 func (p *Pipeline) maybeFlush(ctx context.Context) error {
 	var mem, rows int64
 	var skipped int
-	due := ""
+	var due flushReason
 	for _, ts := range p.allTables() {
 		b := ts.b
 		if b == nil {
@@ -410,7 +409,7 @@ func (p *Pipeline) maybeFlush(ctx context.Context) error {
 		rows += b.rows + int64(b.pending)
 		skipped += b.nSkipped
 		if time.Since(b.started) >= p.opts.FlushMaxLatency {
-			due = "latency"
+			due = flushLatency
 		}
 	}
 	mem += p.dlqBytes
@@ -418,11 +417,11 @@ func (p *Pipeline) maybeFlush(ctx context.Context) error {
 	switch {
 	case due != "":
 	case rows >= p.opts.FlushMaxRecords:
-		due = "records"
+		due = flushRecords
 	case mem >= p.opts.MemoryBudget:
-		due = "memory"
+		due = flushMemory
 	case skipped >= 10_000:
-		due = "skipped"
+		due = flushSkipped
 	default:
 		return nil
 	}
@@ -442,7 +441,7 @@ var errResynced = errors.New("batches dropped and partitions re-seeked")
 // committed, re-seeks every owned partition from its tables, and returns
 // errResynced; an error while re-seeking (the catalog stays unreachable)
 // is returned as is.
-func (p *Pipeline) flush(ctx context.Context, reason string) error {
+func (p *Pipeline) flush(ctx context.Context, reason flushReason) error {
 	if p.uploadCtx != nil {
 		// A stop signal must not cut a flush between two tables' commits:
 		// the stop would leave a route's tables uneven (the next start
@@ -504,7 +503,7 @@ func (p *Pipeline) flush(ctx context.Context, reason string) error {
 // abandon drops every batch not yet committed and re-seeks every owned
 // partition from the tables. It returns errResynced, or the error that
 // kept it from re-seeking.
-func (p *Pipeline) abandon(ctx context.Context, reason string, cause error) error {
+func (p *Pipeline) abandon(ctx context.Context, reason flushReason, cause error) error {
 	if errors.Is(cause, table.ErrFenced) {
 		// Normal in a group: another member owns or owned the partitions
 		// and committed past this batch (a rebalance, a zombie).

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/table"
 	"github.com/bigfather/bigfather/table/tabletest"
@@ -21,6 +22,7 @@ import (
 
 // Scenario a: N records in, exactly N rows out, each offset once.
 func TestIngestExactlyOnce(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 3)
 	const n = 5000
 	e.produce(n, 1)
@@ -40,6 +42,7 @@ func TestIngestExactlyOnce(t *testing.T) {
 
 // A second run resumes from the table's watermarks: nothing is re-ingested.
 func TestRestartResumesFromTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(1000, 1)
 	r := e.start(e.options())
@@ -64,6 +67,7 @@ func TestRestartResumesFromTable(t *testing.T) {
 // Each member has its own catalog connection, as separate instances would;
 // on PostgreSQL too, the catalog meant for several instances.
 func TestGroupMembersJoinAndLeave(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { groupMembersJoinAndLeave(t, newTestEnv(t, 6)) })
 	t.Run("postgres", func(t *testing.T) {
 		e := newTestEnv(t, 6)
@@ -102,24 +106,19 @@ func groupMembersJoinAndLeave(t *testing.T, e *testEnv) {
 
 func waitAbove(t *testing.T, e *testEnv, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		var sum int64
-		for _, w := range e.watermarks() {
-			sum += w
+	eventually.Within(t, 60*time.Second, func() error {
+		if sum := sumOf(e.watermarks()); sum <= n {
+			return fmt.Errorf("watermarks at %d never passed %d", sum, n)
 		}
-		if sum > n {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("watermarks never passed %d", n)
+		return nil
+	})
 }
 
 // Scenario d: a worker pauses before its commit, is kicked from the group,
 // its partitions move to another member which commits them; when the
 // zombie wakes up its commit is fenced and nothing is duplicated.
 func TestZombieIsFenced(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(1000, 1)
 
@@ -143,13 +142,12 @@ func TestZombieIsFenced(t *testing.T) {
 	e.waitWatermarks(1000) // the healthy member owns everything now
 	close(release)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for counterValue(t, zreg, "bigfather_commit_fenced_batches_total", nil) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the zombie's commit was never fenced")
+	eventually.Within(t, 30*time.Second, func() error {
+		if counterValue(t, zreg, "bigfather_commit_fenced_batches_total", nil) < 1 {
+			return errors.New("the zombie's commit was never fenced")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	zombie.stop()
 	// Fencing is normal in a group: a warning with the reason, not an error.
 	if logs.count("batch fenced: another writer moved the watermark; dropped, re-seeking from the tables") < 1 ||
@@ -198,6 +196,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, match map
 // separately, a request that failed before reaching the catalog). No
 // duplicate, no false failure.
 func TestAmbiguousCommit(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(3000, 1)
 	lossy := &tabletest.FaultyCatalog{Catalog: e.cat}
@@ -225,6 +224,7 @@ func TestAmbiguousCommit(t *testing.T) {
 // Undecodable records are passed over, counted, and accounted for by
 // verify: the watermark moves past them and EO still holds.
 func TestUndecodableRecordsArePassedOver(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 1)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cluster.Brokers()...), kgo.DefaultProduceTopic(testTopic))
@@ -287,6 +287,7 @@ func produceOneWire(t *testing.T, e *testEnv) []byte {
 // Scenario f: aborted transactions and compaction leave offset holes; they
 // are no reason to halt, and verify raises no false alarm.
 func TestOffsetGapsFromTransactionsAndCompaction(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	wire := produceOneWire(t, e) // offset 0
 	const compacted = "tracks-compacted"
@@ -325,20 +326,20 @@ func TestOffsetGapsFromTransactionsAndCompaction(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		wm := e.watermarks()
+	compactedID := icebergtable.Identifier{"music", "compacted"}
+	eventually.Within(t, 60*time.Second, func() error {
+		wm, cwm := e.watermarks(), e.watermarksOf(compactedID)
 		// Offsets: 0 (one record), 1-30 committed, 31 marker, 32-51 aborted,
 		// 52 marker, 53-82 committed, 83 marker. The last record is 82.
-		if wm[table.TP{Topic: testTopic, Partition: 0}] >= 83 {
-			break
+		// The compacted topic: 0-49 committed (its last key at 49), 50
+		// marker, 51-60 aborted, 61 marker.
+		if wm[table.TP{Topic: testTopic, Partition: 0}] < 83 || cwm[table.TP{Topic: compacted, Partition: 0}] < 50 {
+			return fmt.Errorf("watermarks stuck at %v and %v (halted: %v)", wm, cwm, r.p.Halted())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("watermark stuck at %v", wm)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	waitHalted(t, r.p, 0, 2*time.Second)
+		return nil
+	})
+	// Both topics ingested to their last record: neither halted on a hole.
+	noneHalted(t, r.p)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -361,19 +362,31 @@ func TestOffsetGapsFromTransactionsAndCompaction(t *testing.T) {
 	}
 }
 
-// waitHalted asserts the number of halted partitions settles at want.
+// waitHalted waits until want partitions (at least one) are halted and
+// returns them with their reasons.
 func waitHalted(t *testing.T, p *ingest.Pipeline, want int, within time.Duration) map[table.TP]error {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		h := p.Halted()
-		if len(h) == want && (want == 0 && time.Now().After(deadline) || want > 0) {
-			return h
+	if want < 1 {
+		t.Fatal("waitHalted waits for a halt; assert that none happened with noneHalted once the records are in")
+	}
+	var h map[table.TP]error
+	eventually.Within(t, within, func() error {
+		if h = p.Halted(); len(h) != want {
+			return fmt.Errorf("halted partitions %v, want %d", h, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("halted partitions %v, want %d", h, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	})
+	return h
+}
+
+// noneHalted fails when a partition is halted. Call it once the
+// watermarks show every record committed: a partition halts on the record
+// or offset it cannot take and then moves no further, so a partition that
+// reached its end did not halt on the way, and this need not wait.
+func noneHalted(t *testing.T, p *ingest.Pipeline) {
+	t.Helper()
+	if h := p.Halted(); len(h) != 0 {
+		t.Fatalf("halted partitions %v, want none", h)
 	}
 }
 
@@ -381,6 +394,7 @@ func waitHalted(t *testing.T, p *ingest.Pipeline, want int, within time.Duration
 // unconsumed data), or the topic was recreated (watermark above the log
 // end). The partition halts with a clear error; the others go on.
 func TestHaltOnDataLossAndRecreatedTopic(t *testing.T) {
+	t.Parallel()
 	t.Run("log start past watermark", func(t *testing.T) {
 		e := newTestEnv(t, 2)
 		e.produce(400, 1)
@@ -400,13 +414,12 @@ func TestHaltOnDataLossAndRecreatedTopic(t *testing.T) {
 		}
 		// The healthy partition keeps flowing.
 		other := table.TP{Topic: testTopic, Partition: 0}
-		deadline := time.Now().Add(30 * time.Second)
-		for e.watermarks()[other] <= wm[other] {
-			if time.Now().After(deadline) {
-				t.Fatal("healthy partition made no progress")
+		eventually.Within(t, 30*time.Second, func() error {
+			if e.watermarks()[other] <= wm[other] {
+				return errors.New("healthy partition made no progress")
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 		r.stop()
 		if got := e.watermarks()[lost]; got != wm[lost] {
 			t.Fatalf("halted partition's watermark moved from %d to %d", wm[lost], got)
@@ -443,6 +456,7 @@ func TestHaltOnDataLossAndRecreatedTopic(t *testing.T) {
 // chunk) commits that batch at shutdown instead of dropping it: its
 // upload does not die with the stopped context.
 func TestShutdownCommitsBatchWithOpenFile(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	const n = 20_000
 	e.produce(n, 4)
@@ -450,13 +464,12 @@ func TestShutdownCommitsBatchWithOpenFile(t *testing.T) {
 	opts.FlushMaxRecords = 1_000_000
 	opts.FlushMaxLatency = time.Hour
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for r.p.Stats().Consumed < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("consumed %d of %d", r.p.Stats().Consumed, n)
+	eventually.Within(t, 60*time.Second, func() error {
+		if r.p.Stats().Consumed < n {
+			return fmt.Errorf("consumed %d of %d", r.p.Stats().Consumed, n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if sum := sumOf(e.watermarks()); sum != 0 {
 		t.Fatalf("committed %d before the stop: the test would not cover the shutdown flush", sum)
 	}
@@ -481,6 +494,7 @@ func sumOf(o table.Offsets) (s int64) {
 // Two topics feeding one table share its batches and commits; each
 // topic's partitions keep their own watermarks, and EO holds for both.
 func TestTwoTopicsFeedOneTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const other = "tracks-backfill"
 	if err := e.cluster.Kafka().CreateTopic(other, 3, nil); err != nil {

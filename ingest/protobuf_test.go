@@ -18,6 +18,7 @@ import (
 // picks the message, good records land in a table created from its Avro
 // translation, malformed ones go to quarantine, and EO holds.
 func TestProtobufThroughTheRegistry(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	const text = `syntax = "proto3"; package p;
 message Play { int64 user_id = 1; string track = 2; optional string country = 3; repeated string tags = 4; }`

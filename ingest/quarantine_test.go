@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/table"
 	"github.com/bigfather/bigfather/table/tabletest"
@@ -139,6 +140,7 @@ func rejectsIn(rep *table.Report) (n int64) {
 // and a reason; the good records around it land in the table; EO holds
 // across both.
 func TestPoisonPillsGoToQuarantine(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(50, 1)
 	good := produceOneWire(t, e) // offset 50
@@ -225,6 +227,7 @@ func TestPoisonPillsGoToQuarantine(t *testing.T) {
 // dropped and re-read: the data table keeps its records once, the
 // quarantine table gets the rejects, and EO holds across both.
 func TestQuarantineCommitsAfterTheTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	faulty := &tabletest.FaultyCatalog{Catalog: e.cat}
 	e.produce(30, 1)
@@ -250,13 +253,12 @@ func TestQuarantineCommitsAfterTheTable(t *testing.T) {
 	faulty.PassFirst.Store(1)
 	faulty.FailBefore.Store(11)
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 63 {
-		if time.Now().After(deadline) {
-			t.Fatal("the quarantine table never committed")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 63 {
+			return errors.New("the quarantine table never committed")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +278,7 @@ func TestQuarantineCommitsAfterTheTable(t *testing.T) {
 // out (lag grows, the stall counter says why), nothing lands in quarantine,
 // and ingestion catches up once the registry answers again.
 func TestRegistryOutageQuarantinesNothing(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	e.produce(500, 1)
 	var outage atomic.Bool
@@ -291,13 +294,12 @@ func TestRegistryOutageQuarantinesNothing(t *testing.T) {
 	opts := withQuarantine(e.options())
 	opts.Registerer = reg
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the pipeline never reported waiting for the registry")
+	eventually.Within(t, 60*time.Second, func() error {
+		if counterValue(t, reg, "bigfather_ingest_registry_stalls_total", nil) < 2 {
+			return errors.New("the pipeline never reported waiting for the registry")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	for tp, w := range e.watermarks() {
 		if w != 0 {
 			t.Fatalf("%s committed up to %d while the registry was down", tp, w)
@@ -321,6 +323,7 @@ func TestRegistryOutageQuarantinesNothing(t *testing.T) {
 // naming its origin, stage and error; the quarantine table still holds each
 // once. A DLQ topic that does not exist fails the start.
 func TestRejectsAlsoGoToTheDLQ(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	const dlq = "tracks.dlq"
 	e.produce(20, 1)
@@ -388,6 +391,7 @@ func TestRejectsAlsoGoToTheDLQ(t *testing.T) {
 // quarantine table, which owes nothing: the restart resumes from the data
 // table's watermarks rather than re-reading everything since its origin.
 func TestQuarantineAddedLaterResumesFromTheTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 1)
 	r := e.start(e.options())
@@ -398,13 +402,12 @@ func TestQuarantineAddedLaterResumesFromTheTable(t *testing.T) {
 	e.produce(50, 2)
 	r = e.start(withQuarantine(e.options()))
 	e.waitWatermarks(150)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 150 {
-		if time.Now().After(deadline) {
-			t.Fatal("the new quarantine table never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(testRejects)[table.TP{Topic: testTopic, Partition: 0}] != 150 {
+			return errors.New("the new quarantine table never reached the end")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	consumed := r.p.Stats().Consumed
 	if err := r.stop(); err != nil {
 		t.Fatal(err)

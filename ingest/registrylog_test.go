@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/schema/registry"
 )
 
@@ -18,6 +20,7 @@ import (
 // retry of every request: the registry client's retries (six a stall, a
 // stall every ~10 s) made some 20 lines a minute for as long as it lasted.
 func TestRegistryOutageWarnsOnce(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(50, 1)
 	var outage atomic.Bool
@@ -40,13 +43,12 @@ func TestRegistryOutageWarnsOnce(t *testing.T) {
 	opts.Registry, opts.Logger, opts.Registerer = reg, log, prom
 	r := e.start(opts)
 	waitProblem(t, r, prom, ingest.ProblemRegistry, "schema registry unavailable", 30*time.Second)
-	deadline := time.Now().Add(30 * time.Second)
-	for counterValue(t, prom, "bigfather_ingest_registry_stalls_total", nil) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the pipeline did not wait on the registry twice")
+	eventually.Within(t, 30*time.Second, func() error {
+		if n := counterValue(t, prom, "bigfather_ingest_registry_stalls_total", nil); n < 2 {
+			return fmt.Errorf("the pipeline waited on the registry %v times, want 2", n)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if n := logs.warnings(); n != 1 {
 		t.Fatalf("%d WARN lines for a registry outage over 2 stalls, want 1: %v", n, logs.messages())
 	}

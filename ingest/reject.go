@@ -10,56 +10,60 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/schema"
+	"github.com/bigfather/bigfather/table"
 )
 
 // reject sends a record that cannot be ingested to its quarantine table
-// with the stage and reason; its offset still counts as consumed by the
-// other tables of the route, whose ranges cover it. Without a quarantine
-// table the record is passed over instead: counted, logged and listed in
-// the commit's summary, so that verify can account for it.
-func (p *Pipeline) reject(ctx context.Context, rc *recordCtx, stage, reason string, cause error) error {
-	tp, r, q := rc.tp, rc.r, rc.q
-	p.m.rejected.WithLabelValues(tp.Topic, stage, reason).Inc()
-	if stage == schema.StageDecode {
-		p.m.undecodable.WithLabelValues(tp.Topic, reason).Inc()
+// with the verdict's stage and reason; its offset still counts as
+// consumed by the other tables of the route, whose ranges cover it.
+// Without a quarantine table the record is passed over instead: counted,
+// logged and listed in the commit's summary, so that verify can account
+// for it.
+func (p *Pipeline) reject(ctx context.Context, rt *topicRoute, rec *recordView, v verdict) error {
+	m := &rec.meta
+	tp := table.TP{Topic: m.Topic, Partition: m.Partition}
+	p.m.rejected.WithLabelValues(tp.Topic, string(v.stage), string(v.reason)).Inc()
+	if v.stage == stageDecode {
+		p.m.undecodable.WithLabelValues(tp.Topic, string(v.reason)).Inc()
+	}
+	// The quarantine table of the chosen table's route, or of the
+	// topic's before a table is chosen.
+	q := rt.quarantine
+	if v.ts != nil {
+		q = v.ts.rejects
 	}
 	dest, holder := "quarantine", q
 	if q == nil {
-		dest, holder = "passed over", rc.rt.anchor
+		dest, holder = "passed over", rt.anchor
 	}
-	fresh := holder.accepts(tp, r.Offset) // not judged by an earlier commit
+	fresh := holder.accepts(tp, m.Offset) // not judged by an earlier commit
 	if p.opts.DLQTopic != "" && fresh {
-		p.toDLQ(rc, stage, reason, cause)
+		p.toDLQ(rec, v)
 	}
 	p.opts.Logger.Warn("record rejected", "pipeline", p.opts.Pipeline, "topic", tp.Topic,
-		"partition", tp.Partition, "offset", r.Offset, "stage", stage, "reason", reason, "to", dest, "err", cause)
+		"partition", tp.Partition, "offset", m.Offset, "stage", v.stage, "reason", v.reason, "to", dest, "err", v.cause)
 	if q == nil {
-		rc.skip()
+		rt.passOver(tp, m.Offset, m.IngestedAt)
 		return nil
 	}
-	rc.coverOthers(q)
+	rt.coverOthers(q, tp, m.Offset, m.IngestedAt)
 	if !fresh {
 		return nil // quarantined by an earlier commit
 	}
-	qb := rc.cover(q)
-	rej := schema.Reject{Value: r.Value, SchemaID: rc.schemaID, HasID: rc.hasID, Stage: stage, Reason: reason, Message: cause.Error()}
-	if reason == "too-large" && len(rej.Value) > maxRejectValue {
+	qb := rt.cover(q, tp, m.Offset, m.IngestedAt)
+	rej := schema.Reject{Value: rec.value, SchemaID: v.schemaID, HasID: v.hasID, Stage: string(v.stage), Reason: string(v.reason), Message: v.cause.Error()}
+	if v.reason == reasonTooLarge && len(rej.Value) > maxRejectValue {
 		// The record stays in Kafka at its offset; the quarantine row keeps
 		// a prefix to look at, not a second copy of the oversized payload.
 		rej.Value = rej.Value[:maxRejectValue]
 		rej.Message += fmt.Sprintf(" (raw_value keeps the first %d bytes)", maxRejectValue)
 	}
-	for _, h := range r.Headers {
-		rej.Headers = append(rej.Headers, schema.Header{Key: h.Key, Value: h.Value})
-	}
-	schema.AppendReject(qb.builder, &schema.Meta{
-		Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset,
-		Timestamp: r.Timestamp, Key: r.Key, IngestedAt: rc.now,
-	}, &rej)
-	n := int64(len(rej.Value) + len(r.Key) + len(rej.Message))
+	rej.Headers = append(rej.Headers, rec.headers...)
+	schema.AppendReject(qb.builder, m, &rej)
+	n := int64(len(rej.Value) + len(m.Key) + len(rej.Message))
 	qb.pending++
 	qb.pendingB += n
-	qb.valueBytes += int64(len(r.Value))
+	qb.valueBytes += int64(len(rec.value))
 	return p.afterAppend(ctx, q)
 }
 
@@ -98,19 +102,22 @@ func (p *Pipeline) checkDLQ(ctx context.Context) error {
 }
 
 // toDLQ queues a rejected record for the DLQ topic.
-func (p *Pipeline) toDLQ(rc *recordCtx, stage, reason string, cause error) {
-	r := rc.r
-	out := &kgo.Record{Topic: p.opts.DLQTopic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-	out.Headers = append(make([]kgo.RecordHeader, 0, len(r.Headers)+7), r.Headers...)
+func (p *Pipeline) toDLQ(rec *recordView, v verdict) {
+	m := &rec.meta
+	out := &kgo.Record{Topic: p.opts.DLQTopic, Key: m.Key, Value: rec.value, Timestamp: m.Timestamp}
+	out.Headers = make([]kgo.RecordHeader, 0, len(rec.headers)+7)
+	for _, h := range rec.headers {
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
 	out.Headers = append(out.Headers,
-		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-		kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-		kgo.RecordHeader{Key: HeaderDLQStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(cause.Error())},
+		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(m.Topic)},
+		kgo.RecordHeader{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(m.Partition)))},
+		kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		kgo.RecordHeader{Key: HeaderDLQStage, Value: []byte(v.stage)},
+		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(v.reason)},
+		kgo.RecordHeader{Key: HeaderDLQError, Value: []byte(v.cause.Error())},
 	)
-	if reason == "too-large" && len(out.Value) > maxRejectValue {
+	if v.reason == reasonTooLarge && len(out.Value) > maxRejectValue {
 		out.Value = out.Value[:maxRejectValue]
 		out.Headers = append(out.Headers, kgo.RecordHeader{Key: HeaderDLQTruncated, Value: []byte("true")})
 	}

@@ -1,9 +1,11 @@
 package ingest_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/table/tabletest"
 )
 
@@ -12,6 +14,7 @@ import (
 // of that poll must be re-seeked from the tables (a never-committed one
 // back to where it started), or those records are skipped for good.
 func TestFailedFlushMidPollLosesNothing(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 4)
 	const n = 4400
 	e.produce(n, 1) // all in the log before the start: the first polls span every partition
@@ -26,10 +29,14 @@ func TestFailedFlushMidPollLosesNothing(t *testing.T) {
 	r := e.start(opts)
 	// Records skipped by a bad re-seek are never fetched again: the
 	// watermarks stop short. Bounded well below waitWatermarks' limit.
-	deadline := time.Now().Add(30 * time.Second)
-	for sumOf(e.watermarks()) < n && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	// Not Within: running out of time is the failure the checks below
+	// describe, with the numbers.
+	_ = eventually.Wait(30*time.Second, func() error {
+		if got := sumOf(e.watermarks()); got < n {
+			return fmt.Errorf("watermarks at %d of %d", got, n)
+		}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

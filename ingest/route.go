@@ -21,9 +21,9 @@ import (
 // exactly one of them:
 //
 //  1. Each table takes only offsets at or above its own watermark
-//     (tableState.accepts), and the verdict on a record (which table, or
-//     rejected) is deterministic, so re-reading offsets a table already
-//     holds adds nothing to it.
+//     (watermarks.accepts, ledger.pending), and the verdict on a record
+//     (which table, or rejected: verdict.go) is deterministic, so
+//     re-reading offsets a table already holds adds nothing to it.
 //  2. A flush commits every data table before every quarantine table
 //     (allTables), so each route has a table that commits after all its
 //     others: its anchor, the last of the route in that order. When the
@@ -35,7 +35,10 @@ import (
 //     the first commits of the others, so each counts from where its first
 //     commit started (its origin), unless this process created the anchor
 //     and has not committed since: then it is new to the route and owes
-//     nothing.
+//     nothing (ledger.resumeAt).
+//
+// The route's ledger (ledger.go) keeps these books; record (record.go)
+// tells it the verdict on each record.
 type topicRoute struct {
 	topic string
 	// tables are the data tables, in the order their routes are tried.
@@ -43,8 +46,9 @@ type topicRoute struct {
 	// quarantine takes the records rejected before a table is chosen and
 	// those no route takes; nil passes over them.
 	quarantine *tableState
-	anchor     *tableState
-	all        []*tableState // every table of the route, in commit order
+	// ledger holds every table of the route, in commit order, and its
+	// anchor, and keeps the books of rules 1–3 over them (ledger.go).
+	ledger
 	// json converts the topic's plain JSON records to Avro of jsonWS, the
 	// declared schema; nil for registry-framed records.
 	json   *registry.JSONRecords
@@ -131,27 +135,6 @@ func (p *Pipeline) eachRoute(fn func(rt *topicRoute) error) error {
 	return nil
 }
 
-// resumeAt is where tp resumes (rule 3), given each table's loaded
-// watermarks and origins; ok is false when no table of the route has a
-// watermark, so the configured start applies.
-func (rt *topicRoute) resumeAt(tp table.TP) (off int64, ok bool) {
-	_, anchored := rt.anchor.wm[tp]
-	useOrigins := !anchored && !rt.anchor.fresh
-	for _, t := range rt.all {
-		w, has := t.wm[tp]
-		if !has {
-			continue
-		}
-		if o, hasO := t.origins[tp]; useOrigins && hasO && o < w {
-			w = o
-		}
-		if !ok || w < off {
-			off, ok = w, true
-		}
-	}
-	return off, ok
-}
-
 // loadRoute reloads every table of rt and returns their watermarks and
 // origins by table, without touching the tables' in-memory views.
 // A missing quarantine table is created: its layout is fixed, and a table
@@ -207,14 +190,35 @@ func adopt(views map[*tableState]routeView, tp table.TP) {
 	}
 }
 
+// flushReason is why a flush runs (or, for flushWrite, why the batches
+// are dropped without one); logged, and some reasons commit every batch
+// (mustCommit).
+type flushReason string
+
+const (
+	flushRecords  flushReason = "records"  // the batches reached flush.max_records
+	flushLatency  flushReason = "latency"  // a batch reached flush.max_latency
+	flushMemory   flushReason = "memory"   // the batches reached the memory budget
+	flushSkipped  flushReason = "skipped"  // too many passed-over offsets listed
+	flushSchema   flushReason = "schema"   // a table's schema evolves with the next batch
+	flushGap      flushReason = "gap"      // a fetch ran out of range (gap.go)
+	flushRevoke   flushReason = "revoke"   // partitions are revoked
+	flushShutdown flushReason = "shutdown" // the pipeline stops
+	flushWrite    flushReason = "write"    // a chunk failed to write: no flush, the batches are dropped
+)
+
 // mustCommit decides whether ts's batch is committed by a flush for
 // reason, or carried over to a later flush because it would only advance
 // a watermark that may lag a while longer (IdleCommitInterval). A crash
 // meanwhile loses nothing: those offsets are in the route's other table,
 // and a restart re-reads them from the lower watermark.
-func (p *Pipeline) mustCommit(ts *tableState, reason string, now time.Time) bool {
+func (p *Pipeline) mustCommit(ts *tableState, reason flushReason, now time.Time) bool {
 	b := ts.b
-	if b.hasContent() || reason == "shutdown" || reason == "revoke" || reason == "schema" || reason == "gap" {
+	switch reason {
+	case flushShutdown, flushRevoke, flushSchema, flushGap:
+		return true
+	}
+	if b.hasContent() {
 		return true
 	}
 	for tp := range b.consumed() {

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/schema/registry"
 	"github.com/bigfather/bigfather/table"
@@ -97,6 +99,7 @@ func (e *testEnv) loadTable(id icebergtable.Identifier) *icebergtable.Table {
 // records: the restart resumes from the origins, and each table takes only
 // what it lacks. Afterwards every offset is in exactly one table.
 func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
+	t.Parallel()
 	const n = 400
 	e := newTestEnv(t, 2)
 	// Undecodable records first: only the quarantine table covers them,
@@ -118,13 +121,12 @@ func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
 	faulty.PassFirst.Store(2)
 	faulty.FailBefore.Store(1 << 30)
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for faulty.Commits.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("no flush reached the third commit")
+	eventually.Within(t, 60*time.Second, func() error {
+		if faulty.Commits.Load() < 3 {
+			return errors.New("no flush reached the third commit")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	r.stop() //nolint:errcheck // its shutdown flush fails too: that is the crash
 	if len(e.watermarksOf(jazzTable)) == 0 || len(e.watermarksOf(popTable)) == 0 {
 		t.Fatal("the first two tables did not commit")
@@ -135,20 +137,12 @@ func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
 
 	r = e.start(genreRoutes(t, e.options()))
 	want := int64(n + garbage)
-	deadline = time.Now().Add(90 * time.Second)
-	for {
-		var sum int64
-		for _, w := range e.watermarksOf(rockRej) {
-			sum += w
+	eventually.Within(t, 90*time.Second, func() error {
+		if sum := sumOf(e.watermarksOf(rockRej)); sum != want {
+			return fmt.Errorf("quarantine watermarks at %d of %d", sum, want)
 		}
-		if sum == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("quarantine watermarks at %d of %d", sum, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -178,19 +172,19 @@ func TestRoutingOneTopicManyTablesSurvivesPartialFlush(t *testing.T) {
 // With unrouted: drop, a record no route takes is passed over: counted,
 // listed in the anchor's bigfather.skipped, and in no table.
 func TestRoutingDropsUnrouted(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	e := newTestEnv(t, 1)
 	e.produce(n, 3)
 	opts := genreRoutes(t, e.options())
 	opts.Unrouted = ingest.UnroutedDrop
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != n {
-		if time.Now().After(deadline) {
-			t.Fatal("quarantine watermark never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != n {
+			return errors.New("quarantine watermark never reached the end")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +202,7 @@ func TestRoutingDropsUnrouted(t *testing.T) {
 // A header route: the record's "kind" header picks the table; the last
 // table, with no route, takes the rest.
 func TestRoutingByHeader(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	j, err := registry.NewJSONRecords(`{"type": "record", "name": "Event", "fields": [{"name": "id", "type": "long"}]}`)
 	if err != nil {
@@ -230,13 +225,12 @@ func TestRoutingByHeader(t *testing.T) {
 		{ID: bID, Topics: []string{testTopic}},
 	}
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(rej)[table.TP{Topic: testTopic, Partition: 0}] != 50 {
-		if time.Now().After(deadline) {
-			t.Fatal("quarantine watermark never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(rej)[table.TP{Topic: testTopic, Partition: 0}] != 50 {
+			return errors.New("quarantine watermark never reached the end")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +243,7 @@ func TestRoutingByHeader(t *testing.T) {
 // A table fed by a topic pattern picks up a matching topic created while
 // the pipeline runs, and leaves others alone.
 func TestTopicPatternPicksUpNewTopics(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(40, 1)
 	opts := e.options()
@@ -289,6 +284,7 @@ func TestTopicPatternPicksUpNewTopics(t *testing.T) {
 // lack) does not take it; with no other route the record is unrouted, and
 // its quarantine message names the failing route.
 func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(20, 1)
 	opts := e.options()
@@ -297,13 +293,12 @@ func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
 		{ID: popTable, Topics: []string{testTopic}, Route: mustRoute(t, `value.genre == "NONE"`)},
 	}
 	r := e.start(opts)
-	deadline := time.Now().Add(60 * time.Second)
-	for e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != 20 {
-		if time.Now().After(deadline) {
-			t.Fatal("quarantine watermark never reached the end")
+	eventually.Within(t, 60*time.Second, func() error {
+		if e.watermarksOf(rockRej)[table.TP{Topic: testTopic, Partition: 0}] != 20 {
+			return errors.New("quarantine watermark never reached the end")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -321,6 +316,7 @@ func TestRoutingExpressionErrorDoesNotTake(t *testing.T) {
 // A stop signal that arrives while a flush commits its tables does not
 // cut the flush between two commits: every table of the route ends level.
 func TestStopDuringFlushCommitsEveryTable(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	e.produce(100, 4)
 	e.send(&kgo.Record{Value: []byte("not avro")})
@@ -338,13 +334,12 @@ func TestStopDuringFlushCommitsEveryTable(t *testing.T) {
 	}
 	r = e.start(opts)
 	close(ready)
-	deadline := time.Now().Add(60 * time.Second)
-	for calls.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("no flush reached its second commit")
+	eventually.Within(t, 60*time.Second, func() error {
+		if calls.Load() < 2 {
+			return errors.New("no flush reached its second commit")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 // rule's name, at the validate stage; every record passing all rules is in
 // the table; EO holds across both.
 func TestValidationRulesQuarantineFailures(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const n, seed = 600, 3
 	e.produce(n, seed)
@@ -82,6 +83,7 @@ func TestValidationRulesQuarantineFailures(t *testing.T) {
 // table, counted, and verify accounts for their offsets; a filter that
 // errors on a record sends it to quarantine at the transform stage.
 func TestFilterDropsRecords(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 2)
 	const n, seed = 400, 5
 	e.produce(n, seed)

@@ -85,38 +85,42 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 func (e *fatalError) Unwrap() error { return e.err }
 
-// decoder returns the decoder for ws into ts, creating the table from the
-// writer schema on first use. When ws needs the table's schema to evolve,
-// it also returns the evolution, with a decoder into the evolved schema:
-// the caller applies it (applyEvolution) only for a record that decoded
-// and is kept, so a record that goes to quarantine never changes the
-// table's schema.
-func (p *Pipeline) decoder(ctx context.Context, ts *tableState, ws *registry.WriterSchema) (*decode.Decoder, *evolution, error) {
-	if ts.tbl == nil {
-		sch, err := schema.ToIceberg(ws.Avro)
-		if err != nil {
-			return nil, nil, fmt.Errorf("schema %d: %w", ws.ID, err)
-		}
-		var opts []catalog.CreateTableOpt
-		if len(ts.partitionBy) > 0 {
-			spec, err := table.ParsePartitionSpec(sch, ts.partitionBy)
-			if err != nil {
-				// The spec names columns of the first writer schema; one
-				// that lacks them cannot create the table. That is a
-				// config error: the caller halts, it does not reject.
-				return nil, nil, fmt.Errorf("table %s: partition_by does not fit writer schema %d: %w", ts.name, ws.ID, err)
-			}
-			opts = append(opts, catalog.WithPartitionSpec(spec))
-		}
-		tbl, err := p.ensureTable(ctx, ts.name, ts.id, sch, opts...)
-		if err != nil {
-			return nil, nil, &fatalError{fmt.Errorf("create table %s: %w", ts.name, err)}
-		}
-		if err := ts.setTable(tbl); err != nil {
-			return nil, nil, &fatalError{err}
-		}
-		p.opts.Logger.Info("table ready", "table", ts.name, "location", tbl.Location(), "schema_id", ws.ID)
+// createTable creates ts's table from writer schema ws, the schema of
+// the first record kept in it, with the configured partition spec. A
+// spec that does not fit ws is a config error (table.ErrPartitionSpec):
+// the caller halts, it does not reject. A catalog that fails is fatal.
+func (p *Pipeline) createTable(ctx context.Context, ts *tableState, ws *registry.WriterSchema) error {
+	sch, err := schema.ToIceberg(ws.Avro)
+	if err != nil {
+		return fmt.Errorf("schema %d: %w", ws.ID, err)
 	}
+	var opts []catalog.CreateTableOpt
+	if len(ts.partitionBy) > 0 {
+		spec, err := table.ParsePartitionSpec(sch, ts.partitionBy)
+		if err != nil {
+			// The spec names columns of the first writer schema; one
+			// that lacks them cannot create the table.
+			return fmt.Errorf("table %s: partition_by does not fit writer schema %d: %w", ts.name, ws.ID, err)
+		}
+		opts = append(opts, catalog.WithPartitionSpec(spec))
+	}
+	tbl, err := p.ensureTable(ctx, ts.name, ts.id, sch, opts...)
+	if err != nil {
+		return &fatalError{fmt.Errorf("create table %s: %w", ts.name, err)}
+	}
+	if err := ts.setTable(tbl); err != nil {
+		return &fatalError{err}
+	}
+	p.opts.Logger.Info("table ready", "table", ts.name, "location", tbl.Location(), "schema_id", ws.ID)
+	return nil
+}
+
+// decoder returns the decoder for ws into ts, which exists. When ws needs
+// the table's schema to evolve, it also returns the evolution, with a
+// decoder into the evolved schema: the caller applies it (applyEvolution)
+// only for a record that decoded and is kept, so a record that goes to
+// quarantine never changes the table's schema.
+func (p *Pipeline) decoder(ts *tableState, ws *registry.WriterSchema) (*decode.Decoder, *evolution, error) {
 	if d, ok := ts.decoders[ws]; ok {
 		return d, nil, nil
 	}
@@ -190,7 +194,7 @@ func (p *Pipeline) planEvolution(ts *tableState, ws *registry.WriterSchema) (*ev
 // committed first, so every commit's files share one schema. It returns
 // the decoder for ws into the evolved schema.
 func (p *Pipeline) applyEvolution(ctx context.Context, ts *tableState, ws *registry.WriterSchema, ev *evolution) (*decode.Decoder, error) {
-	if err := p.flush(ctx, "schema"); err != nil {
+	if err := p.flush(ctx, flushSchema); err != nil {
 		return nil, err
 	}
 	if ev.base != ts.sch {

@@ -22,7 +22,7 @@ type subjectKey struct {
 }
 
 type subjectVerdict struct {
-	reason string
+	reason Reason
 	err    error
 	at     time.Time // when a rejection was decided
 }
@@ -35,7 +35,7 @@ const recheckRejected = time.Second
 // reason, an error that must stop the record (the context ended). A
 // registry outage is waited out, as writerSchema does: a good record is
 // never rejected because the registry is down.
-func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *registry.WriterSchema) (string, error) {
+func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *registry.WriterSchema) (Reason, error) {
 	key := subjectKey{topic, ws}
 	if v, ok := p.subjects[key]; ok && (v.reason == "" || time.Since(v.at) < recheckRejected) {
 		return v.reason, v.err
@@ -69,9 +69,9 @@ func verdictOf(err error) (v subjectVerdict, final bool) {
 	case err == nil:
 		return v, true
 	case errors.Is(err, registry.ErrForeignSchema):
-		return subjectVerdict{reason: "foreign-schema", err: err}, true
+		return subjectVerdict{reason: reasonForeignSchema, err: err}, true
 	case errors.Is(err, registry.ErrUnknownSchema):
-		return subjectVerdict{reason: "unknown-schema", err: err}, true
+		return subjectVerdict{reason: reasonUnknownSchema, err: err}, true
 	}
 	return subjectVerdict{err: err}, false
 }

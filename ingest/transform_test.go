@@ -45,6 +45,7 @@ func mustTransforms(t *testing.T, steps ...transform.Transform) *transform.Trans
 // name; one a filter step drops is passed over; EO holds across both
 // tables.
 func TestTransformChain(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	j, err := registry.NewJSONRecords(contactsSchema)
 	if err != nil {
@@ -135,6 +136,7 @@ func TestTransformChain(t *testing.T) {
 // A chain that does not fit a plain JSON topic's declared schema is a
 // config error at start, naming the step and the column.
 func TestTransformChainMustFitDeclaredSchema(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t, 1)
 	j, err := registry.NewJSONRecords(contactsSchema)
 	if err != nil {

@@ -34,13 +34,32 @@ const (
 	abortTimeout = 30 * time.Second
 )
 
+// FallbackRegion signs requests when neither the configuration nor the AWS
+// config chain names a region: S3-compatible servers ignore the region, but
+// SigV4 needs one.
+const FallbackRegion = "us-east-1"
+
+// DefaultRegion returns the region the AWS config chain names (AWS_REGION,
+// AWS_DEFAULT_REGION, the shared config file's profile), or FallbackRegion
+// when it names none or cannot be read; an unreadable shared config is
+// reported by NewS3, which reads the chain again.
+func DefaultRegion(ctx context.Context) string {
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil || awsCfg.Region == "" {
+		return FallbackRegion
+	}
+	return awsCfg.Region
+}
+
 // S3Config configures an S3 bucket. The zero value of every field except
 // Bucket is usable.
 type S3Config struct {
-	// Bucket is the S3 bucket name. Required.
-	Bucket string `yaml:"bucket"`
-	// Prefix is prepended (with a slash) to every key. Default: none.
-	Prefix string `yaml:"prefix"`
+	// Bucket is the S3 bucket name. Required. Not a key of the config
+	// file: Open takes it from the warehouse URL.
+	Bucket string `yaml:"-"`
+	// Prefix is prepended (with a slash) to every key. Default: none. Not
+	// a key of the config file: Open takes it from the warehouse URL.
+	Prefix string `yaml:"-"`
 	// Endpoint overrides the AWS endpoint for S3-compatible servers, e.g.
 	// "http://127.0.0.1:7070". Default: AWS.
 	Endpoint string `yaml:"endpoint"`
@@ -57,11 +76,11 @@ type S3Config struct {
 	SecretAccessKey string `yaml:"secret_access_key"`
 	SessionToken    string `yaml:"session_token"`
 	// PartSize is the multipart part size in bytes, at least 5 MiB.
-	// Default: DefaultS3PartSize (8 MiB).
-	PartSize int64 `yaml:"part_size"`
+	// Default: DefaultS3PartSize (8 MiB). Not a key of the config file.
+	PartSize int64 `yaml:"-"`
 	// Concurrency is the number of parts uploaded in parallel per upload.
-	// Default: DefaultS3Concurrency (2).
-	Concurrency int `yaml:"concurrency"`
+	// Default: DefaultS3Concurrency (2). Not a key of the config file.
+	Concurrency int `yaml:"-"`
 }
 
 // Validate checks cfg without contacting the server.
@@ -120,8 +139,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		return nil, fmt.Errorf("s3 bucket %s: load aws config: %w", cfg.Bucket, err)
 	}
 	if awsCfg.Region == "" {
-		// S3-compatible servers ignore the region but SigV4 needs one.
-		awsCfg.Region = "us-east-1"
+		awsCfg.Region = FallbackRegion
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {

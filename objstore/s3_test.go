@@ -199,6 +199,7 @@ func statusServer(t *testing.T, status int, code string) string {
 }
 
 func TestS3ErrorMapping(t *testing.T) {
+	t.Parallel() // its own servers; the time is the SDK's retry backoff
 	for _, tc := range []struct {
 		status int
 		code   string
@@ -234,6 +235,7 @@ func TestS3ErrorMapping(t *testing.T) {
 // stays ErrExists, and when the check cannot be made the outcome is
 // unknown: an error that is not ErrExists.
 func TestS3PutIfAbsentRetriedAfterLostResponse(t *testing.T) {
+	t.Parallel() // its own gofakes3 and proxy; the time is the SDK's retry backoff
 	cfg, proxy := objstoretest.FaultyS3(t, []faultproxy.Rule{
 		{Name: "lost", Method: "PUT", Path: regexp.MustCompile(`/lost$`), Drop: 1, Max: 1},
 		// Max 2: the other writer's Upload loses its first response too.

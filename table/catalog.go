@@ -28,24 +28,25 @@ import (
 	// Pure-Go SQLite driver ("sqlite") for the embedded SQL catalog.
 	_ "modernc.org/sqlite"
 
+	"github.com/bigfather/bigfather/internal/confkey"
 	"github.com/bigfather/bigfather/internal/redact"
 	"github.com/bigfather/bigfather/objstore"
 )
 
-// Catalog types accepted by CatalogOptions.Type.
+// Catalog types accepted by CatalogConfig.Type.
 const (
 	CatalogSQL         = "sql"
 	CatalogREST        = "rest"
 	CatalogObjectStore = "objectstore"
 )
 
-// SQL drivers accepted by CatalogOptions.SQLDriver.
+// SQL drivers accepted by CatalogConfig.SQL.Driver.
 const (
 	SQLDriverSQLite   = "sqlite"
 	SQLDriverPostgres = "postgres"
 )
 
-// DefaultCatalogName is the catalog name used when CatalogOptions.Name is
+// DefaultCatalogName is the catalog name used when CatalogConfig.Name is
 // empty. The SQL catalog stores it in every row, so changing it hides the
 // tables registered under the old name.
 const DefaultCatalogName = "bigfather"
@@ -54,33 +55,108 @@ const DefaultCatalogName = "bigfather"
 // error; the message names the offending option.
 var ErrInvalidCatalogOptions = errors.New("invalid catalog options")
 
-// CatalogOptions selects and configures the Iceberg catalog.
-type CatalogOptions struct {
-	// Type is "sql" (default), "rest" or "objectstore". "hadoop" is
-	// rejected: it is not atomic on S3 (DESIGN.md §3 rule 10).
+// CatalogConfig is the catalog section of the config file: which Iceberg
+// catalog commits table metadata.
+type CatalogConfig struct {
+	// Type is sql, rest or objectstore. Default "sql". The hadoop catalog is
+	// rejected: iceberg-go's is not atomic on S3 (DESIGN.md §3 rule 10).
 	Type string `yaml:"type"`
-	// Name is the catalog name. Default: "bigfather".
+	// Name is the catalog's name. Default "bigfather". The SQL catalog
+	// stores it in every row, so changing it hides the tables registered
+	// under the old name.
 	Name string `yaml:"name"`
-	// SQLDriver is "sqlite" (default) or "postgres".
-	SQLDriver string `yaml:"sql_driver"`
-	// SQLDSN is, for sqlite, a file path (default <warehouse dir>/catalog.db
-	// for file:// warehouses; required for s3:// ones) or a full "file:"
-	// DSN passed through unchanged; for postgres, a lib/pq DSN (required).
-	SQLDSN string `yaml:"sql_dsn"`
-	// RESTURI is the REST catalog endpoint (required for "rest").
-	RESTURI string `yaml:"rest_uri"`
-	// RESTProps are passed to iceberg-go's REST catalog: "credential",
-	// "token", "warehouse", "prefix", "scope" and "oauth2-server-uri" set the
-	// matching client options; every other key is sent as an additional
-	// property.
-	RESTProps map[string]string `yaml:"rest_props"`
+	// SQL configures the sql catalog.
+	SQL SQLCatalogConfig `yaml:"sql"`
+	// REST configures the rest catalog.
+	REST RESTCatalogConfig `yaml:"rest"`
+}
+
+// SQLCatalogConfig configures the SQL catalog.
+type SQLCatalogConfig struct {
+	// Driver is sqlite or postgres. Default "sqlite".
+	Driver string `yaml:"driver"`
+	// DSN is the database: for sqlite a file path (default catalog.db in a
+	// file:// warehouse directory; required for s3:// ones) or a full
+	// "file:" DSN passed through unchanged; for postgres a lib/pq DSN
+	// (required).
+	DSN string `yaml:"dsn"`
+}
+
+// RESTCatalogConfig configures an Iceberg REST catalog.
+type RESTCatalogConfig struct {
+	// URI is the catalog's base URL. Required for type rest.
+	URI string `yaml:"uri"`
+	// Properties are passed to iceberg-go's REST catalog: "credential",
+	// "token", "warehouse", "prefix", "scope" and "oauth2-server-uri" set
+	// the matching client options; every other key is sent as an
+	// additional property. Default empty.
+	Properties map[string]string `yaml:"properties"`
+}
+
+// DefaultCatalogConfig returns the catalog settings used for every key the
+// file does not set.
+func DefaultCatalogConfig() CatalogConfig {
+	return CatalogConfig{Type: CatalogSQL, Name: DefaultCatalogName, SQL: SQLCatalogConfig{Driver: SQLDriverSQLite}}
+}
+
+// WithWarehouse fills the defaults that depend on the warehouse: a sqlite
+// catalog without a DSN lives in catalog.db in a file:// warehouse's
+// directory (dir, "" for other warehouses).
+func (c CatalogConfig) WithWarehouse(dir string) CatalogConfig {
+	if c.Type == CatalogSQL && c.SQL.Driver == SQLDriverSQLite && c.SQL.DSN == "" && dir != "" {
+		c.SQL.DSN = filepath.Join(dir, "catalog.db")
+	}
+	return c
+}
+
+// Validate checks the section as the file gives it, defaults filled (see
+// WithWarehouse), without contacting any server; every problem is a
+// *confkey.Error naming its key ("type", "sql.dsn", ...).
+func (c CatalogConfig) Validate() error {
+	var l confkey.List
+	switch c.Type {
+	case CatalogSQL:
+		switch c.SQL.Driver {
+		case SQLDriverSQLite:
+			if c.SQL.DSN == "" {
+				l.Add("sql.dsn", "required for sqlite unless warehouse.url is file:// (then it defaults to catalog.db in the warehouse directory)")
+			}
+		case SQLDriverPostgres:
+			if c.SQL.DSN == "" {
+				l.Add("sql.dsn", "required for postgres")
+			}
+		default:
+			l.Add("sql.driver", "%q is not supported: want sqlite or postgres", c.SQL.Driver)
+		}
+	case CatalogREST:
+		if c.REST.URI == "" {
+			l.Add("rest.uri", "required for catalog.type rest")
+		} else if _, msg := confkey.HTTPURL(c.REST.URI); msg != "" {
+			l.Add("rest.uri", "%s", msg)
+		}
+	case CatalogObjectStore:
+	case string(catalog.Hadoop):
+		l.Add("type", "%q is not supported: iceberg-go's hadoop catalog is not atomic on S3; use objectstore, sql or rest", c.Type)
+	default:
+		l.Add("type", "%q is not supported: want sql, rest or objectstore", c.Type)
+	}
+	if c.Name == "" {
+		l.Add("name", "required")
+	}
+	return l.Err()
+}
+
+// CatalogOptions selects and configures the Iceberg catalog: the catalog
+// section and the warehouse it stores metadata in.
+type CatalogOptions struct {
+	CatalogConfig
 	// Warehouse is file:///abs/path or s3://bucket/prefix. Required for
 	// "sql" and "objectstore".
-	Warehouse string `yaml:"warehouse"`
+	Warehouse string
 	// S3 configures access to an s3:// warehouse (endpoint, region, path
 	// style, static keys; empty keys mean the AWS default chain). Bucket and
 	// Prefix are taken from Warehouse.
-	S3 objstore.S3Config `yaml:"s3"`
+	S3 objstore.S3Config
 }
 
 func (o CatalogOptions) withDefaults() CatalogOptions {
@@ -91,10 +167,10 @@ func (o CatalogOptions) withDefaults() CatalogOptions {
 	if o.Name == "" {
 		o.Name = DefaultCatalogName
 	}
-	if o.SQLDriver == "" {
-		o.SQLDriver = SQLDriverSQLite
+	if o.SQL.Driver == "" {
+		o.SQL.Driver = SQLDriverSQLite
 	}
-	o.SQLDriver = strings.ToLower(o.SQLDriver)
+	o.SQL.Driver = strings.ToLower(o.SQL.Driver)
 	return o
 }
 
@@ -108,7 +184,7 @@ func (o CatalogOptions) Validate() error {
 			return fmt.Errorf("%w: warehouse is required for catalog type %q", ErrInvalidCatalogOptions, o.Type)
 		}
 	case CatalogREST:
-		if o.RESTURI == "" {
+		if o.REST.URI == "" {
 			return fmt.Errorf("%w: rest_uri is required for catalog type %q", ErrInvalidCatalogOptions, o.Type)
 		}
 	case string(catalog.Hadoop):
@@ -125,18 +201,18 @@ func (o CatalogOptions) Validate() error {
 		}
 	}
 	if o.Type == CatalogSQL {
-		switch o.SQLDriver {
+		switch o.SQL.Driver {
 		case SQLDriverSQLite:
-			if o.SQLDSN == "" && !strings.HasPrefix(o.Warehouse, "file://") {
+			if o.SQL.DSN == "" && !strings.HasPrefix(o.Warehouse, "file://") {
 				return fmt.Errorf("%w: sql_dsn is required for sqlite with a non-file warehouse %q",
 					ErrInvalidCatalogOptions, o.Warehouse)
 			}
 		case SQLDriverPostgres:
-			if o.SQLDSN == "" {
-				return fmt.Errorf("%w: sql_dsn is required for sql_driver %q", ErrInvalidCatalogOptions, o.SQLDriver)
+			if o.SQL.DSN == "" {
+				return fmt.Errorf("%w: sql_dsn is required for sql_driver %q", ErrInvalidCatalogOptions, o.SQL.Driver)
 			}
 		default:
-			return fmt.Errorf("%w: sql_driver %q: want %q or %q", ErrInvalidCatalogOptions, o.SQLDriver,
+			return fmt.Errorf("%w: sql_driver %q: want %q or %q", ErrInvalidCatalogOptions, o.SQL.Driver,
 				SQLDriverSQLite, SQLDriverPostgres)
 		}
 	}
@@ -188,7 +264,7 @@ func IOProps(o CatalogOptions) iceberg.Properties {
 	case s3.Region != "":
 		props[icebergio.S3Region] = s3.Region
 	case s3.Endpoint != "":
-		props[icebergio.S3Region] = "us-east-1"
+		props[icebergio.S3Region] = objstore.FallbackRegion
 	}
 	if s3.AccessKeyID != "" {
 		props[icebergio.S3AccessKeyID] = s3.AccessKeyID
@@ -228,10 +304,10 @@ func OpenCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, error)
 
 func openSQLCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, error) {
 	dialect := sqlcat.Postgres
-	dsn := o.SQLDSN
+	dsn := o.SQL.DSN
 	// The driver echoes a DSN that does not parse, password included.
-	scrub := redact.NewScrubber(redact.DSNSecrets(o.SQLDSN)...)
-	if o.SQLDriver == SQLDriverSQLite {
+	scrub := redact.NewScrubber(redact.DSNSecrets(o.SQL.DSN)...)
+	if o.SQL.Driver == SQLDriverSQLite {
 		dialect = sqlcat.SQLite
 		var err error
 		if dsn, err = sqliteDSN(o); err != nil {
@@ -240,13 +316,13 @@ func openSQLCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, err
 	} else {
 		dsn = postgresDSN(dsn)
 	}
-	db, err := sql.Open(o.SQLDriver, dsn)
+	db, err := sql.Open(o.SQL.Driver, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQLDriver, scrub.Error(err))
+		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQL.Driver, scrub.Error(err))
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQLDriver, scrub.Error(err))
+		return nil, fmt.Errorf("open sql catalog %s (%s): %w", o.Name, o.SQL.Driver, scrub.Error(err))
 	}
 	ioProps := IOProps(o)
 	props := maps.Clone(ioProps)
@@ -314,10 +390,10 @@ func postgresDSN(dsn string) string {
 // lock at BEGIN so a read-then-write transaction cannot deadlock on lock
 // upgrade (read-only transactions still begin deferred).
 func sqliteDSN(o CatalogOptions) (string, error) {
-	if strings.HasPrefix(o.SQLDSN, "file:") {
-		return o.SQLDSN, nil
+	if strings.HasPrefix(o.SQL.DSN, "file:") {
+		return o.SQL.DSN, nil
 	}
-	path := o.SQLDSN
+	path := o.SQL.DSN
 	if path == "" {
 		_, dir, _ := parseWarehouse(o.Warehouse)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -364,7 +440,7 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 	if o.Warehouse != "" {
 		opts = append(opts, rest.WithWarehouseLocation(o.Warehouse))
 	}
-	for k, v := range o.RESTProps {
+	for k, v := range o.REST.Properties {
 		opt, ok, err := restOption(k, v)
 		if err != nil {
 			return nil, err
@@ -378,11 +454,11 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 	if len(extra) > 0 {
 		opts = append(opts, rest.WithAdditionalProps(extra))
 	}
-	cat, err := rest.NewCatalog(ctx, o.Name, o.RESTURI, opts...)
+	cat, err := rest.NewCatalog(ctx, o.Name, o.REST.URI, opts...)
 	if err != nil {
 		// The client's errors may carry the URI and the credentials.
-		secrets := redact.URLSecrets(o.RESTURI)
-		for k, v := range o.RESTProps {
+		secrets := redact.URLSecrets(o.REST.URI)
+		for k, v := range o.REST.Properties {
 			if redact.SecretKey(k) {
 				_, sec, _ := strings.Cut(v, ":")
 				secrets = append(secrets, v, sec)
@@ -390,7 +466,7 @@ func openRESTCatalog(ctx context.Context, o CatalogOptions) (catalog.Catalog, er
 				secrets = append(secrets, redact.URLSecrets(v)...)
 			}
 		}
-		return nil, fmt.Errorf("open rest catalog %s at %s: %w", o.Name, redact.URL(o.RESTURI),
+		return nil, fmt.Errorf("open rest catalog %s at %s: %w", o.Name, redact.URL(o.REST.URI),
 			redact.NewScrubber(secrets...).Error(err))
 	}
 	return cat, nil

@@ -30,8 +30,8 @@ func TestPostgresCatalogSessionTimeouts(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cat, err := OpenCatalog(t.Context(), CatalogOptions{
-				Name: "pgtimeouts", SQLDriver: SQLDriverPostgres, SQLDSN: tc.dsn,
-				Warehouse: "file://" + filepath.ToSlash(t.TempDir()),
+				CatalogConfig: CatalogConfig{Name: "pgtimeouts", SQL: SQLCatalogConfig{Driver: SQLDriverPostgres, DSN: tc.dsn}},
+				Warehouse:     "file://" + filepath.ToSlash(t.TempDir()),
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -26,19 +26,19 @@ func TestCatalogOptionsValidate(t *testing.T) {
 		wantErr string // substring naming the option; "" = valid
 	}{
 		{"sqlite default dsn", table.CatalogOptions{Warehouse: "file:///tmp/wh"}, ""},
-		{"objectstore s3", table.CatalogOptions{Type: "objectstore", Warehouse: "s3://b/p"}, ""},
-		{"rest", table.CatalogOptions{Type: "rest", RESTURI: "http://127.0.0.1:8181"}, ""},
-		{"postgres", table.CatalogOptions{SQLDriver: "postgres", SQLDSN: "postgres://x", Warehouse: "s3://b"}, ""},
-		{"hadoop rejected", table.CatalogOptions{Type: "hadoop", Warehouse: "s3://b"}, "not atomic on S3"},
-		{"unknown type", table.CatalogOptions{Type: "glue"}, `type "glue"`},
+		{"objectstore s3", table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "objectstore"}, Warehouse: "s3://b/p"}, ""},
+		{"rest", table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "rest", REST: table.RESTCatalogConfig{URI: "http://127.0.0.1:8181"}}}, ""},
+		{"postgres", table.CatalogOptions{CatalogConfig: table.CatalogConfig{SQL: table.SQLCatalogConfig{Driver: "postgres", DSN: "postgres://x"}}, Warehouse: "s3://b"}, ""},
+		{"hadoop rejected", table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "hadoop"}, Warehouse: "s3://b"}, "not atomic on S3"},
+		{"unknown type", table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "glue"}}, `type "glue"`},
 		{"sql needs warehouse", table.CatalogOptions{}, "warehouse is required"},
-		{"rest needs uri", table.CatalogOptions{Type: "rest"}, "rest_uri is required"},
+		{"rest needs uri", table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "rest"}}, "rest_uri is required"},
 		{"relative file warehouse", table.CatalogOptions{Warehouse: "file://rel/wh"}, "must be absolute"},
 		{"bad scheme", table.CatalogOptions{Warehouse: "gs://b"}, "unsupported scheme"},
 		{"no scheme", table.CatalogOptions{Warehouse: "/tmp/wh"}, "warehouse"},
 		{"sqlite on s3 needs dsn", table.CatalogOptions{Warehouse: "s3://b"}, "sql_dsn is required"},
-		{"postgres needs dsn", table.CatalogOptions{SQLDriver: "postgres", Warehouse: "s3://b"}, "sql_dsn is required"},
-		{"unknown driver", table.CatalogOptions{SQLDriver: "mysql", Warehouse: "s3://b"}, `sql_driver "mysql"`},
+		{"postgres needs dsn", table.CatalogOptions{CatalogConfig: table.CatalogConfig{SQL: table.SQLCatalogConfig{Driver: "postgres"}}, Warehouse: "s3://b"}, "sql_dsn is required"},
+		{"unknown driver", table.CatalogOptions{CatalogConfig: table.CatalogConfig{SQL: table.SQLCatalogConfig{Driver: "mysql"}}, Warehouse: "s3://b"}, `sql_driver "mysql"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +179,8 @@ func TestCatalogPostgres(t *testing.T) {
 		warehouse := "file://" + filepath.ToSlash(t.TempDir())
 		// A fresh catalog name per subtest keeps them apart in one database.
 		cat, err := table.OpenCatalog(t.Context(), table.CatalogOptions{
-			Name: "suite_" + strings.ReplaceAll(t.Name(), "/", "_"), SQLDriver: "postgres", SQLDSN: dsn, Warehouse: warehouse,
+			CatalogConfig: table.CatalogConfig{Name: "suite_" + strings.ReplaceAll(t.Name(), "/", "_"), SQL: table.SQLCatalogConfig{Driver: "postgres", DSN: dsn}},
+			Warehouse:     warehouse,
 		})
 		if err != nil {
 			t.Fatalf("open postgres catalog: %v", err)
@@ -196,7 +197,7 @@ func TestCatalogREST(t *testing.T) {
 	}
 	warehouse := os.Getenv("BIGFATHER_TEST_REST_WAREHOUSE")
 	catalogtest.Run(t, func(t *testing.T) (catalog.Catalog, string) {
-		cat, err := table.OpenCatalog(t.Context(), table.CatalogOptions{Type: "rest", RESTURI: uri, Warehouse: warehouse})
+		cat, err := table.OpenCatalog(t.Context(), table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "rest", REST: table.RESTCatalogConfig{URI: uri}}, Warehouse: warehouse})
 		if err != nil {
 			t.Fatalf("open rest catalog: %v", err)
 		}

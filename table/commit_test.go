@@ -42,7 +42,8 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	cat, err := table.OpenCatalog(ctx, table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(dir, "cat.db"), Warehouse: "file://" + wh,
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(dir, "cat.db")}},
+		Warehouse:     "file://" + wh,
 	})
 	if err != nil {
 		t.Fatal(err)

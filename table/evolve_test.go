@@ -64,7 +64,8 @@ func newEvolveTable(t *testing.T, text string) (catalog.Catalog, *icebergtable.T
 	t.Helper()
 	dir := t.TempDir()
 	cat, err := table.OpenCatalog(t.Context(), table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + dir,
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(dir, "catalog.db")}},
+		Warehouse:     "file://" + dir,
 	})
 	if err != nil {
 		t.Fatal(err)

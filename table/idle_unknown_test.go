@@ -20,6 +20,7 @@ import (
 // committed once, neither fenced nor applied twice, and the next snapshot
 // takes in the offsets it passed over.
 func TestWatermarkOnlyCommitLostResponse(t *testing.T) {
+	t.Parallel()
 	f, proxy := newFaultyS3Fixture(t, []faultproxy.Rule{
 		{Name: "meta", Method: "PUT", Path: metadataPUTAfterV1, Drop: 1},
 	})

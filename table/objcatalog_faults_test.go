@@ -26,7 +26,9 @@ func newFaultyS3Fixture(t *testing.T, rules []faultproxy.Rule) (*fixture, *fault
 	ctx := t.Context()
 	s3cfg, proxy := objstoretest.FaultyS3(t, rules, "warehouse")
 	cat, err := table.OpenCatalog(ctx, table.CatalogOptions{
-		Type: "objectstore", Warehouse: "s3://warehouse/lake", S3: s3cfg,
+		CatalogConfig: table.CatalogConfig{Type: "objectstore"},
+		Warehouse:     "s3://warehouse/lake",
+		S3:            s3cfg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +112,7 @@ func commitAll(t *testing.T, f *fixture, n int) (reconciled int) {
 // a conflict (which reloads, sees the watermark moved, and fences a batch
 // that was committed).
 func TestObjectStoreCommitLostResponseSDKRetry(t *testing.T) {
+	t.Parallel()
 	f, proxy := newFaultyS3Fixture(t, []faultproxy.Rule{
 		{Name: "meta", Method: "PUT", Path: metadataPUTAfterV1, Drop: 1, Max: 1},
 	})
@@ -123,6 +126,7 @@ func TestObjectStoreCommitLostResponseSDKRetry(t *testing.T) {
 // PUT is applied or refused and its response lost, so the SDK gives up
 // with a connection error; the committer reconciles by commit id.
 func TestObjectStoreCommitEveryResponseLost(t *testing.T) {
+	t.Parallel()
 	f, proxy := newFaultyS3Fixture(t, []faultproxy.Rule{
 		{Name: "meta", Method: "PUT", Path: metadataPUTAfterV1, Drop: 1},
 	})
@@ -138,6 +142,7 @@ func TestObjectStoreCommitEveryResponseLost(t *testing.T) {
 // scale: 30 % of metadata PUTs applied and their responses lost, 5 % of
 // every request answered 503 before forwarding, and latency spikes.
 func TestObjectStoreCommitUnderFaults(t *testing.T) {
+	t.Parallel()
 	f, proxy := newFaultyS3Fixture(t, []faultproxy.Rule{
 		{Name: "meta", Method: "PUT", Path: metadataPUTAfterV1, Drop: 0.3, Fail: 0.05},
 		{Name: "other", Fail: 0.05, Delay: 0.05, DelayMin: 10e6, DelayMax: 100e6},

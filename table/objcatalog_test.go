@@ -34,7 +34,9 @@ func openObjectStoreS3(t *testing.T) (catalog.Catalog, string) {
 	t.Helper()
 	const warehouse = "s3://warehouse/lake"
 	cat, err := table.OpenCatalog(t.Context(), table.CatalogOptions{
-		Type: "objectstore", Warehouse: warehouse, S3: objstoretest.FakeS3(t, "warehouse"),
+		CatalogConfig: table.CatalogConfig{Type: "objectstore"},
+		Warehouse:     warehouse,
+		S3:            objstoretest.FakeS3(t, "warehouse"),
 	})
 	if err != nil {
 		t.Fatalf("open objectstore catalog on s3: %v", err)

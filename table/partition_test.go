@@ -57,7 +57,7 @@ func TestPartitionedFilesPrune(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	wh := filepath.Join(dir, "wh")
-	cat, err := table.OpenCatalog(ctx, table.CatalogOptions{Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(dir, "c.db"), Warehouse: "file://" + wh})
+	cat, err := table.OpenCatalog(ctx, table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(dir, "c.db")}}, Warehouse: "file://" + wh})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/table"
 )
@@ -105,8 +106,10 @@ func newCrashEnv(t *testing.T, records int64) *crashEnv {
 	cl.Close()
 	produce(records-records/2, 8)
 	dir := t.TempDir()
+	// The restarted child's join waits for the SIGKILLed one's session to
+	// run out: kfake's minimum (6 s) instead of the 45 s default.
 	cfg := fmt.Sprintf(`pipeline: crash
-kafka: {brokers: [%q]}
+kafka: {brokers: [%q], session_timeout: 6s, rebalance_timeout: 10s}
 schema_registry: {url: %q}
 catalog: {type: sql, sql: {driver: sqlite, dsn: %q}}
 warehouse: {url: %q}
@@ -143,7 +146,8 @@ func (c *crashEnv) load(t *testing.T) *icebergtable.Table {
 func (c *crashEnv) loadID(t *testing.T, id icebergtable.Identifier) *icebergtable.Table {
 	t.Helper()
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(c.dir, "catalog.db"), Warehouse: "file://" + filepath.Join(c.dir, "wh"),
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(c.dir, "catalog.db")}},
+		Warehouse:     "file://" + filepath.Join(c.dir, "wh"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,11 +181,13 @@ func TestCrashAtNamedPoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
+	t.Parallel()
 	bin := buildBinary(t)
 	const records = 4000
 	// The second hit of each point, so that commits exist before the crash.
 	for _, point := range []string{"mid-upload:2", "after-upload:2", "before-commit:2", "after-commit:2"} {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel() // each point has its own Kafka, warehouse and child
 			env := newCrashEnv(t, records)
 			cmd, log := env.child(t, bin, point)
 			err := waitExit(cmd, 60*time.Second)
@@ -200,13 +206,12 @@ func TestCrashAtNamedPoints(t *testing.T) {
 			}
 
 			cmd, log = env.child(t, bin, "")
-			deadline := time.Now().Add(90 * time.Second)
-			for env.committed(t) < offsets {
-				if time.Now().After(deadline) {
-					t.Fatalf("restart committed %d of %d\n%s", env.committed(t), offsets, log)
+			eventually.Within(t, 90*time.Second, func() error {
+				if got := env.committed(t); got < offsets {
+					return fmt.Errorf("restart committed %d of %d\n%s", got, offsets, log)
 				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return nil
+			})
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}

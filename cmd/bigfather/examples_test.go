@@ -28,6 +28,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -95,7 +96,10 @@ func (e *exampleEnv) send(t *testing.T, topic string, values []string) {
 
 func (e *exampleEnv) child(t *testing.T, bin, crashAt string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
+	// A restart after a crash waits for the killed child's session to run
+	// out: kfake's minimum (6 s) instead of the 45 s default.
 	cmd := exec.Command(bin, "run", "--config", e.config, "--set", "flush.max_latency=400ms", "--set", "flush.max_records=150",
+		"--set", "kafka.session_timeout=6s", "--set", "kafka.rebalance_timeout=10s",
 		"--set", "metrics.addr=", "--set", "log.level=warn")
 	cmd.Env = append(e.env, "BIGFATHER_CRASH_AT="+crashAt)
 	var log strings.Builder
@@ -119,7 +123,8 @@ func (e *exampleEnv) command(t *testing.T, bin string, args ...string) (string, 
 func (e *exampleEnv) catalog(t *testing.T) catalog.Catalog {
 	t.Helper()
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(e.dir, "wh", "catalog.db"), Warehouse: "file://" + filepath.Join(e.dir, "wh"),
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(e.dir, "wh", "catalog.db")}},
+		Warehouse:     "file://" + filepath.Join(e.dir, "wh"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -167,13 +172,12 @@ func (e *exampleEnv) maxCommitted(t *testing.T, names ...string) int64 {
 func (e *exampleEnv) runToEnd(t *testing.T, bin string, total int64, tables ...string) {
 	t.Helper()
 	cmd, log := e.child(t, bin, "")
-	deadline := time.Now().Add(90 * time.Second)
-	for e.maxCommitted(t, tables...) < total {
-		if time.Now().After(deadline) {
-			t.Fatalf("committed %d of %d\n%s", e.maxCommitted(t, tables...), total, log)
+	eventually.Within(t, 90*time.Second, func() error {
+		if got := e.maxCommitted(t, tables...); got < total {
+			return fmt.Errorf("committed %d of %d\n%s", got, total, log)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +365,7 @@ func musicCatalog() (values []string, tracks, albums, artists, rejects int) {
 // every offset is in exactly one table, and iceberg-go reads the routed
 // rows, the enriched columns and the day partitions back.
 func TestExampleMusicCatalog(t *testing.T) {
+	t.Parallel() // its own Kafka, warehouse and child; waits out a killed session
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}

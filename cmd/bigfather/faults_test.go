@@ -18,6 +18,7 @@ import (
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/faultproxy"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/objstore/objstoretest"
@@ -80,7 +81,7 @@ log: {level: info}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	direct := table.CatalogOptions{Type: "objectstore", Warehouse: "s3://warehouse/wh", S3: s3cfg}
+	direct := table.CatalogOptions{CatalogConfig: table.CatalogConfig{Type: "objectstore"}, Warehouse: "s3://warehouse/wh", S3: s3cfg}
 	direct.S3.Endpoint = proxy.Target().String()
 	cat, err := table.OpenCatalog(ctx, direct)
 	if err != nil {
@@ -121,13 +122,12 @@ func (r *s3FaultRun) committed() int64 {
 // exactly records rows. It returns the binary's log.
 func (r *s3FaultRun) finish(records int64, within time.Duration) string {
 	t := r.t
-	deadline := time.Now().Add(within)
-	for r.committed() < records {
-		if time.Now().After(deadline) {
-			t.Fatalf("committed %d of %d under faults\n%s", r.committed(), records, r.log)
+	eventually.Within(t, within, func() error {
+		if got := r.committed(); got < records {
+			return fmt.Errorf("committed %d of %d under faults\n%s", got, records, r.log)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +165,7 @@ func (r *s3FaultRun) finish(records int64, within time.Duration) string {
 // writer must never take that for another writer (issue 11 item 3: it
 // fenced and dropped committed batches), and every record must land once.
 func TestObjectStoreCatalogUnderS3Faults(t *testing.T) {
+	t.Parallel() // its own Kafka, S3, proxy and child; mostly waiting on retries
 	const records = 2000
 	r := startS3FaultRun(t, 3, records, "{max_latency: 300ms, max_records: 250}", []faultproxy.Rule{
 		{Name: "metadata-put", Method: "PUT", Path: regexp.MustCompile(`/metadata/v[0-9]+\.metadata\.json$`), Fail: 0.05, Drop: 0.3, FailAfter: 0.05},
@@ -189,6 +190,7 @@ func TestObjectStoreCatalogUnderS3Faults(t *testing.T) {
 // rows). The tables are created first (v1 is let through), since a table
 // that cannot be created stops the process by design.
 func TestEveryMetadataPutFailingLosesNothing(t *testing.T) {
+	t.Parallel() // its own Kafka, S3, proxy and child; mostly waiting on retries
 	const records = 4400
 	r := startS3FaultRun(t, 4, records, "{max_latency: 2s, max_records: 300}", []faultproxy.Rule{
 		{Name: "commit-put", Method: "PUT", Path: regexp.MustCompile(`/metadata/v([2-9]|[1-9][0-9]+)\.metadata\.json$`), Fail: 1, Max: 60},

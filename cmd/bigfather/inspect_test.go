@@ -20,6 +20,7 @@ import (
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/bigfather/bigfather/table"
 )
@@ -74,13 +75,14 @@ func newInspectEnv(t *testing.T, total int64) *inspectEnv {
 		cancel()
 		t.Fatalf("pipeline ended before it started: %v", err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for p.Stats().Committed < total {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("committed %d of %d", p.Stats().Committed, total)
+	if err := eventually.Wait(60*time.Second, func() error {
+		if got := p.Stats().Committed; got < total {
+			return fmt.Errorf("committed %d of %d", got, total)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	}); err != nil {
+		cancel()
+		t.Fatal(err)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -105,6 +107,7 @@ func (e *inspectEnv) inspect(t *testing.T, args ...string) string {
 // integers past 2^53, and Iceberg's snapshot ids are 63-bit random numbers),
 // and --paths prints one local path per line, each an existing file.
 func TestInspectOutputIsUsableByReaders(t *testing.T) {
+	t.Parallel()
 	e := newInspectEnv(t, 300)
 	cat, err := table.OpenCatalog(context.Background(), catalogOptions(e.cfg))
 	if err != nil {
@@ -208,6 +211,7 @@ func duckdbScript(t *testing.T) string {
 // empty table's columns have exactly the types DuckDB reads from the
 // Parquet files, so a query that works on a full table works on an empty one.
 func TestQueryReadsLiveFilesAndEmptyTables(t *testing.T) {
+	t.Parallel()
 	script := duckdbScript(t)
 	e := newInspectEnv(t, 300)
 	query := func(sql string, args ...string) string {

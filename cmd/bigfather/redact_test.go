@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 )
 
@@ -50,13 +51,12 @@ func runSecretChild(t *testing.T, cfg, until string) string {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	if until != "" {
-		deadline := time.Now().Add(60 * time.Second)
-		for !strings.Contains(out.String(), until) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in the output:\n%s", until, out)
+		eventually.Within(t, 60*time.Second, func() error {
+			if !strings.Contains(out.String(), until) {
+				return fmt.Errorf("no %q in the output:\n%s", until, out)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 	}
 	if err := waitExit(cmd, 60*time.Second); err == nil && until == "" {
@@ -81,7 +81,11 @@ func TestSecretsInURLsStayOutOfTheOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
+	// Each subtest is its own child (and Kafka); most of their time is
+	// the clients' retry backoff, so they wait in parallel.
+	t.Parallel()
 	t.Run("registry", func(t *testing.T) {
+		t.Parallel()
 		cluster, err := devkafka.Start(context.Background(), devkafka.Options{
 			KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Topics: map[string]int32{"tracks": 1},
 		})
@@ -112,6 +116,7 @@ shutdown_timeout: 2s
 		}
 	})
 	t.Run("rest", func(t *testing.T) {
+		t.Parallel()
 		out := runSecretChild(t, fmt.Sprintf(`pipeline: p
 kafka: {brokers: ["127.0.0.1:1"]}
 schema_registry: {url: "http://127.0.0.1:1"}
@@ -123,6 +128,7 @@ metrics: {addr: ""}
 		assertNoSecrets(t, out, "RestUriSecret1", "RestQuerySecret1", "RestCredSecret1", "RestOauthSecret1")
 	})
 	t.Run("s3", func(t *testing.T) {
+		t.Parallel()
 		// Good records, so the pipeline goes to S3 to create the table.
 		cluster, err := devkafka.Start(context.Background(), devkafka.Options{
 			KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Topics: map[string]int32{"tracks": 1},
@@ -160,6 +166,7 @@ shutdown_timeout: 2s
 		"postgres-keyvalue-bad":   "host=127.0.0.1 port=1 user=bf password='PgKvSecret1 x' dbname=c sslmode=disable bogus",
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			out := runSecretChild(t, fmt.Sprintf(`pipeline: p
 kafka: {brokers: ["127.0.0.1:1"]}
 schema_registry: {url: "http://127.0.0.1:1"}

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 )
 
 // hangingJoin is a Kafka whose JoinGroup never answers, so a member's
@@ -69,25 +70,22 @@ shutdown_timeout: %s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(log.String(), "msg=memory") {
-		if time.Now().After(deadline) {
-			t.Fatalf("child did not start:\n%s", log)
+	eventually.Within(t, 30*time.Second, func() error {
+		switch out := log.String(); {
+		case !strings.Contains(out, "msg=memory"):
+			return fmt.Errorf("child did not start:\n%s", out)
+		case !strings.Contains(out, "joining group"):
+			return fmt.Errorf("child did not start its group join:\n%s", out)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	for !strings.Contains(log.String(), "joining group") {
-		if time.Now().After(deadline) {
-			t.Fatalf("child did not start its group join:\n%s", log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	return cmd, log
 }
 
 // A SIGTERM while the group join hangs is logged at once and the process
 // exits within shutdown_timeout plus a little, whatever the broker does.
 func TestSignalStopIsBoundedByShutdownTimeout(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
@@ -112,6 +110,7 @@ func TestSignalStopIsBoundedByShutdownTimeout(t *testing.T) {
 
 // A second signal during a stop that hangs exits at once, non-zero.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
@@ -119,13 +118,12 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(log.String(), "signal received, stopping") {
-		if time.Now().After(deadline) {
-			t.Fatalf("first signal not logged:\n%s", log)
+	eventually.Within(t, 10*time.Second, func() error {
+		if !strings.Contains(log.String(), "signal received, stopping") {
+			return fmt.Errorf("first signal not logged:\n%s", log)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -74,7 +74,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 			}
 		}
 		var opts []table.VerifyOption
-		if cfg.Kafka.Start.Kind == config.StartEarliest {
+		if cfg.Kafka.Start.Kind == ingest.StartEarliest {
 			// Started at the log start: a record before the first offset
 			// the tables cover is missing, not before the pipeline's time.
 			opts = append(opts, table.FromLogStart())
@@ -223,7 +223,7 @@ func verifyGroups(cfg *config.Config, names []string) [][]string {
 	for i, t := range cfg.Tables {
 		idx[t.Table] = i
 	}
-	shares := func(a, b config.TableRoute) bool {
+	shares := func(a, b ingest.TableRoute) bool {
 		for _, topic := range a.AllTopics() {
 			if slices.Contains(b.AllTopics(), topic) {
 				return true

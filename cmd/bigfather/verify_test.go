@@ -20,6 +20,7 @@ import (
 
 	"github.com/bigfather/bigfather/internal/config"
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -129,16 +130,17 @@ func (e *verifyEnv) ingestFeeding(t *testing.T, want int64, feed func()) {
 	go func() {
 		done <- runPipeline(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for e.committed(t) < want {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("committed %d of %d: %v", e.committed(t), want, <-done)
+	if err := eventually.Wait(60*time.Second, func() error {
+		if got := e.committed(t); got < want {
+			if feed != nil {
+				feed()
+			}
+			return fmt.Errorf("committed %d of %d", got, want)
 		}
-		if feed != nil {
-			feed()
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil
+	}); err != nil {
+		cancel()
+		t.Fatalf("%v: %v", err, <-done)
 	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
@@ -152,7 +154,8 @@ func (e *verifyEnv) committed(t *testing.T) int64 {
 		return 0
 	}
 	cat, err := table.OpenCatalog(context.Background(), table.CatalogOptions{
-		Type: "sql", SQLDriver: "sqlite", SQLDSN: filepath.Join(e.dir, "wh", "catalog.db"), Warehouse: "file://" + filepath.Join(e.dir, "wh"),
+		CatalogConfig: table.CatalogConfig{Type: "sql", SQL: table.SQLCatalogConfig{Driver: "sqlite", DSN: filepath.Join(e.dir, "wh", "catalog.db")}},
+		Warehouse:     "file://" + filepath.Join(e.dir, "wh"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +213,7 @@ func (v verifyJSON) partition(t *testing.T, p int32) table.PartitionReport {
 // so a partition the pipeline never committed was not checked at all and
 // verify said OK while all of its records were missing.
 func TestVerifyChecksPartitionsNeverCommitted(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "earliest")
 	e.send(t, 0, 5)
 	e.send(t, 1, 5)
@@ -258,6 +262,7 @@ func (e *verifyEnv) partitionOf(t *testing.T, rep verifyJSON, p int32) table.Par
 // deleted range: fine where the table holds it, unverifiable where it
 // holds nothing, data loss where the watermark is below the log start.
 func TestVerifyStartsAtTheLogStart(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "earliest")
 	e.send(t, 0, 6)
 	e.send(t, 1, 6)
@@ -311,6 +316,7 @@ func TestVerifyStartsAtTheLogStart(t *testing.T) {
 // never committed is not knowable: verify says so instead of calling its
 // records missing or checking nothing in silence.
 func TestVerifyStartLatestNeverCommittedIsUnverified(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "latest")
 	e.send(t, 1, 3) // before the pipeline starts: not for it to ingest
 	// Records produced while it runs are ingested once it is assigned.
@@ -334,6 +340,7 @@ func TestVerifyStartLatestNeverCommittedIsUnverified(t *testing.T) {
 // With kafka.start a timestamp, a partition never committed is checked
 // from the first offset at or after that time.
 func TestVerifyStartTimestampChecksFromTheStartTime(t *testing.T) {
+	t.Parallel()
 	base := time.UnixMilli(1_700_000_000_000).UTC()
 	e := newVerifyEnv(t, base.Add(2*time.Second).Format(time.RFC3339))
 	for i := range 4 {
@@ -362,6 +369,7 @@ func TestVerifyStartTimestampChecksFromTheStartTime(t *testing.T) {
 // for: verify runs the table-only checks on them and says what it could
 // not check, instead of failing to read the topic.
 func TestVerifyTopicDeletedAfterIngestion(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "earliest")
 	e.send(t, 0, 3)
 	e.ingest(t, 3)

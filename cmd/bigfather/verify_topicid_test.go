@@ -10,6 +10,7 @@ import (
 // again, so only the topic id stored with the watermarks tells verify
 // that they are another topic's records (issue 11 item 4).
 func TestVerifyTopicRecreatedAfterIngestion(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "earliest")
 	e.send(t, 0, 3)
 	e.ingest(t, 3)

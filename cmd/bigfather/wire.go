@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,15 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/bigfather/bigfather/ingest"
 	"github.com/bigfather/bigfather/ingest/enrich"
@@ -56,24 +49,11 @@ func newLogger(cfg config.Log, w io.Writer, scrub *redact.Scrubber) *slog.Logger
 	return slog.New(redact.Handler(h, scrub))
 }
 
-func s3Config(cfg *config.Config) objstore.S3Config {
-	s := cfg.Warehouse.S3
-	return objstore.S3Config{
-		Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle,
-		AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken,
-	}
-}
-
 func catalogOptions(cfg *config.Config) table.CatalogOptions {
 	return table.CatalogOptions{
-		Type:      cfg.Catalog.Type,
-		Name:      cfg.Catalog.Name,
-		SQLDriver: cfg.Catalog.SQL.Driver,
-		SQLDSN:    cfg.Catalog.SQL.DSN,
-		RESTURI:   cfg.Catalog.REST.URI,
-		RESTProps: cfg.Catalog.REST.Properties,
-		Warehouse: cfg.Warehouse.URL,
-		S3:        s3Config(cfg),
+		CatalogConfig: cfg.Catalog,
+		Warehouse:     cfg.Warehouse.URL,
+		S3:            cfg.Warehouse.S3,
 	}
 }
 
@@ -81,51 +61,26 @@ func catalogOptions(cfg *config.Config) table.CatalogOptions {
 func newEnv(ctx context.Context, cfg *config.Config, log *slog.Logger) (*env, error) {
 	e := &env{cfg: cfg, log: log}
 	var err error
-	if e.bucket, err = objstore.Open(ctx, cfg.Warehouse.URL, s3Config(cfg)); err != nil {
+	if e.bucket, err = cfg.Warehouse.Open(ctx); err != nil {
 		return nil, fmt.Errorf("warehouse: %w", err)
 	}
 	if e.cat, err = table.OpenCatalog(ctx, catalogOptions(cfg)); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	kt, err := tlsConfig(cfg.Kafka.TLS)
-	if err != nil {
-		return nil, fmt.Errorf("kafka.tls: %w", err)
+	e.opts = ingest.Options{
+		Pipeline:        cfg.Pipeline,
+		DataFile:        cfg.Parquet.DataFileOptions(),
+		MemoryBudget:    int64(cfg.MemoryBudget),
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Catalog:         e.cat,
+		Warehouse:       e.bucket,
+		Logger:          log,
 	}
-	tables, jsonTopics, err := tableOptions(cfg)
-	if err != nil {
+	if err := e.opts.Apply(cfg.Kafka, cfg.Flush, cfg.Quarantine, cfg.Validation, cfg.Routing); err != nil {
 		return nil, err
 	}
-	k := cfg.Kafka
-	e.opts = ingest.Options{
-		Pipeline:           cfg.Pipeline,
-		Brokers:            k.Brokers,
-		Group:              k.Group,
-		ClientID:           k.ClientID,
-		TLS:                kt,
-		SASL:               saslMechanism(k.SASL),
-		StartKind:          k.Start.Kind,
-		StartAt:            k.Start.At,
-		OnGap:              k.OnGap,
-		FetchMaxBytes:      int32(min(int64(k.FetchMaxBytes), 1<<30)),
-		Tables:             tables,
-		JSON:               jsonTopics,
-		Unrouted:           cfg.Routing.Unrouted,
-		MetadataMaxAge:     k.MetadataMaxAge,
-		MaxOpenFiles:       cfg.Flush.MaxOpenFiles,
-		ParallelFiles:      cfg.Flush.ParallelFiles,
-		DLQTopic:           cfg.Quarantine.DLQTopic,
-		MaxRecordBytes:     int(min(int64(cfg.Validation.MaxRecordBytes), 1<<30)),
-		FlushMaxLatency:    cfg.Flush.MaxLatency,
-		IdleCommitInterval: cfg.Flush.IdleCommitInterval,
-		TargetFileSize:     int64(cfg.Flush.TargetFileSize),
-		FlushMaxRecords:    cfg.Flush.MaxRecords,
-		DataFile:           dataFileOptions(cfg.Parquet),
-		MemoryBudget:       int64(cfg.MemoryBudget),
-		ShutdownTimeout:    cfg.ShutdownTimeout,
-		KafkaOpts:          groupOpts(k),
-		Catalog:            e.cat,
-		Warehouse:          e.bucket,
-		Logger:             log,
+	if e.opts.Tables, e.opts.JSON, err = tableOptions(cfg); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -163,37 +118,15 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 			return ingest.Options{}, nil, fmt.Errorf("config: tables[%d].partition_by: %w", i, err)
 		}
 	}
-	r := e.cfg.SchemaRegistry
-	rt, err := tlsConfig(r.TLS)
-	if err != nil {
-		return ingest.Options{}, nil, fmt.Errorf("schema_registry.tls: %w", err)
-	}
-	registry, err := registry.NewRegistry(registry.RegistryOptions{
-		URL: r.URL, Username: r.Username, Password: r.Password, TLS: rt, Logger: e.log,
-	})
+	registry, err := e.cfg.SchemaRegistry.Open(e.log)
 	if err != nil {
 		return ingest.Options{}, nil, fmt.Errorf("schema_registry: %w", err)
 	}
 	o.Registry = registry
-	o.SubjectNameStrategy = r.SubjectNameStrategy
+	o.SubjectNameStrategy = e.cfg.SchemaRegistry.SubjectNameStrategy
 	o.Registerer = reg
 	o.Hooks.At = crashHook(os.Getenv("BIGFATHER_CRASH_AT"), e.log)
 	return o, lookups, nil
-}
-
-// groupOpts are the consumer group's timeouts and static membership. The
-// heartbeat stays at franz-go's 3s unless a shorter session needs a
-// third of it, so a member is not timed out between two heartbeats.
-func groupOpts(k config.Kafka) []kgo.Opt {
-	opts := []kgo.Opt{
-		kgo.SessionTimeout(k.SessionTimeout),
-		kgo.RebalanceTimeout(k.RebalanceTimeout),
-		kgo.HeartbeatInterval(min(3*time.Second, k.SessionTimeout/3)),
-	}
-	if k.InstanceID != "" {
-		opts = append(opts, kgo.InstanceID(k.InstanceID))
-	}
-	return opts
 }
 
 // checkPartitionBy refuses partition_by terms that name a column the
@@ -235,44 +168,6 @@ func (e *env) checkPartitionBy(ctx context.Context, t ingest.TableOptions) error
 	}
 	if _, err := table.ParsePartitionSpec(sch, t.PartitionBy); err != nil {
 		return fmt.Errorf("does not fit the declared value_schema of %s (after its transforms): %w", name, err)
-	}
-	return nil
-}
-
-func tlsConfig(t config.TLS) (*tls.Config, error) {
-	if !t.Enabled {
-		return nil, nil
-	}
-	c := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in by config
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificates", t.CAFile)
-		}
-		c.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file/key_file: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
-}
-
-func saslMechanism(s config.SASL) sasl.Mechanism {
-	switch s.Mechanism {
-	case config.SASLPlain:
-		return plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()
-	case config.SASLSCRAMSHA256:
-		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()
-	case config.SASLSCRAMSHA512:
-		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()
 	}
 	return nil
 }
@@ -333,10 +228,10 @@ func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*regist
 		if o.Filter, err = compileOne("filter", t.Filter); err != nil {
 			return nil, nil, fmt.Errorf("%s.filter: %w", p, err)
 		}
-		if o.Route, err = compileOne("route", routeExpr(t.Route)); err != nil {
+		if o.Route, err = compileOne("route", t.Route.Expr()); err != nil {
 			return nil, nil, fmt.Errorf("%s.route: %w", p, err)
 		}
-		if t.Format == config.FormatJSON {
+		if t.Format == ingest.FormatJSON {
 			j, err := registry.NewJSONRecords(t.ValueSchema)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s.value_schema: %w", p, err)
@@ -351,15 +246,11 @@ func tableOptions(cfg *config.Config) ([]ingest.TableOptions, map[string]*regist
 }
 
 // compileRules compiles a table's validation rules (nil: none).
-func compileRules(specs []config.Rule) (*rules.Rules, error) {
+func compileRules(specs []rules.Rule) (*rules.Rules, error) {
 	if len(specs) == 0 {
 		return nil, nil
 	}
-	rs := make([]rules.Rule, len(specs))
-	for j, r := range specs {
-		rs[j] = rules.Rule{Name: r.Name, Expr: r.Expr}
-	}
-	return rules.CompileRules(rs)
+	return rules.CompileRules(specs)
 }
 
 // compileOne compiles expr as a one-rule set named name (nil when empty).
@@ -370,28 +261,10 @@ func compileOne(name, expr string) (*rules.Rules, error) {
 	return rules.CompileRules([]rules.Rule{{Name: name, Expr: expr}})
 }
 
-// routeExpr is a route condition as a CEL predicate: a field or header
-// route compares the value's text with the listed values.
-func routeExpr(r config.Route) string {
-	quoted := make([]string, len(r.Values))
-	for i, v := range r.Values {
-		quoted[i] = strconv.Quote(v)
-	}
-	list := "[" + strings.Join(quoted, ", ") + "]"
-	switch {
-	case r.Field != "":
-		return fmt.Sprintf("has(value.%s) && string(value.%s) in %s", r.Field, r.Field, list)
-	case r.Header != "":
-		h := strconv.Quote(r.Header)
-		return fmt.Sprintf("%s in headers && string(headers[%s]) in %s", h, h, list)
-	}
-	return r.When
-}
-
 // chainSteps turns a table's transforms, then its cleanse steps, into
 // transform steps, reading hash keys from the environment (never from the
 // file, never logged) and binding enrich steps to their lookups.
-func chainSteps(t config.TableRoute, p string, lookups map[string]transform.Lookup) ([]transform.Transform, error) {
+func chainSteps(t ingest.TableRoute, p string, lookups map[string]transform.Lookup) ([]transform.Transform, error) {
 	key := func(path, env string) ([]byte, error) {
 		if env == "" {
 			return nil, nil
@@ -404,34 +277,26 @@ func chainSteps(t config.TableRoute, p string, lookups map[string]transform.Look
 	}
 	var out []transform.Transform
 	for j, st := range t.Transforms {
-		path := fmt.Sprintf("%s.transforms[%d]", p, j)
-		step := transform.Transform{
-			Op: st.Op, Name: st.Name, Columns: st.Columns, Renames: st.Renames, To: st.To, Value: st.Value.V, From: st.From,
-			Formats: st.Formats, Zone: st.Zone, KeepLast: st.KeepLast, Column: st.Column, Expr: st.Expr, Type: st.Type,
-			Separator: st.Separator, KeyColumns: st.KeyColumns, OnMiss: st.OnMiss,
+		if len(st.Defaults) == 0 {
+			// "defaults: {}" in the file sets nothing, as for every op.
+			st.Defaults = nil
 		}
-		if len(st.Defaults) > 0 {
-			step.Defaults = make(map[string]any, len(st.Defaults))
-			for k, v := range st.Defaults {
-				step.Defaults[k] = v.V
-			}
-		}
-		if st.Lookup != "" {
-			step.Lookup = lookups[st.Lookup]
+		if st.LookupName != "" {
+			st.Lookup = lookups[st.LookupName]
 		}
 		var err error
-		if step.Key, err = key(path, st.KeyEnv); err != nil {
+		if st.Key, err = key(fmt.Sprintf("%s.transforms[%d]", p, j), st.KeyEnv); err != nil {
 			return nil, err
 		}
-		out = append(out, step)
+		out = append(out, st)
 	}
-	for j, st := range t.Cleanse {
-		step := transform.Transform{Op: st.Op, Columns: st.Columns, KeepLast: st.KeepLast}
+	for j, c := range t.Cleanse {
+		st := c.Step()
 		var err error
-		if step.Key, err = key(fmt.Sprintf("%s.cleanse[%d]", p, j), st.KeyEnv); err != nil {
+		if st.Key, err = key(fmt.Sprintf("%s.cleanse[%d]", p, j), st.KeyEnv); err != nil {
 			return nil, err
 		}
-		out = append(out, step)
+		out = append(out, st)
 	}
 	return out, nil
 }
@@ -442,15 +307,9 @@ func chainSteps(t config.TableRoute, p string, lookups map[string]transform.Look
 func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*enrich.Table, error) {
 	var out []*enrich.Table
 	for i, src := range e.cfg.Enrichment {
-		cols := make([]enrich.Column, len(src.Columns))
-		for j, c := range src.Columns {
-			cols[j] = enrich.Column{Name: c.Name, As: c.As, Type: c.Type}
-		}
-		t, err := enrich.Open(ctx, enrich.Source{
-			Name: src.Name, Location: src.Location, Format: src.Format, Key: src.Key, Columns: cols, Refresh: src.Refresh,
-		}, enrich.Deps{
+		t, err := enrich.Open(ctx, src, enrich.Deps{
 			OpenBucket: func(ctx context.Context, url string) (objstore.Bucket, error) {
-				return objstore.Open(ctx, url, s3Config(e.cfg))
+				return objstore.Open(ctx, url, e.cfg.Warehouse.S3)
 			},
 			Catalog:    e.cat,
 			Logger:     e.log,
@@ -462,15 +321,6 @@ func (e *env) openLookups(ctx context.Context, reg prometheus.Registerer) ([]*en
 		out = append(out, t)
 	}
 	return out, nil
-}
-
-// dataFileOptions maps the parquet section onto the data file writer's
-// options.
-func dataFileOptions(p config.Parquet) table.DataFileOptions {
-	o := table.DefaultDataFileOptions()
-	o.Compression, o.ZstdLevel, o.DictionaryEnabled = p.Compression, p.ZstdLevel, p.Dictionary
-	o.RowGroupBytes, o.PageBytes = int64(p.RowGroupSize), int64(p.PageSize)
-	return o
 }
 
 // openToolEnv loads the config of a one-shot command (verify, inspect,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/internal/eventually"
 )
 
 func TestRunRefreshesOnEveryTick(t *testing.T) {
@@ -219,13 +220,12 @@ func TestRefreshConcurrentReadersSeeWholeRows(t *testing.T) {
 		// Counted after the rename: a refresh running now may have opened
 		// the old file, but the one after it started after the rename.
 		before := tbl.Stats().Refreshes
-		deadline := time.Now().Add(10 * time.Second)
-		for tbl.Stats().Refreshes < before+2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("no refresh within 10s (stats %+v)", tbl.Stats())
+		eventually.Within(t, 10*time.Second, func() error {
+			if tbl.Stats().Refreshes < before+2 {
+				return fmt.Errorf("no refresh within 10s (stats %+v)", tbl.Stats())
 			}
-			time.Sleep(time.Millisecond)
-		}
+			return nil
+		})
 	}
 	close(stop)
 	cancel()

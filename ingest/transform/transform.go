@@ -82,8 +82,12 @@ type Transform struct {
 	// offset. Default: UTC.
 	Zone string `yaml:"zone"`
 	// Key is the HMAC-SHA256 key of a hash step. It never appears in an
-	// error or in String.
+	// error or in String, nor in the config file: see KeyEnv.
 	Key []byte `yaml:"-"`
+	// KeyEnv names the environment variable the config file's hash step
+	// takes Key from, so the key never appears in the file or the logs.
+	// The caller reads it (Compile takes Key).
+	KeyEnv string `yaml:"key_env"`
 	// KeepLast is how many trailing characters (runes) mask leaves.
 	KeepLast int `yaml:"keep_last"`
 	// Column is the field a derive step writes: replaced in place if it
@@ -99,6 +103,9 @@ type Transform struct {
 	Separator string `yaml:"separator"`
 	// Lookup is the reference data of enrich.
 	Lookup Lookup `yaml:"-"`
+	// LookupName names, in the config file, the enrichment source an
+	// enrich step joins with; the caller binds Lookup to it.
+	LookupName string `yaml:"lookup"`
 	// KeyColumns are the fields whose values, in order, form the enrich
 	// join key (see AppendLookupKey).
 	KeyColumns []string `yaml:"key_columns"`

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bigfather/bigfather/ingest"
 )
 
 // decoder walks the YAML node tree and the Go type together. yaml.v3's own
@@ -25,6 +27,7 @@ type decoder struct {
 var (
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 	durationType    = reflect.TypeFor[time.Duration]()
+	anyType         = reflect.TypeFor[any]()
 )
 
 // decode stores n into v, which is addressable and holds the default. A null
@@ -59,7 +62,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 
 // isLeaf reports whether t is decoded from a single scalar.
 func isLeaf(t reflect.Type) bool {
-	if reflect.PointerTo(t).Implements(unmarshalerType) {
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t == anyType {
 		return true
 	}
 	switch t.Kind() {
@@ -80,6 +83,17 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
 	n, err := expandScalar(n, d.lookup)
 	if err != nil {
 		d.errs.add(n.Line, path, "%v", err)
+		return
+	}
+	if v.Type() == anyType {
+		x, err := scalarValue(n)
+		if err != nil {
+			d.errs.add(n.Line, path, "%v", err)
+			return
+		}
+		if x != nil {
+			v.Set(reflect.ValueOf(x))
+		}
 		return
 	}
 	// Decode into a scratch value so a failed decode leaves the default.
@@ -187,6 +201,29 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	v.Set(m)
 }
 
+// scalarValue is a scalar with the type YAML gives it: an int64, a
+// float64, a bool, a string, or nil for null (a transform step's value and
+// defaults are typed this way).
+func scalarValue(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!int":
+		var v int64
+		err := n.Decode(&v)
+		return v, err
+	case "!!float":
+		var v float64
+		err := n.Decode(&v)
+		return v, err
+	case "!!bool":
+		var v bool
+		err := n.Decode(&v)
+		return v, err
+	}
+	return n.Value, nil
+}
+
 // splitList splits a comma-separated list, trimming spaces and dropping
 // empty items.
 func splitList(s string) []string {
@@ -202,6 +239,10 @@ func splitList(s string) []string {
 // fieldIndex returns the index of the field of struct t whose yaml tag is
 // name.
 func fieldIndex(t reflect.Type, name string) (int, bool) {
+	if name == "" {
+		// yamlName is "" for fields that are no key (yaml:"-").
+		return 0, false
+	}
 	for i := range t.NumField() {
 		if yamlName(t.Field(i)) == name {
 			return i, true
@@ -247,7 +288,9 @@ func want(t reflect.Type) string {
 		return `want a duration like "10s" or "1m30s"`
 	case t == reflect.TypeFor[ByteSize]():
 		return `want a size like "128MiB" or a number of bytes`
-	case t == reflect.TypeFor[StartPosition]():
+	case t == anyType:
+		return "want a single value (a number, true/false or text)"
+	case t == reflect.TypeFor[ingest.StartPosition]():
 		return "want earliest, latest or an RFC 3339 timestamp"
 	}
 	switch t.Kind() {

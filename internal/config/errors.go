@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/bigfather/bigfather/internal/confkey"
 )
 
 // ErrInvalid is wrapped by every error about the configuration's content:
@@ -56,6 +58,14 @@ type errorList []*Error
 
 func (l *errorList) add(line int, path, format string, args ...any) {
 	*l = append(*l, &Error{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// in adds the problems of a package section's Validate result under the
+// section's key path: a *confkey.Error names its key inside the section.
+func (l *errorList) in(path string, err error) {
+	for _, e := range confkey.Errors(err) {
+		l.add(0, confkey.Join(path, e.Path), "%s", e.Msg)
+	}
 }
 
 // err returns nil, the single error, or all of them joined.

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bigfather/bigfather/ingest"
 )
 
 // Load reads the configuration file at path and parses it as Parse does.
@@ -140,7 +141,7 @@ func (c *Config) fillDerived() error {
 	for i := range c.Tables {
 		r := &c.Tables[i]
 		if r.Format == "" {
-			r.Format = FormatAvro
+			r.Format = ingest.FormatAvro
 		}
 		if !c.Quarantine.Enabled {
 			r.Rejects = ""
@@ -148,10 +149,8 @@ func (c *Config) fillDerived() error {
 			r.Rejects = r.Table + c.Quarantine.Suffix
 		}
 	}
-	if c.Catalog.Type == CatalogSQL && c.Catalog.SQL.Driver == DriverSQLite && c.Catalog.SQL.DSN == "" {
-		if dir, ok := c.Warehouse.LocalDir(); ok && dir != "" {
-			c.Catalog.SQL.DSN = filepath.Join(dir, "catalog.db")
-		}
+	if dir, ok := c.Warehouse.LocalDir(); ok {
+		c.Catalog = c.Catalog.WithWarehouse(dir)
 	}
 	return nil
 }

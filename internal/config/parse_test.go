@@ -12,6 +12,15 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/ingest/rules"
+	"github.com/bigfather/bigfather/ingest/transform"
+	"github.com/bigfather/bigfather/internal/tlsconf"
+	"github.com/bigfather/bigfather/objstore"
+	"github.com/bigfather/bigfather/schema/registry"
+	"github.com/bigfather/bigfather/table"
 )
 
 const minimal = `
@@ -24,6 +33,18 @@ tables:
   - topic: tracks
     table: music.tracks
 `
+
+// noAWSRegion keeps the machine's AWS setup out of the test, so the S3
+// region default is the documented fallback.
+func noAWSRegion(t *testing.T) {
+	t.Helper()
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+}
 
 // chdirTemp runs the test in a fresh working directory, so the relative
 // default warehouse resolves somewhere known.
@@ -41,6 +62,7 @@ func chdirTemp(t *testing.T) string {
 
 func TestMinimalGetsDefaults(t *testing.T) {
 	wd := chdirTemp(t)
+	noAWSRegion(t)
 	got, err := Parse([]byte(minimal))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +72,7 @@ func TestMinimalGetsDefaults(t *testing.T) {
 	want.Kafka.Brokers = []string{"127.0.0.1:9092"}
 	want.Kafka.Group = "bigfather-p1"
 	want.SchemaRegistry.URL = "http://127.0.0.1:8081"
-	want.Tables = []TableRoute{{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks__rejects", Format: "avro"}}
+	want.Tables = []ingest.TableRoute{{Topic: "tracks", Table: "music.tracks", Rejects: "music.tracks__rejects", Format: "avro"}}
 	want.Warehouse.URL = "file://" + filepath.ToSlash(filepath.Join(wd, "warehouse"))
 	want.Catalog.SQL.DSN = filepath.Join(wd, "warehouse", "catalog.db")
 	if !reflect.DeepEqual(*got, want) {
@@ -97,65 +119,65 @@ func TestMinimalGetsDefaults(t *testing.T) {
 func fullWant() Config {
 	return Config{
 		Pipeline: "music-staging",
-		Kafka: Kafka{
+		Kafka: ingest.KafkaConfig{
 			Brokers:        []string{"10.0.0.1:9092", "10.0.0.2:9093"},
 			Group:          "music-group",
 			ClientID:       "bf-music",
-			Start:          StartPosition{Kind: StartTimestamp, At: time.Date(2024, 3, 1, 12, 30, 0, 0, time.UTC)},
-			OnGap:          OnGapSkip,
+			Start:          ingest.StartPosition{Kind: ingest.StartTimestamp, At: time.Date(2024, 3, 1, 12, 30, 0, 0, time.UTC)},
+			OnGap:          ingest.OnGapSkip,
 			MetadataMaxAge: 45 * time.Second,
 			FetchMaxBytes:  24 * MiB,
 			SessionTimeout: 10 * time.Second, RebalanceTimeout: 20 * time.Second, InstanceID: "bf-host-1",
-			TLS: TLS{Enabled: true, CAFile: "/etc/bf/kafka-ca.pem", CertFile: "/etc/bf/kafka.crt",
+			TLS: tlsconf.Config{Enabled: true, CAFile: "/etc/bf/kafka-ca.pem", CertFile: "/etc/bf/kafka.crt",
 				KeyFile: "/etc/bf/kafka.key", ServerName: "kafka.internal", InsecureSkipVerify: true},
-			SASL: SASL{Mechanism: SASLSCRAMSHA512, Username: "music", Password: "kafka-secret"},
+			SASL: ingest.SASLConfig{Mechanism: ingest.SASLSCRAMSHA512, Username: "music", Password: "kafka-secret"},
 		},
-		SchemaRegistry: Registry{
+		SchemaRegistry: registry.Config{
 			URL: "https://registry.internal:8081", Username: "sr-user", Password: "sr-secret",
-			TLS:                 TLS{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
-			SubjectNameStrategy: SubjectTopicRecordName,
+			TLS:                 tlsconf.Config{Enabled: true, CAFile: "/etc/bf/sr-ca.pem", ServerName: "registry.internal"},
+			SubjectNameStrategy: registry.SubjectTopicRecordName,
 		},
-		Catalog: Catalog{
-			Type: CatalogREST,
+		Catalog: table.CatalogConfig{
+			Type: table.CatalogREST,
 			Name: "lake",
-			SQL:  SQLCatalog{Driver: DriverPostgres, DSN: "postgres://bf:pg-secret@db.internal:5432/catalog?sslmode=require"},
-			REST: RESTCatalog{URI: "https://catalog.internal/api", Properties: map[string]string{
+			SQL:  table.SQLCatalogConfig{Driver: table.SQLDriverPostgres, DSN: "postgres://bf:pg-secret@db.internal:5432/catalog?sslmode=require"},
+			REST: table.RESTCatalogConfig{URI: "https://catalog.internal/api", Properties: map[string]string{
 				"credential": "client:rest-secret", "token": "rest-token",
 				"warehouse": "lake-wh", "s3.endpoint": "https://s3.internal",
 			}},
 		},
-		Warehouse: Warehouse{
+		Warehouse: objstore.Config{
 			URL: "s3://lake-bucket/staging/music",
-			S3: S3{Endpoint: "https://s3.internal", Region: "eu-west-1", PathStyle: true,
+			S3: objstore.S3Config{Endpoint: "https://s3.internal", Region: "eu-west-1", PathStyle: true,
 				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3-secret", SessionToken: "s3-session"},
 		},
-		Tables: []TableRoute{
+		Tables: []ingest.TableRoute{
 			{Topic: "tracks", Topics: []string{"tracks.backfill"}, TopicPatterns: []string{`tracks\.region-[a-z]+`},
-				Route: Route{Field: "kind", Values: []string{"track"}}, Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
-				Rules: []Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'",
+				Route: ingest.Route{Field: "kind", Values: []string{"track"}}, Table: "music.tracks", Rejects: "music.tracks_quarantine", Format: "avro",
+				Rules: []rules.Rule{{Name: "positive_duration", Expr: "value.duration_ms > 0"}}, Filter: "value.genre != 'SPOKEN'",
 				PartitionBy: []string{"day(released_at)", "bucket(16, isrc)"},
-				Cleanse:     []CleanseStep{{Op: "trim", Columns: []string{"title"}}, {Op: "hash", Columns: []string{"isrc"}, KeyEnv: "PII_KEY"}},
-				Transforms: []Transform{
-					{Op: "enrich", Name: "artist", Columns: []string{}, Renames: map[string]string{}, Formats: []string{}, Lookup: "artists",
-						KeyColumns: []string{"artist_id"}, OnMiss: "default", Defaults: map[string]Scalar{"artist_name": {"unknown"}, "followers": {int64(0)}}},
-					{Op: "parse_timestamp", Columns: []string{"released"}, Renames: map[string]string{"a": "b"}, Value: Scalar{int64(7)},
-						Formats: []string{"rfc3339", "2006-01-02"}, Zone: "Europe/Paris", KeyColumns: []string{}, Defaults: map[string]Scalar{}},
+				Cleanse:     []transform.CleanseStep{{Op: "trim", Columns: []string{"title"}}, {Op: "hash", Columns: []string{"isrc"}, KeyEnv: "PII_KEY"}},
+				Transforms: []transform.Transform{
+					{Op: "enrich", Name: "artist", Columns: []string{}, Renames: map[string]string{}, Formats: []string{}, LookupName: "artists",
+						KeyColumns: []string{"artist_id"}, OnMiss: "default", Defaults: map[string]any{"artist_name": "unknown", "followers": int64(0)}},
+					{Op: "parse_timestamp", Columns: []string{"released"}, Renames: map[string]string{"a": "b"}, Value: int64(7),
+						Formats: []string{"rfc3339", "2006-01-02"}, Zone: "Europe/Paris", KeyColumns: []string{}, Defaults: map[string]any{}},
 				}},
-			{Topic: "plays.v2", Topics: []string{"plays.v1"}, TopicPatterns: []string{`plays\.v[0-9]+`}, Route: Route{Header: "type", Values: []string{"play"}},
+			{Topic: "plays.v2", Topics: []string{"plays.v1"}, TopicPatterns: []string{`plays\.v[0-9]+`}, Route: ingest.Route{Header: "type", Values: []string{"play"}},
 				Table: "music.raw.plays", Rejects: "music.raw.plays_rejected", Format: "json",
 				ValueSchema: `{"type": "record", "name": "Play", "fields": [{"name": "user_id", "type": "long"}]}`,
-				Rules:       []Rule{{Name: "has_user", Expr: "has(value.user_id)"}}, PartitionBy: []string{"user_id"},
-				Cleanse: []CleanseStep{{Op: "mask", Columns: []string{"phone"}, KeepLast: 4}}, Transforms: []Transform{}},
-			{Topic: "tracks", Topics: []string{}, TopicPatterns: []string{}, Route: Route{Values: []string{}, When: "value.kind == 'album'"},
-				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []Rule{}, PartitionBy: []string{}, Cleanse: []CleanseStep{}, Transforms: []Transform{}},
+				Rules:       []rules.Rule{{Name: "has_user", Expr: "has(value.user_id)"}}, PartitionBy: []string{"user_id"},
+				Cleanse: []transform.CleanseStep{{Op: "mask", Columns: []string{"phone"}, KeepLast: 4}}, Transforms: []transform.Transform{}},
+			{Topic: "tracks", Topics: []string{}, TopicPatterns: []string{}, Route: ingest.Route{Values: []string{}, When: "value.kind == 'album'"},
+				Table: "music.albums", Rejects: "music.albums_bad", Format: "avro", Rules: []rules.Rule{}, PartitionBy: []string{}, Cleanse: []transform.CleanseStep{}, Transforms: []transform.Transform{}},
 		},
-		Enrichment: []Enrichment{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},
-			Columns: []EnrichColumn{{Name: "name", As: "artist_name", Type: "string"}, {Name: "followers", Type: "long"}}, Refresh: 5 * time.Minute}},
-		Routing:         Routing{Unrouted: "drop"},
-		Quarantine:      Quarantine{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
-		Validation:      Validation{MaxRecordBytes: 4 * MiB},
-		Flush:           Flush{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute, MaxOpenFiles: 32, ParallelFiles: 3},
-		Parquet:         Parquet{Compression: "snappy", ZstdLevel: 9, RowGroupSize: 64 * MiB, PageSize: 512 * KiB, Dictionary: false},
+		Enrichment: []enrich.Source{{Name: "artists", Location: "s3://ref-bucket/artists.csv", Format: "csv", Key: []string{"artist_id"},
+			Columns: []enrich.Column{{Name: "name", As: "artist_name", Type: "string"}, {Name: "followers", Type: "long"}}, Refresh: 5 * time.Minute}},
+		Routing:         ingest.RoutingConfig{Unrouted: "drop"},
+		Quarantine:      ingest.QuarantineConfig{Enabled: true, Suffix: "_bad", DLQTopic: "music.rejects"},
+		Validation:      ingest.ValidationConfig{MaxRecordBytes: 4 * MiB},
+		Flush:           ingest.FlushConfig{MaxLatency: 150 * time.Second, TargetFileSize: 256 * MiB, MaxRecords: 500_000, IdleCommitInterval: 5 * time.Minute, MaxOpenFiles: 32, ParallelFiles: 3},
+		Parquet:         table.ParquetConfig{Compression: "snappy", ZstdLevel: 9, RowGroupSize: 64 * MiB, PageSize: 512 * KiB, Dictionary: false},
 		MemoryBudget:    2 * GiB,
 		MemoryLimit:     5 * GiB,
 		GCPercent:       300,

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/table"
 )
 
 func TestSetsOverrideFile(t *testing.T) {
@@ -48,10 +51,10 @@ catalog:
 		{"flush.max_latency", cfg.Flush.MaxLatency, 2 * time.Second},
 		{"kafka.brokers", strings.Join(cfg.Kafka.Brokers, "|"), "a:1|b:2"},
 		{"warehouse.url", cfg.Warehouse.URL, "s3://bucket/prefix"},
-		{"catalog.type", cfg.Catalog.Type, CatalogObjectStore},
+		{"catalog.type", cfg.Catalog.Type, table.CatalogObjectStore},
 		{"tables[0].topic kept from the file", cfg.Tables[0].Topic, "tracks"},
 		{"tables[0].table", cfg.Tables[0].Table, "music.tracks_v2"},
-		{"tables[1] appended", cfg.Tables[1], TableRoute{Topic: "plays", Table: "music.plays", Rejects: "music.plays__rejects", Format: "avro"}},
+		{"tables[1] appended", cfg.Tables[1], ingest.TableRoute{Topic: "plays", Table: "music.plays", Rejects: "music.plays__rejects", Format: "avro"}},
 		{"dotted map key", cfg.Catalog.REST.Properties["s3.endpoint"], "http://127.0.0.1:7070"},
 		{"map value overridden", cfg.Catalog.REST.Properties["warehouse"], "new"},
 		{"expanded set value", cfg.Kafka.SASL.Password, "from-env"},
@@ -79,7 +82,7 @@ func TestSetsWithoutFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(cfg.Tables[0], TableRoute{Topic: "t", Table: "ns.t", Rejects: "ns.t__rejects", Format: "avro"}) || cfg.Kafka.Brokers[0] != "127.0.0.1:9092" {
+	if !reflect.DeepEqual(cfg.Tables[0], ingest.TableRoute{Topic: "t", Table: "ns.t", Rejects: "ns.t__rejects", Format: "avro"}) || cfg.Kafka.Brokers[0] != "127.0.0.1:9092" {
 		t.Fatalf("got %+v", cfg)
 	}
 }

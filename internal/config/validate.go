@@ -1,28 +1,15 @@
 package config
 
 import (
-	"math"
-	"net"
-	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
-	"time"
+
+	"github.com/bigfather/bigfather/ingest/enrich"
+	"github.com/bigfather/bigfather/ingest/transform"
+	"github.com/bigfather/bigfather/internal/confkey"
 )
 
-var (
-	pipelineRe = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
-	// Kafka's own rule for topic names.
-	topicRe = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
-	// Namespace levels and the table name; hyphens are valid Iceberg
-	// identifiers, spaces and slashes would break paths.
-	tableRe = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
-	// A rule's name becomes the reason of the rejects it causes.
-	ruleNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
-	// S3 bucket naming rules, simplified to the character set and length.
-	bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-)
+var pipelineRe = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
 // Validate checks c and returns every problem found, each an *Error naming
 // its key path and wrapping ErrInvalid, joined with errors.Join. Parse and
@@ -39,18 +26,19 @@ func (c *Config) validate() errorList {
 	case !pipelineRe.MatchString(c.Pipeline) || len(c.Pipeline) > 200:
 		l.add(0, "pipeline", "%q is invalid: want 1-200 characters of [a-zA-Z0-9._-]", c.Pipeline)
 	}
-	c.Kafka.validate(&l, c.Pipeline != "")
-	c.SchemaRegistry.validate(&l)
-	c.Warehouse.validate(&l)
-	c.Catalog.validate(&l)
+	l.in("kafka", c.Kafka.Validate())
+	if c.Pipeline != "" && c.Kafka.Group == "" {
+		l.add(0, "kafka.group", "required")
+	}
+	l.in("schema_registry", c.SchemaRegistry.Validate())
+	l.in("warehouse", c.Warehouse.Validate())
+	l.in("catalog", c.Catalog.Validate())
 	c.validateTables(&l)
 	c.validateEnrichment(&l)
 	c.validateQuarantine(&l)
-	c.Flush.validate(&l)
-	c.Parquet.validate(&l)
-	if c.Validation.MaxRecordBytes <= 0 {
-		l.add(0, "validation.max_record_bytes", "must be > 0")
-	}
+	l.in("flush", c.Flush.Validate())
+	l.in("validation", c.Validation.Validate())
+	l.in("parquet", c.Parquet.Validate())
 	if c.MemoryBudget <= 0 {
 		l.add(0, "memory_budget", "must be > 0")
 	}
@@ -64,7 +52,7 @@ func (c *Config) validate() errorList {
 		l.add(0, "shutdown_timeout", "must be > 0")
 	}
 	if c.Metrics.Addr != "" {
-		if msg := checkHostPort(c.Metrics.Addr); msg != "" {
+		if msg := confkey.HostPort(c.Metrics.Addr); msg != "" {
 			l.add(0, "metrics.addr", "%s (or \"\" to disable)", msg)
 		}
 	}
@@ -81,264 +69,23 @@ func (c *Config) validate() errorList {
 	return l
 }
 
-func (k *Kafka) validate(l *errorList, checkGroup bool) {
-	if len(k.Brokers) == 0 {
-		l.add(0, "kafka.brokers", "required: at least one host:port")
-	}
-	for i, b := range k.Brokers {
-		if msg := checkHostPort(b); msg != "" {
-			l.add(0, indexPath("kafka.brokers", i), "%s", msg)
-		}
-	}
-	if checkGroup && k.Group == "" {
-		l.add(0, "kafka.group", "required")
-	}
-	if k.ClientID == "" {
-		l.add(0, "kafka.client_id", "required")
-	}
-	switch k.Start.Kind {
-	case StartEarliest, StartLatest:
-	case StartTimestamp:
-		if k.Start.At.IsZero() {
-			l.add(0, "kafka.start", "timestamp is missing")
-		}
-	default:
-		l.add(0, "kafka.start", "kind %q is invalid: want earliest, latest or an RFC 3339 timestamp", k.Start.Kind)
-	}
-	switch k.OnGap {
-	case OnGapHalt, OnGapSkip:
-	default:
-		l.add(0, "kafka.on_gap", "%q is invalid: want halt or skip", k.OnGap)
-	}
-	// The Kafka protocol carries fetch sizes as int32.
-	if k.MetadataMaxAge <= 0 {
-		l.add(0, "kafka.metadata_max_age", "must be > 0")
-	}
-	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
-		l.add(0, "kafka.fetch_max_bytes", "must be > 0 and < 2GiB, got %s", k.FetchMaxBytes)
-	}
-	for _, d := range []struct {
-		path string
-		v    time.Duration
-	}{{"kafka.session_timeout", k.SessionTimeout}, {"kafka.rebalance_timeout", k.RebalanceTimeout}} {
-		if d.v < time.Second || d.v > time.Hour {
-			l.add(0, d.path, "must be between 1s and 1h, got %s", d.v)
-		}
-	}
-	// Kafka checks group.instance.id like a topic name.
-	if k.InstanceID != "" && !topicRe.MatchString(k.InstanceID) {
-		l.add(0, "kafka.instance_id", "%q is invalid: want 1-249 characters of [a-zA-Z0-9._-]", k.InstanceID)
-	}
-	k.TLS.validate(l, "kafka.tls")
-	switch k.SASL.Mechanism {
-	case "":
-		if k.SASL.Username != "" || k.SASL.Password != "" {
-			l.add(0, "kafka.sasl.mechanism", "required when a username or password is set: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-		}
-	case SASLPlain, SASLSCRAMSHA256, SASLSCRAMSHA512:
-		if k.SASL.Username == "" {
-			l.add(0, "kafka.sasl.username", "required with mechanism %s", k.SASL.Mechanism)
-		}
-		if k.SASL.Password == "" {
-			l.add(0, "kafka.sasl.password", "required with mechanism %s", k.SASL.Mechanism)
-		}
-	default:
-		l.add(0, "kafka.sasl.mechanism", "%q is not supported: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASL.Mechanism)
-	}
-}
-
-func (t *TLS) validate(l *errorList, path string) {
-	if !t.Enabled {
-		// Refusing settings that would be ignored keeps a forgotten
-		// "enabled: true" from meaning plaintext.
-		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify {
-			l.add(0, path+".enabled", "must be true when other TLS settings are given")
-		}
-		return
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		l.add(0, path+".cert_file", "cert_file and key_file go together: set both or neither")
-	}
-}
-
-func (r *Registry) validate(l *errorList) {
-	scheme, msg := checkHTTPURL(r.URL)
-	switch {
-	case r.URL == "":
-		l.add(0, "schema_registry.url", "required")
-	case msg != "":
-		l.add(0, "schema_registry.url", "%s", msg)
-	case r.TLS.Enabled && scheme != "https":
-		l.add(0, "schema_registry.tls.enabled", "needs an https url")
-	}
-	if r.Password != "" && r.Username == "" {
-		l.add(0, "schema_registry.username", "required when a password is set")
-	}
-	r.TLS.validate(l, "schema_registry.tls")
-	switch r.SubjectNameStrategy {
-	case SubjectTopicName, SubjectRecordName, SubjectTopicRecordName:
-	default:
-		l.add(0, "schema_registry.subject_name_strategy", "%q is invalid: want topic_name, record_name or topic_record_name", r.SubjectNameStrategy)
-	}
-}
-
-func (c *Catalog) validate(l *errorList) {
-	switch c.Type {
-	case CatalogSQL:
-		switch c.SQL.Driver {
-		case DriverSQLite:
-			if c.SQL.DSN == "" {
-				l.add(0, "catalog.sql.dsn", "required for sqlite unless warehouse.url is file:// (then it defaults to catalog.db in the warehouse directory)")
-			}
-		case DriverPostgres:
-			if c.SQL.DSN == "" {
-				l.add(0, "catalog.sql.dsn", "required for postgres")
-			}
-		default:
-			l.add(0, "catalog.sql.driver", "%q is not supported: want sqlite or postgres", c.SQL.Driver)
-		}
-	case CatalogREST:
-		if c.REST.URI == "" {
-			l.add(0, "catalog.rest.uri", "required for catalog.type rest")
-		} else if _, msg := checkHTTPURL(c.REST.URI); msg != "" {
-			l.add(0, "catalog.rest.uri", "%s", msg)
-		}
-	case CatalogObjectStore:
-	case "hadoop":
-		l.add(0, "catalog.type", "%q is not supported: iceberg-go's hadoop catalog is not atomic on S3; use objectstore, sql or rest", c.Type)
-	default:
-		l.add(0, "catalog.type", "%q is not supported: want sql, rest or objectstore", c.Type)
-	}
-	if c.Name == "" {
-		l.add(0, "catalog.name", "required")
-	}
-}
-
-func (w *Warehouse) validate(l *errorList) {
-	if dir, ok := w.LocalDir(); ok {
-		if dir == "" {
-			l.add(0, "warehouse.url", "file:// needs a path")
-		}
-	} else if bucket, _, ok := w.S3Location(); ok {
-		if !bucketRe.MatchString(bucket) {
-			l.add(0, "warehouse.url", "%q is not a valid S3 bucket name", bucket)
-		}
-		if w.S3.Region == "" {
-			l.add(0, "warehouse.s3.region", "required for an s3:// warehouse")
-		}
-	} else {
-		l.add(0, "warehouse.url", "%q is invalid: want file://path or s3://bucket/prefix", redactURL(w.URL))
-	}
-	s := w.S3
-	if s.Endpoint != "" {
-		if _, msg := checkHTTPURL(s.Endpoint); msg != "" {
-			l.add(0, "warehouse.s3.endpoint", "%s", msg)
-		}
-	}
-	if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
-		l.add(0, "warehouse.s3.access_key_id", "access_key_id and secret_access_key go together: set both or neither")
-	}
-	if s.SessionToken != "" && s.AccessKeyID == "" {
-		l.add(0, "warehouse.s3.session_token", "needs access_key_id and secret_access_key")
-	}
-}
-
 func (c *Config) validateTables(l *errorList) {
 	if len(c.Tables) == 0 {
 		l.add(0, "tables", "required: at least one topic to table route")
 	}
-	first := make(map[string]int, len(c.Tables))
 	for i, r := range c.Tables {
 		p := indexPath("tables", i)
-		if len(r.AllTopics()) == 0 {
-			l.add(0, p+".topic", "required (or topics)")
-		}
-		checkTopic := func(path, topic string) {
-			if !topicRe.MatchString(topic) {
-				l.add(0, path, "%q is not a valid Kafka topic name", topic)
-			} else if _, dup := first[topic]; !dup {
-				first[topic] = i
-			}
-		}
-		if r.Topic != "" {
-			checkTopic(p+".topic", r.Topic)
-		}
-		for k, topic := range r.Topics {
-			checkTopic(indexPath(p+".topics", k), topic)
-		}
-		for k, pat := range r.TopicPatterns {
-			if _, err := regexp.Compile(pat); err != nil {
-				l.add(0, indexPath(p+".topic_patterns", k), "%q is not a regular expression: %v", pat, err)
-			}
-		}
-		r.Route.validate(l, p+".route")
-		for j, st := range r.Transforms {
-			c.validateTransform(l, indexPath(p+".transforms", j), st)
-		}
-		switch {
-		case r.Table == "":
-			l.add(0, p+".table", "required")
-		case !tableRe.MatchString(r.Table):
-			l.add(0, p+".table", "want namespace.table (letters, digits, _ and -), got %q", r.Table)
-		}
-		switch {
-		case r.Format != "" && r.Format != FormatAvro && r.Format != FormatJSON:
-			l.add(0, p+".format", "%q is invalid: want avro or json", r.Format)
-		case r.Format == FormatJSON && strings.TrimSpace(r.ValueSchema) == "":
-			l.add(0, p+".value_schema", "required for format json: the fields as an Avro record schema")
-		case r.Format != FormatJSON && r.ValueSchema != "":
-			l.add(0, p+".value_schema", "only for format json: avro records carry their schema id")
-		}
-		for j, st := range r.Cleanse {
-			sp := indexPath(p+".cleanse", j)
-			switch st.Op {
-			case "trim", "lower", "upper", "empty_to_null", "mask":
-				if st.KeyEnv != "" {
-					l.add(0, sp+".key_env", "only for op hash")
-				}
-			case "hash":
-				if st.KeyEnv == "" {
-					l.add(0, sp+".key_env", "required for op hash: the environment variable holding the HMAC key")
-				}
-			default:
-				l.add(0, sp+".op", "%q is invalid: want trim, lower, upper, empty_to_null, hash or mask", st.Op)
-			}
-			if len(st.Columns) == 0 {
-				l.add(0, sp+".columns", "required: the string columns to cleanse")
-			}
-			if st.KeepLast < 0 || (st.KeepLast > 0 && st.Op != "mask") {
-				l.add(0, sp+".keep_last", "only for op mask, and >= 0")
-			}
-		}
-		for j, term := range r.PartitionBy {
-			if strings.TrimSpace(term) == "" {
-				l.add(0, indexPath(p+".partition_by", j), "empty partition term")
-			}
-		}
+		l.in(p, r.Validate())
 		names := map[string]int{}
 		for j, rule := range r.Rules {
-			rp := indexPath(p+".rules", j)
-			switch {
-			case rule.Name == "":
-				l.add(0, rp+".name", "required: rejects are tagged with it")
-			case !ruleNameRe.MatchString(rule.Name):
-				l.add(0, rp+".name", "%q is invalid: want letters, digits, _ . and -", rule.Name)
-			default:
-				if k, dup := names[rule.Name]; dup {
-					l.add(0, rp+".name", "%q is already the name of %s.rules[%d]", rule.Name, p, k)
-				}
+			if k, dup := names[rule.Name]; dup && rule.Name != "" {
+				l.add(0, indexPath(p+".rules", j)+".name", "%q is already the name of %s.rules[%d]", rule.Name, p, k)
+			} else if !dup {
 				names[rule.Name] = j
 			}
-			if strings.TrimSpace(rule.Expr) == "" {
-				l.add(0, rp+".expr", "required: a CEL expression that is true for a valid record")
-			}
 		}
-		switch {
-		case r.Rejects == "":
-		case !tableRe.MatchString(r.Rejects):
-			l.add(0, p+".rejects", "want namespace.table (letters, digits, _ and -), got %q", r.Rejects)
-		case r.Rejects == r.Table:
-			l.add(0, p+".rejects", "%q is the route's own table: the quarantine table must be another", r.Rejects)
+		for j, st := range r.Transforms {
+			c.checkLookup(l, indexPath(p+".transforms", j), st)
 		}
 	}
 	c.validateSharedTopics(l)
@@ -363,85 +110,27 @@ func (c *Config) validateTables(l *errorList) {
 	}
 }
 
-// transformOps are the ops of a transform step.
-var transformOps = []string{"rename", "drop", "keep", "cast", "default", "parse_timestamp", "trim", "lower", "upper",
-	"empty_to_null", "hash", "mask", "derive", "flatten", "filter", "enrich"}
-
-// validateTransform checks what the config alone can tell of a step; the
-// rest (which keys an op takes, expressions, formats) is checked when the
-// chain is compiled at start, with the same path.
-func (c *Config) validateTransform(l *errorList, p string, st Transform) {
-	if !slices.Contains(transformOps, st.Op) {
-		l.add(0, p+".op", "%q is invalid: want one of %s", st.Op, strings.Join(transformOps, ", "))
-	}
-	switch {
-	case st.Op == "hash" && st.KeyEnv == "":
-		l.add(0, p+".key_env", "required for op hash: the environment variable holding the HMAC key")
-	case st.Op != "hash" && st.KeyEnv != "":
-		l.add(0, p+".key_env", "only for op hash")
-	}
-	switch {
-	case st.Op == "enrich" && st.Lookup == "":
-		l.add(0, p+".lookup", "required for op enrich: the name of an enrichment source")
-	case st.Op == "enrich" && !slices.ContainsFunc(c.Enrichment, func(e Enrichment) bool { return e.Name == st.Lookup }):
-		l.add(0, p+".lookup", "%q is not the name of an enrichment source", st.Lookup)
-	case st.Op != "enrich" && st.Lookup != "":
-		l.add(0, p+".lookup", "only for op enrich")
+// checkLookup checks that an enrich step's lookup names an enrichment
+// source.
+func (c *Config) checkLookup(l *errorList, p string, st transform.Transform) {
+	if st.Op == transform.OpEnrich && st.LookupName != "" &&
+		!slices.ContainsFunc(c.Enrichment, func(e enrich.Source) bool { return e.Name == st.LookupName }) {
+		l.add(0, p+".lookup", "%q is not the name of an enrichment source", st.LookupName)
 	}
 }
 
+// validateEnrichment checks each source and that names are unique, which
+// enrich steps need to refer to one.
 func (c *Config) validateEnrichment(l *errorList) {
 	names := map[string]int{}
 	for i, e := range c.Enrichment {
 		p := indexPath("enrichment", i)
-		if e.Name == "" {
-			l.add(0, p+".name", "required: enrich steps refer to it")
-		} else if k, dup := names[e.Name]; dup {
+		l.in(p, e.Validate())
+		if k, dup := names[e.Name]; dup && e.Name != "" {
 			l.add(0, p+".name", "%q is already the name of enrichment[%d]", e.Name, k)
-		} else {
+		} else if !dup {
 			names[e.Name] = i
 		}
-		if e.Location == "" {
-			l.add(0, p+".location", "required: a path, file:// or s3:// URL, or iceberg:namespace.table")
-		}
-		if len(e.Key) == 0 {
-			l.add(0, p+".key", "required: the reference data's key columns")
-		}
-		if len(e.Columns) == 0 {
-			l.add(0, p+".columns", "required: the columns to add")
-		}
-		for j, col := range e.Columns {
-			if col.Name == "" {
-				l.add(0, indexPath(p+".columns", j)+".name", "required")
-			}
-		}
-		if e.Refresh < 0 {
-			l.add(0, p+".refresh", "must be >= 0")
-		}
-	}
-}
-
-// fieldPathRe is a dotted path of Avro field names.
-var fieldPathRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
-
-func (r Route) validate(l *errorList, p string) {
-	set := 0
-	for _, s := range []string{r.Field, r.Header, r.When} {
-		if s != "" {
-			set++
-		}
-	}
-	switch {
-	case set > 1:
-		l.add(0, p, "set one of field, header and when")
-	case r.Field != "" && !fieldPathRe.MatchString(r.Field):
-		l.add(0, p+".field", "%q is not a field name or dotted path of field names", r.Field)
-	case (r.Field != "" || r.Header != "") && len(r.Values) == 0:
-		l.add(0, p+".values", "required with field or header: the values that send a record here")
-	case r.When != "" && strings.TrimSpace(r.When) == "":
-		l.add(0, p+".when", "empty expression")
-	case r.When != "" && len(r.Values) > 0, !r.IsSet() && len(r.Values) > 0:
-		l.add(0, p+".values", "only with field or header")
 	}
 }
 
@@ -483,94 +172,18 @@ func (c *Config) validateSharedTopics(l *errorList) {
 	}
 }
 
+// validateQuarantine checks the quarantine and routing sections, and that
+// the DLQ topic is not read back as input.
 func (c *Config) validateQuarantine(l *errorList) {
+	l.in("routing", c.Routing.Validate())
+	l.in("quarantine", c.Quarantine.Validate())
 	q := c.Quarantine
-	if u := c.Routing.Unrouted; u != "quarantine" && u != "drop" {
-		l.add(0, "routing.unrouted", "%q is invalid: want quarantine or drop", u)
-	}
-	if q.Enabled && !strings.HasPrefix(q.Suffix, "_") && !strings.HasPrefix(q.Suffix, "-") {
-		l.add(0, "quarantine.suffix", "%q must start with _ or -, so that the quarantine table is named after its table", q.Suffix)
-	}
 	if q.DLQTopic == "" {
 		return
-	}
-	if !topicRe.MatchString(q.DLQTopic) {
-		l.add(0, "quarantine.dlq_topic", "%q is not a valid Kafka topic name", q.DLQTopic)
 	}
 	for i, r := range c.Tables {
 		if slices.Contains(r.AllTopics(), q.DLQTopic) {
 			l.add(0, "quarantine.dlq_topic", "%q is consumed by tables[%d]: rejects would be read back as input", q.DLQTopic, i)
 		}
 	}
-}
-
-func (f *Flush) validate(l *errorList) {
-	if f.MaxLatency <= 0 {
-		l.add(0, "flush.max_latency", "must be > 0")
-	}
-	if f.TargetFileSize <= 0 {
-		l.add(0, "flush.target_file_size", "must be > 0")
-	}
-	if f.MaxRecords <= 0 {
-		l.add(0, "flush.max_records", "must be > 0")
-	}
-	if f.IdleCommitInterval <= 0 {
-		l.add(0, "flush.idle_commit_interval", "must be > 0")
-	}
-	if f.MaxOpenFiles <= 0 {
-		l.add(0, "flush.max_open_files", "must be > 0")
-	}
-	if f.ParallelFiles < 0 {
-		l.add(0, "flush.parallel_files", "must be >= 0 (0: one per CPU)")
-	}
-}
-
-// ParquetCodecs are the values parquet.compression accepts.
-var ParquetCodecs = []string{"zstd", "snappy", "gzip", "brotli", "lz4", "uncompressed"}
-
-func (p *Parquet) validate(l *errorList) {
-	if !slices.Contains(ParquetCodecs, p.Compression) {
-		l.add(0, "parquet.compression", "%q is not a codec: want one of %s", p.Compression, strings.Join(ParquetCodecs, ", "))
-	}
-	if p.ZstdLevel < 1 || p.ZstdLevel > 22 {
-		l.add(0, "parquet.zstd_level", "%d is out of range: want 1-22", p.ZstdLevel)
-	}
-	if p.RowGroupSize <= 0 {
-		l.add(0, "parquet.row_group_size", "must be > 0")
-	}
-	if p.PageSize <= 0 || p.PageSize > p.RowGroupSize {
-		l.add(0, "parquet.page_size", "must be > 0 and at most parquet.row_group_size")
-	}
-}
-
-// checkHostPort returns "" when s is host:port with a numeric port.
-func checkHostPort(s string) string {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return strconv.Quote(s) + " is invalid: want host:port"
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return strconv.Quote(s) + " is invalid: want a numeric port"
-	}
-	if strings.ContainsAny(host, " /") {
-		return strconv.Quote(s) + " is invalid: want host:port"
-	}
-	return ""
-}
-
-// checkHTTPURL returns the scheme of an http or https URL with a host, or a
-// message saying what is wrong. The message never echoes the URL, which may
-// carry a password.
-func checkHTTPURL(s string) (scheme, msg string) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", "is not a valid URL"
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", "want an http:// or https:// URL"
-	}
-	if u.Host == "" {
-		return "", "URL needs a host"
-	}
-	return u.Scheme, ""
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/bigfather/bigfather/ingest"
+	"github.com/bigfather/bigfather/table"
 )
 
 func TestValidationErrors(t *testing.T) {
@@ -151,8 +154,8 @@ func TestValidateOnCodeBuiltConfig(t *testing.T) {
 	c.Kafka.Brokers = []string{"127.0.0.1:9092"}
 	c.Kafka.Group = "g"
 	c.SchemaRegistry.URL = "http://127.0.0.1:8081"
-	c.Catalog.Type = CatalogObjectStore
-	c.Tables = []TableRoute{{Topic: "t", Table: "ns.t"}}
+	c.Catalog.Type = table.CatalogObjectStore
+	c.Tables = []ingest.TableRoute{{Topic: "t", Table: "ns.t"}}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("completed config: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bigfather/bigfather/ingest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -112,28 +113,28 @@ func TestParseStartPosition(t *testing.T) {
 	at := time.Date(2024, 3, 1, 12, 30, 0, 500, time.FixedZone("", 3600))
 	tests := []struct {
 		in      string
-		want    StartPosition
+		want    ingest.StartPosition
 		wantErr bool
 	}{
-		{in: "earliest", want: StartPosition{Kind: StartEarliest}},
-		{in: "latest", want: StartPosition{Kind: StartLatest}},
-		{in: "2024-03-01T12:30:00.0000005+01:00", want: StartPosition{Kind: StartTimestamp, At: at}},
+		{in: "earliest", want: ingest.StartPosition{Kind: ingest.StartEarliest}},
+		{in: "latest", want: ingest.StartPosition{Kind: ingest.StartLatest}},
+		{in: "2024-03-01T12:30:00.0000005+01:00", want: ingest.StartPosition{Kind: ingest.StartTimestamp, At: at}},
 		{in: "Earliest", wantErr: true},
 		{in: "2024-03-01", wantErr: true},
 		{in: "", wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := ParseStartPosition(tt.in)
+		got, err := ingest.ParseStartPosition(tt.in)
 		if tt.wantErr {
 			if err == nil {
-				t.Errorf("ParseStartPosition(%q) = %+v, want error", tt.in, got)
+				t.Errorf("ingest.ParseStartPosition(%q) = %+v, want error", tt.in, got)
 			}
 			continue
 		}
 		if err != nil || got.Kind != tt.want.Kind || !got.At.Equal(tt.want.At) {
-			t.Errorf("ParseStartPosition(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+			t.Errorf("ingest.ParseStartPosition(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
 		}
-		if back, err := ParseStartPosition(got.String()); err != nil || !back.At.Equal(got.At) || back.Kind != got.Kind {
+		if back, err := ingest.ParseStartPosition(got.String()); err != nil || !back.At.Equal(got.At) || back.Kind != got.Kind {
 			t.Errorf("round trip of %q through %q = %+v, %v", tt.in, got.String(), back, err)
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/bigfather/bigfather/internal/devkafka"
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/music"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -167,13 +169,17 @@ func TestProducerCancelIsCleanStop(t *testing.T) {
 	go func() { done <- p.Run(ctx) }()
 	// Cancel once some records are acknowledged; the poll is not a timing
 	// assertion, only a wait for progress.
-	for p.Produced() < 50 {
+	eventually.Within(t, 30*time.Second, func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("run returned early: %v", err)
-		case <-time.After(5 * time.Millisecond):
+		default:
 		}
-	}
+		if n := p.Produced(); n < 50 {
+			return fmt.Errorf("%d records acknowledged, want 50", n)
+		}
+		return nil
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run after cancel: %v, want nil", err)

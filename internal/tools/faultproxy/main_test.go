@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bigfather/bigfather/internal/eventually"
 	"github.com/bigfather/bigfather/internal/faultproxy"
 )
 
@@ -49,16 +51,13 @@ func TestRunServesAndPrintsStats(t *testing.T) {
 		done <- run(ctx, []string{"-listen", addr, "-target", up.URL, "-rule", "name=puts method=PUT fail=1"}, &out, &logs)
 	}()
 	var resp *http.Response
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	eventually.Within(t, 10*time.Second, func() error {
 		req, _ := http.NewRequest("PUT", "http://"+addr+"/b/k", strings.NewReader("x"))
-		if resp, err = http.DefaultClient.Do(req); err == nil {
-			break
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			return fmt.Errorf("proxy never answered: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy never answered: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	resp.Body.Close()
 	if resp.StatusCode != 503 {
 		t.Fatalf("PUT answered %d, want the rule's 503", resp.StatusCode)
