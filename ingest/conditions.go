@@ -18,7 +18,7 @@ import (
 )
 
 // Problem kinds: what keeps the pipeline from ingesting while it waits
-// for the outside world. Every one is waited out (README, Operations):
+// for the outside world. Every one is waited out (docs/operations.md):
 // none stops the process, since each can be fixed without a restart.
 const (
 	ProblemRegistry  = "registry"  // the schema registry fails

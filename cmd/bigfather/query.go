@@ -161,7 +161,7 @@ func duckdbView(ctx context.Context, tbl *icebergtable.Table) (string, error) {
 		p := localPath(f)
 		if strings.Contains(p, "://") {
 			return "", fmt.Errorf("data file %s is not on local disk: query reads local warehouses; "+
-				"for object storage use an engine with the warehouse's credentials (see README, Querying the tables)", f)
+				"for object storage use an engine with the warehouse's credentials (see docs/querying.md)", f)
 		}
 		quoted[i] = sqlString(p)
 	}
