@@ -13,11 +13,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/bigfather/bigfather/internal/backoff"
 	"github.com/bigfather/bigfather/table"
 )
 
 // Problem kinds: what keeps the pipeline from ingesting while it waits
-// for the outside world. Every one is waited out (README, Operations):
+// for the outside world. Every one is waited out (docs/operations.md):
 // none stops the process, since each can be fixed without a restart.
 const (
 	ProblemRegistry  = "registry"  // the schema registry fails
@@ -215,7 +216,7 @@ func (p *Pipeline) flushProblem(kind string, err error) {
 		for _, k := range []string{ProblemWarehouse, ProblemDLQ, ProblemCatalog} {
 			p.cond.clear(k, "")
 		}
-		p.dropBackoff = 0
+		p.dropBackoff.Reset()
 		return
 	}
 	if errors.Is(err, table.ErrFenced) {
@@ -232,11 +233,7 @@ func (p *Pipeline) backOffAfterDrop(ctx context.Context) {
 		return
 	}
 	p.mu.Lock()
-	p.dropBackoff = min(max(2*p.dropBackoff, 250*time.Millisecond), 10*time.Second)
-	wait := p.dropBackoff
+	wait := p.dropBackoff.Next()
 	p.mu.Unlock()
-	select {
-	case <-ctx.Done():
-	case <-time.After(wait):
-	}
+	backoff.Sleep(ctx, wait) //nolint:errcheck // a stop ends the wait; the poll loop sees ctx itself
 }

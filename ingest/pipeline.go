@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"github.com/twmb/franz-go/plugin/kslog"
 
+	"github.com/bigfather/bigfather/internal/backoff"
 	"github.com/bigfather/bigfather/table"
 )
 
@@ -75,7 +76,7 @@ type Pipeline struct {
 	// for a problem of the warehouse, the catalog or the DLQ, so that
 	// re-reading does not spin while it lasts.
 	lastDropLog time.Time
-	dropBackoff time.Duration
+	dropBackoff backoff.Exponential
 
 	stats stats
 	ready atomic.Bool
@@ -121,6 +122,7 @@ func New(opts Options) (*Pipeline, error) {
 		firstSeen: make(map[table.TP]int64),
 
 		outOfRangeAt: make(map[table.TP]int64),
+		dropBackoff:  backoff.New(250*time.Millisecond, 10*time.Second),
 
 		clientReady: make(chan struct{}),
 	}
@@ -541,7 +543,7 @@ func (p *Pipeline) dropAll(cause error) {
 // loadTable loads id, retrying while the catalog is unreachable; a table
 // that does not exist yet is (nil, nil).
 func (p *Pipeline) loadTable(ctx context.Context, id icebergtable.Identifier) (*icebergtable.Table, error) {
-	wait := 200 * time.Millisecond
+	wait := backoff.New(200*time.Millisecond, 10*time.Second)
 	name := strings.Join(id, ".")
 	for {
 		tbl, err := p.opts.Catalog.LoadTable(ctx, id)
@@ -555,12 +557,9 @@ func (p *Pipeline) loadTable(ctx context.Context, id icebergtable.Identifier) (*
 		// A problem, not a WARN per retry: /readyz names it (the partitions
 		// wait for it), and its line is rate-limited.
 		p.cond.set(ProblemCatalog, name, slog.LevelError, 0, "cannot load table "+name+", ingestion paused: "+err.Error(), "table", name)
-		select {
-		case <-ctx.Done():
+		if wait.Wait(ctx) != nil {
 			return nil, err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, 10*time.Second)
 	}
 }
 

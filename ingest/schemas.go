@@ -12,6 +12,7 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	icebergtable "github.com/apache/iceberg-go/table"
 
+	"github.com/bigfather/bigfather/internal/backoff"
 	"github.com/bigfather/bigfather/schema"
 	"github.com/bigfather/bigfather/schema/decode"
 	"github.com/bigfather/bigfather/schema/registry"
@@ -21,7 +22,7 @@ import (
 // writerSchema fetches a writer schema, waiting out registry outages:
 // good records are never passed over because the registry is down.
 func (p *Pipeline) writerSchema(ctx context.Context, id int) (*registry.WriterSchema, error) {
-	wait := 250 * time.Millisecond
+	wait := backoff.New(250*time.Millisecond, 10*time.Second)
 	for {
 		ws, err := p.opts.Registry.Get(ctx, id)
 		if err == nil || errors.Is(err, registry.ErrUnknownSchema) || errors.Is(err, registry.ErrUnsupportedSchema) {
@@ -32,12 +33,9 @@ func (p *Pipeline) writerSchema(ctx context.Context, id int) (*registry.WriterSc
 		p.cond.set(ProblemRegistry, "", slog.LevelWarn, 0, "schema registry unavailable, ingestion paused: "+err.Error(), "schema_id", id)
 		// The poll loop waits here: keep the lag gauges moving.
 		p.refreshLag(ctx)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+		if err := wait.Wait(ctx); err != nil {
+			return nil, err
 		}
-		wait = min(2*wait, 10*time.Second)
 	}
 }
 
@@ -47,7 +45,7 @@ func (p *Pipeline) writerSchema(ctx context.Context, id int) (*registry.WriterSc
 // table: the process stops only for what no retry can fix, an invalid
 // identifier, schema or partition spec.
 func (p *Pipeline) ensureTable(ctx context.Context, name string, id icebergtable.Identifier, sch *iceberg.Schema, opts ...catalog.CreateTableOpt) (*icebergtable.Table, error) {
-	wait := 250 * time.Millisecond
+	wait := backoff.New(250*time.Millisecond, 10*time.Second)
 	waited := false
 	for {
 		tbl, err := table.EnsureTable(ctx, p.opts.Catalog, id, sch, nil, opts...)
@@ -60,12 +58,9 @@ func (p *Pipeline) ensureTable(ctx context.Context, name string, id icebergtable
 		waited = true
 		p.cond.set(ProblemCatalog, name, slog.LevelError, 0, "cannot create or load table "+name+", ingestion paused: "+err.Error(), "table", name)
 		p.refreshLag(ctx)
-		select {
-		case <-ctx.Done():
+		if wait.Wait(ctx) != nil {
 			return nil, err
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, 10*time.Second)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bigfather/bigfather/internal/backoff"
 	"github.com/bigfather/bigfather/schema/registry"
 )
 
@@ -42,7 +43,7 @@ func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *r
 	// The registry id, not the one of a Protobuf message's translation.
 	sub := *ws
 	sub.ID = id
-	wait := 250 * time.Millisecond
+	wait := backoff.New(250*time.Millisecond, 10*time.Second)
 	for {
 		v, final := verdictOf(p.opts.Registry.CheckSubject(ctx, p.opts.SubjectNameStrategy, topic, &sub))
 		if final {
@@ -55,12 +56,9 @@ func (p *Pipeline) subjectCheck(ctx context.Context, topic string, id int, ws *r
 		}
 		p.m.registryWait.Inc()
 		p.log.Warn("schema registry unavailable, pausing", "topic", topic, "schema_id", id, "err", v.err)
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(wait):
+		if err := wait.Wait(ctx); err != nil {
+			return "", err
 		}
-		wait = min(2*wait, 10*time.Second)
 	}
 }
 

@@ -23,7 +23,7 @@ var (
 	// (table.PropTopicIDsPrefix): the topic was deleted and recreated, and
 	// the watermarks count offsets of the old one. Resuming at them would
 	// pass over the new topic's first records, so no on_gap policy applies:
-	// an operator must decide (README, "Halts").
+	// an operator must decide (docs/operations.md, "Halts").
 	ErrTopicRecreated = errors.New("topic recreated: its topic id differs from the one stored with the watermarks")
 	// ErrTopicDeleted halts the partitions of a topic that was deleted
 	// while they were consumed, once it stays missing (topicMissingHalt).

@@ -11,6 +11,8 @@ import (
 
 	iceberg "github.com/apache/iceberg-go"
 	icebergtable "github.com/apache/iceberg-go/table"
+
+	"github.com/bigfather/bigfather/internal/backoff"
 )
 
 var (
@@ -339,7 +341,7 @@ func checkExpect(meta icebergtable.Metadata, b *Batch) error {
 func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, b *Batch) (bool, int64, *icebergtable.Table, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ReconcileTimeout)
 	defer cancel()
-	wait := 100 * time.Millisecond
+	wait := backoff.New(100*time.Millisecond, 5*time.Second)
 	for {
 		tbl, err := c.cat.LoadTable(ctx, id)
 		if err == nil {
@@ -352,12 +354,9 @@ func (c *Committer) reconcile(ctx context.Context, id icebergtable.Identifier, b
 			return true, currentSnapshotID(tbl.Metadata()), tbl, nil
 		}
 		c.log.Warn("reload for reconcile", "table", id, "commit", b.CommitID, "err", err)
-		select {
-		case <-ctx.Done():
+		if wait.Wait(ctx) != nil {
 			return false, 0, nil, fmt.Errorf("reload %v: %w", id, err)
-		case <-time.After(wait):
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,15 +22,14 @@ import (
 // to end on the same data, then freshness under a steady produce rate, and
 // prints the report.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	workload := fs.String("workload", "tracks", "workload: "+strings.Join(bench.Workloads(), ", "))
+	fs := newFlags("bench", stdout)
+	workload := fs.String("workload", "tracks", "`NAME` of the workload: "+strings.Join(bench.Workloads(), ", "))
 	records := fs.Int64("records", 200_000, "records to produce before timing (multiplied by --scale)")
 	scale := fs.Float64("scale", 1, "multiplies --records, e.g. --records 12700000 --scale 0.01 for a CI-sized run of the 12.7M-track scenario")
 	partitions := fs.Int("partitions", 8, "partitions of the benchmark topic")
 	kafka := fs.String("kafka", bench.KafkaInProcess, `"in-process" (kfake on 127.0.0.1, random port), "spawn" (the same, run by "bigfather dev-kafka" as a child process, so that this process's CPU, allocations and RSS exclude the broker's) or the seed brokers of an external cluster, host:port[,host:port]`)
-	registry := fs.String("registry", "", "schema registry URL (default: the in-process one; with --kafka spawn, the child's; with an external --kafka, an in-process srfake)")
-	warehouse := fs.String("warehouse", "", "warehouse directory or s3://bucket/prefix (default: a temporary directory, removed afterwards)")
+	registry := fs.String("registry", "", "schema registry `URL` (default: the in-process one; with --kafka spawn, the child's; with an external --kafka, an in-process srfake)")
+	warehouse := fs.String("warehouse", "", "warehouse `DIR` or s3://bucket/prefix (default: a temporary directory, removed afterwards)")
 	catalogDSN := fs.String("catalog-dsn", "", "SQLite catalog file (default: catalog.db in a local warehouse, a temporary file for s3://)")
 	s3Endpoint := fs.String("s3-endpoint", "", "S3 endpoint for an s3:// warehouse on an S3-compatible server (credentials come from the AWS environment/config chain)")
 	s3Region := fs.String("s3-region", "", "S3 signing region (default: the AWS config chain, else us-east-1)")
@@ -46,22 +44,19 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	zstdLevel := fs.Int("zstd-level", table.DefaultDataFileZstdLevel, "zstd level, with --compression zstd")
 	dictionary := fs.Bool("dictionary", true, "dictionary-encode columns whose dictionary pays for itself")
 	var memBudget, memLimit, pageSize, rowGroupSize config.ByteSize
-	fs.Var(&pageSize, "page-size", "Parquet data page size before compression, e.g. 1MiB (default: the daemon's parquet.page_size)")
-	fs.Var(&rowGroupSize, "row-group-size", "Parquet row group size, uncompressed, e.g. 128MiB (default: the daemon's parquet.row_group_size)")
-	fs.Var(&memBudget, "memory-budget", "the pipeline's memory_budget, e.g. 256MiB (default: the daemon's)")
-	fs.Var(&memLimit, "memory-limit", "the Go soft memory limit while a pipeline runs, e.g. 384MiB (default: 1.5 × --memory-budget, as the daemon; GOMEMLIMIT wins)")
+	fs.Var(&pageSize, "page-size", "Parquet data page `SIZE` before compression, e.g. 1MiB (default: the daemon's parquet.page_size)")
+	fs.Var(&rowGroupSize, "row-group-size", "Parquet row group `SIZE`, uncompressed, e.g. 128MiB (default: the daemon's parquet.row_group_size)")
+	fs.Var(&memBudget, "memory-budget", "the pipeline's memory_budget `SIZE`, e.g. 256MiB (default: the daemon's)")
+	fs.Var(&memLimit, "memory-limit", "the Go soft memory limit `SIZE` while a pipeline runs, e.g. 384MiB (default: 1.5 × --memory-budget, as the daemon; GOMEMLIMIT wins)")
 	gcPercent := fs.Int("gc-percent", 0, "the collector's GOGC while a pipeline runs; 0 = the daemon's default (200), -1 = collect at the memory limit only; GOGC wins")
-	cpuProfile := fs.String("cpuprofile", "", "write each timed stage's CPU profile to DIR/<stage>.pprof and its allocations to DIR/<stage>.allocs.pprof, against DIR/<stage>.allocs.pprof.base (go tool pprof -sample_index=alloc_space -base …)")
+	cpuProfile := fs.String("cpuprofile", "", "write each timed stage's CPU profile to `DIR`/<stage>.pprof and its allocations to DIR/<stage>.allocs.pprof, against DIR/<stage>.allocs.pprof.base (go tool pprof -sample_index=alloc_space -base …)")
 	limits := fs.Bool("limits", true, "run the limit stages L0-L3 (false: only end to end, for runs too large for L2, which holds every decoded batch in memory)")
 	seed := fs.Int64("seed", 1, "workload generator seed")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
-	svgPath := fs.String("svg", "", "write an SVG chart of committed records/s and backlog during the end-to-end phase to this file")
-	logLevel := fs.String("log-level", "error", "level of the pipeline's and broker's logs on stderr: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	svgPath := fs.String("svg", "", "write to `FILE` an SVG chart of committed records/s and backlog during the end-to-end phase")
+	logLevel := fs.String("log-level", "error", "`LEVEL` of the pipeline's and broker's logs on stderr: debug, info, warn, error")
+	if _, err := fs.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	n := math.Round(float64(*records) * *scale)
 	if *scale <= 0 || n < 1 || n > math.MaxInt64/2 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,18 +43,17 @@ metrics:
 `
 
 func cmdDev(ctx context.Context, sig *stopSignals, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", "./warehouse", "warehouse directory (the SQLite catalog and Kafka's data live there too)")
-	kafkaAddr := fs.String("kafka", devkafka.DefaultKafkaAddr, "address of the in-process Kafka broker")
-	regAddr := fs.String("registry", devkafka.DefaultRegistryAddr, "address of the in-process schema registry")
+	fs := newFlags("dev", stdout)
+	dir := fs.String("dir", "./warehouse", "warehouse `DIR` (the SQLite catalog and Kafka's data live there too)")
+	kafkaAddr := fs.String("kafka", devkafka.DefaultKafkaAddr, "`ADDR` of the in-process Kafka broker")
+	regAddr := fs.String("registry", devkafka.DefaultRegistryAddr, "`ADDR` of the in-process schema registry")
 	rate := fs.Float64("rate", 200, "sample records produced per second (0 = as fast as possible)")
 	total := fs.Int64("total", 0, "stop producing after this many records (0 = never)")
 	partitions := fs.Int("partitions", 3, "partitions of the sample topic")
 	flushEvery := fs.Duration("flush", 5*time.Second, "flush.max_latency of the ingest")
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", `address for /metrics, /healthz and /readyz ("" disables)`)
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "`ADDR` for /metrics, /healthz and /readyz (\"\" disables)")
 	noIngest := fs.Bool("no-ingest", false, "run only Kafka, the registry and the producer (for an external bigfather run)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	abs, err := filepath.Abs(*dir)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,18 +24,14 @@ import (
 //
 // With port 0 the line is how a parent learns the ports picked.
 func cmdDevKafka(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dev-kafka", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	kafkaAddr := fs.String("kafka-addr", devkafka.DefaultKafkaAddr, "broker listen address on 127.0.0.1 (port 0 picks a free port)")
-	regAddr := fs.String("registry-addr", devkafka.DefaultRegistryAddr, "schema registry listen address on 127.0.0.1 (port 0 picks a free port)")
+	fs := newFlags("dev-kafka", stdout)
+	kafkaAddr := fs.String("kafka-addr", devkafka.DefaultKafkaAddr, "broker listen `ADDR` on 127.0.0.1 (port 0 picks a free port)")
+	regAddr := fs.String("registry-addr", devkafka.DefaultRegistryAddr, "schema registry listen `ADDR` on 127.0.0.1 (port 0 picks a free port)")
 	var topicFlags multiFlag
-	fs.Var(&topicFlags, "topic", "create topic NAME[:PARTITIONS] (default 1 partition); repeatable")
-	logLevel := fs.String("log-level", "warn", "level of the broker's and registry's logs on stderr: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	fs.Var(&topicFlags, "topic", "create topic `NAME[:PARTITIONS]` (default 1 partition); repeatable")
+	logLevel := fs.String("log-level", "warn", "`LEVEL` of the broker's and registry's logs on stderr: debug, info, warn, error")
+	if _, err := fs.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	topics, err := parseTopics(topicFlags)
 	if err != nil {

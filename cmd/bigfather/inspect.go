@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -45,16 +44,15 @@ type snapshotInfo struct {
 }
 
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("inspect", stdout)
 	var cf configFlags
 	cf.register(fs)
 	var tables multiFlag
-	fs.Var(&tables, "table", "table to inspect, NS.NAME (repeatable; default: every table in the config)")
+	fs.Var(&tables, "table", "table to inspect, `NS.NAME` (repeatable; default: every table in the config)")
 	files := fs.Bool("files", false, "list the data files of the current snapshot")
 	asJSON := fs.Bool("json", false, "print JSON (one object for one table, else an array)")
 	paths := fs.Bool("paths", false, "print only the current snapshot's data files, one per line (file:// URIs as local paths), for readers and shell loops")
-	if err := fs.Parse(args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	if *paths && *asJSON {

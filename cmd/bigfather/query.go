@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,25 +28,18 @@ const defaultDuckDBScript = "scripts/duckdb.mjs"
 // empty table is an empty DuckDB table with the Iceberg schema, so a query
 // over it returns no rows instead of failing.
 func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("query", stdout)
 	var cf configFlags
 	cf.register(fs)
 	var tables multiFlag
-	fs.Var(&tables, "table", "table the SQL reads, NS.NAME (repeatable; default: every table in the config, and each quarantine table)")
+	fs.Var(&tables, "table", "table the SQL reads, `NS.NAME` (repeatable; default: every table in the config, and each quarantine table)")
 	asJSON := fs.Bool("json", false, "print one JSON object per row")
-	script := fs.String("duckdb-script", defaultDuckDBScript, "the DuckDB wrapper (install it once with npm ci --prefix scripts)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: bigfather query --config FILE [--table NS.NAME ...] [--json] "SQL"`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	script := fs.String("duckdb-script", defaultDuckDBScript, "the DuckDB wrapper `FILE` (install it once with npm ci --prefix scripts)")
+	pos, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: give the SQL as one argument (quote it), e.g. \"SELECT count(*) FROM music.tracks\"", errUsage)
-	}
-	sql := fs.Arg(0)
+	sql := pos[0]
 	wrapper, err := findScript(*script)
 	if err != nil {
 		return err
@@ -169,7 +161,7 @@ func duckdbView(ctx context.Context, tbl *icebergtable.Table) (string, error) {
 		p := localPath(f)
 		if strings.Contains(p, "://") {
 			return "", fmt.Errorf("data file %s is not on local disk: query reads local warehouses; "+
-				"for object storage use an engine with the warehouse's credentials (see README, Querying the tables)", f)
+				"for object storage use an engine with the warehouse's credentials (see docs/querying.md)", f)
 		}
 		quoted[i] = sqlString(p)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,12 +26,12 @@ import (
 // configFlags are the flags every config-driven command shares.
 type configFlags struct {
 	path string
-	sets multiFlag
+	sets setFlags
 }
 
-func (c *configFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.path, "config", "", "config file (YAML); required")
-	fs.Var(&c.sets, "set", "override a config key, e.g. --set kafka.brokers=a:9092 (repeatable; flags override the file)")
+func (c *configFlags) register(fs *cmdFlags) {
+	fs.StringVar(&c.path, "config", "", "read the config from `FILE` (YAML); required")
+	fs.Var(&c.sets, "set", "`key.path=value` overrides one config key, e.g. --set kafka.brokers=a:9092 (repeatable; flags override the file)")
 }
 
 func (c *configFlags) load() (*config.Config, error) {
@@ -42,12 +41,11 @@ func (c *configFlags) load() (*config.Config, error) {
 	return config.Load(c.path, c.sets...)
 }
 
-func cmdRun(ctx context.Context, sig *stopSignals, args []string, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdRun(ctx context.Context, sig *stopSignals, args []string, stdout, stderr io.Writer) (err error) {
+	fs := newFlags("run", stdout)
 	var cf configFlags
 	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	cfg, err := cf.load()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -26,15 +25,14 @@ import (
 var errViolations = errors.New("invariant violations found")
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("verify", stdout)
 	var cf configFlags
 	cf.register(fs)
 	var tables multiFlag
-	fs.Var(&tables, "table", "table to verify, NS.NAME (repeatable; default: every table in the config)")
+	fs.Var(&tables, "table", "table to verify, `NS.NAME` (repeatable; default: every table in the config)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	noKafka := fs.Bool("no-kafka", false, "check the table alone, without comparing against Kafka")
-	if err := fs.Parse(args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	e, scrub, err := openToolEnv(ctx, &cf, stderr)

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/bigfather/bigfather/internal/backoff"
 	"github.com/bigfather/bigfather/internal/redact"
 )
 
@@ -296,7 +297,7 @@ func (r *Registry) parseReferences(ctx context.Context, refs []sr.SchemaReferenc
 // retry runs op until it succeeds, fails permanently, or runs out of
 // retries. logKey/logVal identify the request in retry log lines.
 func (r *Registry) retry(ctx context.Context, logKey string, logVal any, op func() error) error {
-	delay := r.backoff
+	delay := backoff.New(r.backoff, maxRetryBackoff)
 	for attempt := 0; ; attempt++ {
 		err := r.scrub.Error(op())
 		if err == nil {
@@ -317,15 +318,11 @@ func (r *Registry) retry(ctx context.Context, logKey string, logVal any, op func
 		}
 		// DEBUG: an outage is the caller's to report once, rate-limited (the
 		// ingester's registry problem); a WARN per attempt flooded the log.
-		r.log.Debug("schema registry request failed, retrying", logKey, logVal, "attempt", attempt+1, "backoff", delay, "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w: %w", errFetchAbandoned, ctx.Err())
-		case <-t.C:
+		wait := delay.Next()
+		r.log.Debug("schema registry request failed, retrying", logKey, logVal, "attempt", attempt+1, "backoff", wait, "err", err)
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%w: %w", errFetchAbandoned, err)
 		}
-		delay = min(2*delay, maxRetryBackoff)
 	}
 }
 
