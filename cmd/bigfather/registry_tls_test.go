@@ -12,12 +12,10 @@ import (
 	"github.com/bigfather/bigfather/internal/config"
 )
 
-// Review r1 (issue 12): a schema_registry.tls file that cannot be read
-// stops the start with an error naming the key path. At cb51c76 it said
-// "schema_registry.tls: ca_file: ..." (as kafka.tls still does); on main
-// registry.Config.Open wraps it as "tls: ..." and wire.go as
-// "schema_registry: ...", so the path is "schema_registry: tls: ca_file".
-func TestReviewR1RegistryTLSErrorNamesKeyPath(t *testing.T) {
+// A schema_registry.tls file that cannot be read stops the start with an
+// error naming its key path, "schema_registry.tls: ca_file: ...", as
+// kafka.tls's does.
+func TestRegistryTLSErrorNamesKeyPath(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte(`pipeline: p
 kafka: {brokers: ["127.0.0.1:1"]}

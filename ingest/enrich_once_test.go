@@ -10,13 +10,11 @@ import (
 	"github.com/bigfather/bigfather/schema/registry"
 )
 
-// Review r1 (issue 12): an enrich step looks a record up once. The first
-// record kept in a table that does not exist yet is judged twice on main
-// (record: judge, createTable, judge again), so its transform chain runs
-// twice and bigfather_enrich_lookups_total counts two lookups for it. At
-// cb51c76 the table was created inside decoder(), after the one run of
-// the chain.
-func TestReviewR1EnrichLooksUpOncePerRecord(t *testing.T) {
+// An enrich step looks a record up once, the first record of a table that
+// does not exist yet included: creating the table must not run its
+// transform chain a second time, or bigfather_enrich_lookups_total counts
+// two lookups for it.
+func TestEnrichLooksUpOncePerRecord(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, 1)
 	csv := filepath.Join(t.TempDir(), "cities.csv")
