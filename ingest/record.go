@@ -25,11 +25,13 @@ func (p *Pipeline) record(ctx context.Context, rt *topicRoute, tp table.TP, r *k
 	v, err := p.judge(ctx, rt, rec)
 	if err == nil && v.outcome == createTable {
 		// The first record kept in a table creates it from its writer
-		// schema; judged again, it meets the table's decoder.
+		// schema; then it meets the table's decoder, without being read,
+		// routed and transformed a second time.
 		if err := p.createTable(ctx, v.ts, v.ws); err != nil {
 			return p.noDecoder(ctx, rt, rec, v, err)
 		}
-		v, err = p.judge(ctx, rt, rec)
+		v.outcome = keep
+		v = p.bind(v, rec)
 	}
 	switch {
 	case err != nil:

@@ -182,23 +182,34 @@ func (p *Pipeline) judge(ctx context.Context, rt *topicRoute, rec *recordView) (
 		v.outcome = createTable
 		return v, nil
 	}
+	return p.bind(v, rec), nil
+}
+
+// bind ends the verdict on a record kept in an existing table: its decoder
+// (and any evolution the writer schema asks of the table) and, where the
+// rules and filter still have to judge it, a check that it decodes.
+// record() calls it again after creating a table, so the record is read,
+// routed and transformed once.
+func (p *Pipeline) bind(v verdict, rec *recordView) verdict {
+	ts, judged := v.ts, v.ts.transforms != nil
+	var err error
 	if v.dec, v.ev, err = p.decoder(ts, v.ws); err != nil {
-		return v.rejected(stageDecode, misfit(err), err), nil
+		return v.rejected(stageDecode, misfit(err), err)
 	}
 	if (!judged && (ts.rules != nil || ts.filter != nil)) || v.ev != nil {
 		// Judge the record before anything is appended: decoding is all
 		// or nothing, and a rule failure must leave no row behind.
 		if err := v.dec.Check(v.payload); err != nil {
-			return v.rejected(stageDecode, reasonMalformed, err), nil
+			return v.rejected(stageDecode, reasonMalformed, err)
 		}
 		v.checked = true
 		if !judged {
 			if out, ok := p.rulesAndFilter(v, rec); !ok {
-				return out, nil
+				return out
 			}
 		}
 	}
-	return v, nil
+	return v
 }
 
 // misfit is the reason to reject a record whose writer schema has no
