@@ -386,6 +386,7 @@ func (p *TransformProgram) lookupKey(keys []keyCol) bool {
 		r := avrobin.Reader{B: p.cur[k.idx]}
 		if k.union {
 			if idx, _ := r.Long(); idx == k.null {
+				p.key.Null() // the key still names the record in an on_miss error
 				return false
 			}
 		}

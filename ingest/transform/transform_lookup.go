@@ -62,9 +62,10 @@ func (b *LookupKeyBuilder) Uint(v uint64) { b.sep(); b.Key = strconv.AppendUint(
 // Bool appends a boolean key column.
 func (b *LookupKeyBuilder) Bool(v bool) { b.sep(); b.Key = strconv.AppendBool(b.Key, v) }
 
-// Null counts a null key column: it writes nothing, and a row with one is
-// not indexed (nor looked up).
-func (b *LookupKeyBuilder) Null() { b.parts++ }
+// Null appends a null key column: its separator and no text. A row with
+// one is not indexed (nor looked up), but the key still names the record
+// in an on_miss error, so it keeps the separator a column is owed.
+func (b *LookupKeyBuilder) Null() { b.sep() }
 
 // AppendLookupKey appends to dst the canonical text of one key value (see
 // LookupKeyBuilder). A key of several columns is their texts joined by
