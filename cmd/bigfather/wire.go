@@ -120,7 +120,7 @@ func (e *env) pipelineOptions(ctx context.Context, reg prometheus.Registerer) (i
 	}
 	registry, err := e.cfg.SchemaRegistry.Open(e.log)
 	if err != nil {
-		return ingest.Options{}, nil, fmt.Errorf("schema_registry: %w", err)
+		return ingest.Options{}, nil, err
 	}
 	o.Registry = registry
 	o.SubjectNameStrategy = e.cfg.SchemaRegistry.SubjectNameStrategy

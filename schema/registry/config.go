@@ -56,11 +56,16 @@ func (c Config) Validate() error {
 }
 
 // Open returns the registry client c describes, loading its TLS files;
-// log receives its retry warnings.
+// log receives its retry warnings. Its errors name the key path of the
+// config file (schema_registry, schema_registry.tls), as kafka.tls's do.
 func (c Config) Open(log *slog.Logger) (*Registry, error) {
 	t, err := c.TLS.Load()
 	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+		return nil, fmt.Errorf("schema_registry.tls: %w", err)
 	}
-	return NewRegistry(RegistryOptions{URL: c.URL, Username: c.Username, Password: c.Password, TLS: t, Logger: log})
+	r, err := NewRegistry(RegistryOptions{URL: c.URL, Username: c.Username, Password: c.Password, TLS: t, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("schema_registry: %w", err)
+	}
+	return r, nil
 }
