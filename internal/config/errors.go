@@ -69,41 +69,10 @@ func (l *errorList) in(path string, err error) {
 }
 
 // err returns nil, the single error, or all of them joined.
-func (l errorList) err() error {
-	switch len(l) {
-	case 0:
-		return nil
-	case 1:
-		return l[0]
-	}
-	errs := make([]error, len(l))
-	for i, e := range l {
-		errs[i] = e
-	}
-	return errors.Join(errs...)
-}
+func (l errorList) err() error { return confkey.JoinAll(l) }
 
 // Errors returns every *Error inside err (one, or joined), in order.
-func Errors(err error) []*Error {
-	var out []*Error
-	var walk func(error)
-	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-			return
-		}
-		var e *Error
-		if errors.As(err, &e) {
-			out = append(out, e)
-		}
-	}
-	if err != nil {
-		walk(err)
-	}
-	return out
-}
+func Errors(err error) []*Error { return confkey.Collect[*Error](err, nil) }
 
 // joinPath appends a key to a dotted path.
 func joinPath(path, key string) string {

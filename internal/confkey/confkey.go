@@ -50,7 +50,12 @@ func (l *List) In(path string, err error) {
 }
 
 // Err returns nil, the single problem, or all of them joined.
-func (l List) Err() error {
+func (l List) Err() error { return JoinAll(l) }
+
+// JoinAll returns nil, the single error of l, or all of them joined: a
+// list of keyed errors as one error. internal/config's list, whose errors
+// also carry a line, uses it too.
+func JoinAll[E error](l []E) error {
 	switch len(l) {
 	case 0:
 		return nil
@@ -67,7 +72,14 @@ func (l List) Err() error {
 // Errors returns the problems in err: its *Errors (one, or joined) in
 // order, and any other error as an *Error of the section itself.
 func Errors(err error) []*Error {
-	var out []*Error
+	return Collect(err, func(err error) *Error { return &Error{Msg: err.Error()} })
+}
+
+// Collect returns the errors of type E inside err (one, or joined), in
+// order. Another error becomes other(err), or is left out when other is
+// nil.
+func Collect[E error](err error, other func(error) E) []E {
+	var out []E
 	var walk func(error)
 	walk = func(err error) {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -76,12 +88,13 @@ func Errors(err error) []*Error {
 			}
 			return
 		}
-		var e *Error
-		if errors.As(err, &e) {
+		var e E
+		switch {
+		case errors.As(err, &e):
 			out = append(out, e)
-			return
+		case other != nil:
+			out = append(out, other(err))
 		}
-		out = append(out, &Error{Msg: err.Error()})
 	}
 	if err != nil {
 		walk(err)
