@@ -58,7 +58,7 @@ func (p *Pipeline) reject(ctx context.Context, rt *topicRoute, rec *recordView, 
 		rej.Value = rej.Value[:maxRejectValue]
 		rej.Message += fmt.Sprintf(" (raw_value keeps the first %d bytes)", maxRejectValue)
 	}
-	rej.Headers = append(rej.Headers, rec.headers...)
+	rej.Headers = append(rej.Headers, rec.hdrs()...)
 	schema.AppendReject(qb.builder, m, &rej)
 	n := int64(len(rej.Value) + len(m.Key) + len(rej.Message))
 	qb.pending++
@@ -105,8 +105,8 @@ func (p *Pipeline) checkDLQ(ctx context.Context) error {
 func (p *Pipeline) toDLQ(rec *recordView, v verdict) {
 	m := &rec.meta
 	out := &kgo.Record{Topic: p.opts.DLQTopic, Key: m.Key, Value: rec.value, Timestamp: m.Timestamp}
-	out.Headers = make([]kgo.RecordHeader, 0, len(rec.headers)+7)
-	for _, h := range rec.headers {
+	out.Headers = make([]kgo.RecordHeader, 0, len(rec.hdrs())+7)
+	for _, h := range rec.hdrs() {
 		out.Headers = append(out.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 	}
 	out.Headers = append(out.Headers,

@@ -56,9 +56,14 @@ const (
 type recordView struct {
 	// meta is the record's topic, partition, offset, timestamp and key,
 	// with IngestedAt the time it was read.
-	meta    schema.Meta
-	value   []byte
-	headers []schema.Header
+	meta  schema.Meta
+	value []byte
+	// headers, read through hdrs: a Kafka record's kafka headers are
+	// converted into it on first use (converted); a view built from
+	// elsewhere sets headers and converted itself.
+	headers   []schema.Header
+	kafka     []kgo.RecordHeader
+	converted bool
 }
 
 // viewOf returns r as the pipeline's record view, in reused space: it is
@@ -67,11 +72,22 @@ func (p *Pipeline) viewOf(r *kgo.Record, now time.Time) *recordView {
 	v := &p.view
 	v.meta = RecordMeta(r, now)
 	v.value = r.Value
-	v.headers = v.headers[:0]
-	for _, h := range r.Headers {
-		v.headers = append(v.headers, schema.Header{Key: h.Key, Value: h.Value})
-	}
+	v.kafka, v.converted = r.Headers, false
 	return v
+}
+
+// hdrs returns the record's headers. A Kafka record's are converted on
+// the first call only: most records meet no rule, transform or
+// quarantine that reads them.
+func (v *recordView) hdrs() []schema.Header {
+	if !v.converted {
+		v.headers = v.headers[:0]
+		for _, h := range v.kafka {
+			v.headers = append(v.headers, schema.Header{Key: h.Key, Value: h.Value})
+		}
+		v.converted = true
+	}
+	return v.headers
 }
 
 // outcome is what becomes of a judged record.
@@ -86,7 +102,8 @@ const (
 	// route took it (and unrouted records are dropped).
 	passOver
 	// createTable: the record goes to table ts, which does not exist yet:
-	// it must be created from ws (createTable), and the record judged again.
+	// it must be created from ws (createTable), and the verdict bound to
+	// the new table's decoder (bind).
 	createTable
 )
 
@@ -292,7 +309,7 @@ func (p *Pipeline) choose(rt *topicRoute, ws *registry.WriterSchema, payload []b
 		ev, err := p.evaluator(ts, ts.route, ts.routeEvals, ws, "route of "+ts.name)
 		if err == nil {
 			var failed string
-			failed, err = ev.Eval(payload, &rec.meta, rec.headers)
+			failed, err = ev.Eval(payload, &rec.meta, rec.hdrs())
 			switch {
 			case failed == "" && err != nil:
 				return nil, err // the payload does not decode
@@ -317,7 +334,7 @@ func (p *Pipeline) rulesAndFilter(v verdict, rec *recordView) (verdict, bool) {
 		if err != nil {
 			return v.rejected(stageValidate, reasonRules, err), false
 		}
-		failed, err := ev.Eval(v.payload, &rec.meta, rec.headers)
+		failed, err := ev.Eval(v.payload, &rec.meta, rec.hdrs())
 		switch {
 		case failed != "":
 			if err == nil {
@@ -335,7 +352,7 @@ func (p *Pipeline) rulesAndFilter(v verdict, rec *recordView) (verdict, bool) {
 		if err != nil {
 			return v.rejected(stageTransform, reasonFilter, err), false
 		}
-		failed, err := ev.Eval(v.payload, &rec.meta, rec.headers)
+		failed, err := ev.Eval(v.payload, &rec.meta, rec.hdrs())
 		switch {
 		case err != nil:
 			return v.rejected(stageTransform, reasonFilter, err), false
@@ -375,7 +392,7 @@ func (p *Pipeline) transform(ts *tableState, ws *registry.WriterSchema, payload 
 	if pg.err != nil {
 		return nil, nil, false, pg.err
 	}
-	out, kept, err := pg.prog.Apply(p.xformScratch[:0], payload, &rec.meta, rec.headers)
+	out, kept, err := pg.prog.Apply(p.xformScratch[:0], payload, &rec.meta, rec.hdrs())
 	if out != nil {
 		p.xformScratch = out
 	}
